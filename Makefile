@@ -1,0 +1,46 @@
+# modelgate — see README.md. `make run` serves MCP on stdio on the embedded
+# store; `make test` runs every test (PostgreSQL at MODELGATE_TEST_DATABASE_URL).
+GO          ?= go
+BIN         := bin/mcp-server
+FUZZTIME    ?= 3s
+PKGS        := ./...
+export MODELGATE_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+
+.PHONY: build run test unit fuzz-short fuzz bench lint conformance clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/mcp-server
+
+run: build
+	./$(BIN)
+
+# Every test: vet, the race-detected suite (both stores), short fuzz runs.
+test: lint build
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(MAKE) fuzz-short
+
+unit:
+	$(GO) test -count=1 $(PKGS)
+
+# Each fuzz target for a short fixed time (the corpus is committed under testdata/fuzz).
+fuzz-short:
+	$(GO) test -run='^$$' -fuzz='^FuzzDerive$$' -fuzztime=$(FUZZTIME) ./registry
+	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) ./registry
+	$(GO) test -run='^$$' -fuzz='^FuzzToolArguments$$' -fuzztime=$(FUZZTIME) ./tools
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=2m
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+conformance: build
+	./scripts/conformance.sh
+
+clean:
+	rm -rf bin

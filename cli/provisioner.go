@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/modelgate/modelgate/provisioner"
+)
+
+// runProvisioner runs a provisioner alone: until SIGINT/SIGTERM, or with
+// --once over what is claimable now.
+func runProvisioner(ctx context.Context, env Env, args []string) error {
+	var once bool
+	cfg, rest, err := parseFlags(env, "provisioner", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&once, "once", false, "handle the workspaces claimable now, then exit")
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("provisioner: unexpected argument %q", rest[0])
+	}
+	a, err := openFromFlags(ctx, env, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	p, err := newProvisioner(a)
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		return errors.New("provisioner: no driver configured: set --driver (MODELGATE_DRIVER) to exec or webhook")
+	}
+	if once {
+		n, err := p.RunOnce(ctx)
+		if err != nil {
+			return fmt.Errorf("provisioner: %w", err)
+		}
+		fmt.Fprintf(env.Stdout, "handled %d workspace(s)\n", n)
+		return nil
+	}
+	return p.Run(ctx)
+}
+
+// newProvisioner returns the provisioner the configuration describes, or
+// nil and no error when no driver is configured (workspaces then wait for a
+// provisioner elsewhere). It returns an error for an unknown driver or a
+// driver whose settings are missing or invalid.
+func newProvisioner(a *app) (*provisioner.Provisioner, error) {
+	var driver provisioner.Driver
+	switch a.cfg.Driver {
+	case "":
+		return nil, nil
+	case "exec":
+		d, err := provisioner.NewExecDriver(a.cfg.ExecCommand)
+		if err != nil {
+			return nil, err
+		}
+		driver = d
+	case "webhook":
+		d, err := provisioner.NewWebhookDriver(a.cfg.WebhookURL, a.cfg.WebhookSecret)
+		if err != nil {
+			return nil, err
+		}
+		driver = d
+	default:
+		return nil, fmt.Errorf("--driver: unknown driver %q (exec, webhook, or empty for none)", a.cfg.Driver)
+	}
+	if a.cfg.MaxAttempts < 1 {
+		return nil, fmt.Errorf("--max-attempts: must be at least 1, got %d", a.cfg.MaxAttempts)
+	}
+	if a.cfg.ProvisionTimeout <= 0 {
+		return nil, fmt.Errorf("--provision-timeout: must be positive, got %s", a.cfg.ProvisionTimeout)
+	}
+	return provisioner.New(provisioner.Options{
+		Store:            a.store,
+		Gate:             a.service.Gate(),
+		Keys:             a.keys,
+		Driver:           driver,
+		MaxAttempts:      a.cfg.MaxAttempts,
+		ProvisionTimeout: a.cfg.ProvisionTimeout,
+		Wake:             a.listen,
+		Log:              a.log.With().Str("component", "provisioner").Str("driver", a.cfg.Driver).Logger(),
+	})
+}

@@ -1,0 +1,85 @@
+package main_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStdio_MalformedJSONRPCKeepsTheSessionAlive sends garbage between valid
+// requests: each bad line gets a JSON-RPC error (or is ignored when it has
+// no id), and the process keeps answering.
+func TestStdio_MalformedJSONRPCKeepsTheSessionAlive(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(binary)
+	cmd.Env = append(os.Environ(), "MODELGATE_DATA_DIR="+t.TempDir(), "MODELGATE_LOG_LEVEL=error")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 64)
+	go func() {
+		r := bufio.NewReader(stdout)
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				close(lines)
+				return
+			}
+			lines <- l
+		}
+	}()
+	next := func() map[string]any {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("the server closed stdout")
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("not JSON: %q", l)
+			}
+			return m
+		case <-time.After(10 * time.Second):
+			t.Fatal("no answer within 10s")
+		}
+		return nil
+	}
+	send := func(s string) { io.WriteString(stdin, s+"\n") }
+
+	send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	if m := next(); m["result"] == nil {
+		t.Fatalf("initialize: %v", m)
+	}
+	send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	for _, bad := range []string{
+		`{not json`,
+		`[]`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":"nope"}`,
+		`{"jsonrpc":"2.0","id":3,"method":"no/such/method"}`,
+		`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"list_offered_models","arguments":[1,2]}}`,
+		strings.Repeat("x", 200_000),
+	} {
+		send(bad)
+		m := next()
+		if m["error"] == nil && m["result"] == nil {
+			t.Fatalf("%.40q: answer %v", bad, m)
+		}
+		if r, ok := m["result"].(map[string]any); ok && r["isError"] != true {
+			t.Fatalf("%.40q: a bad call succeeded: %v", bad, m)
+		}
+	}
+	send(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"list_offered_models","arguments":{"runtime":"codex"}}}`)
+	m := next()
+	if r, ok := m["result"].(map[string]any); !ok || r["isError"] == true {
+		t.Fatalf("after the garbage, a valid call failed: %v", m)
+	}
+}

@@ -1,0 +1,80 @@
+package modelgate
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes of the public contract (CONTRACT.md §4). A coded error is shown
+// to the user as is; any other error is logged and shown as INTERNAL.
+const (
+	EInvalidArgument       = "INVALID_ARGUMENT"
+	EUnknownRuntime        = "UNKNOWN_RUNTIME"
+	ERuntimeUnsupported    = "RUNTIME_UNSUPPORTED"
+	EModelRequired         = "MODEL_REQUIRED"
+	EUnregisteredModel     = "UNREGISTERED_MODEL_FOR_RUNTIME"
+	EProviderNotInRegistry = "DERIVED_PROVIDER_NOT_IN_REGISTRY"
+	EMissingCredential     = "MISSING_BYOK_CREDENTIAL"
+	ENameConflict          = "NAME_CONFLICT"
+	ENotFound              = "NOT_FOUND"
+	EConfirmationRequired  = "CONFIRMATION_REQUIRED"
+	EWorkspaceLimit        = "WORKSPACE_LIMIT_REACHED"
+	EUnauthorized          = "UNAUTHORIZED"
+	ERateLimited           = "RATE_LIMITED"
+	EInternal              = "INTERNAL"
+)
+
+// Error is a coded, user-safe error. Message and Details are shown to the
+// caller, so they must never hold a secret value or internal detail.
+type Error struct {
+	Code    string
+	Message string
+	// Details are extra fields of the error object (for example
+	// "suggestions"); keys must not collide with "code" or "error".
+	Details map[string]any
+}
+
+// Error returns the code and the message.
+func (e *Error) Error() string {
+	return e.Code + ": " + e.Message
+}
+
+// Errorf returns a coded error with a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// WithDetail returns e with one more detail field set; it returns e for chaining.
+func (e *Error) WithDetail(key string, value any) *Error {
+	if e.Details == nil {
+		e.Details = map[string]any{}
+	}
+	e.Details[key] = value
+	return e
+}
+
+// ErrorCode returns the code of err if it is (or wraps) an *Error, and
+// EInternal otherwise. It returns "" for a nil error.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorMessage returns the user-safe message of err: the message of a coded
+// error, or a fixed text for anything else (whose detail goes to the log).
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error; the details were logged"
+}

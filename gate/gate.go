@@ -1,0 +1,254 @@
+// Package gate is the BYOK gate: the one function that decides whether a
+// workspace for (runtime, model) can really start with the credentials at
+// hand. provision_workspace runs it before any database write; the
+// provisioner runs it again (Preflight) before a workspace starts, and
+// list_offered_models reports what it would decide. Because all three call
+// this package, discovery and enforcement cannot disagree.
+//
+// The gate is cheap by design: a platform-billed model, or a BYOK model whose
+// credential came with the call, is decided with no database query; otherwise
+// exactly one query reads the org's secret names. If that query fails, Check
+// allows the call (fail-open, CONTRACT.md §3.7) with credential scope
+// "unverified" and logs a warning: the provisioner's Preflight, which does
+// not fail open, catches a missing key before anything starts.
+package gate
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/registry"
+	"github.com/modelgate/modelgate/secrets"
+	"github.com/rs/zerolog"
+)
+
+// MaxWorkspaceSecrets is the most workspace-scope secrets one call may carry.
+const MaxWorkspaceSecrets = 64
+
+// MaxSecretValueBytes is the largest accepted secret value.
+const MaxSecretValueBytes = 16 << 10
+
+// OrgSecretNames reads the names of the caller's org secrets. It is the only
+// database access the gate makes.
+type OrgSecretNames interface {
+	OrgSecretNames(ctx context.Context) ([]string, error)
+}
+
+// LookupFunc adapts a function to OrgSecretNames.
+type LookupFunc func(ctx context.Context) ([]string, error)
+
+// OrgSecretNames calls f.
+func (f LookupFunc) OrgSecretNames(ctx context.Context) ([]string, error) { return f(ctx) }
+
+// Request is what the gate decides on.
+type Request struct {
+	// Org is used only to label log lines.
+	Org     string
+	Runtime string
+	Model   string
+	// WorkspaceSecrets are the credentials given with the call (name → value).
+	WorkspaceSecrets map[string]string
+}
+
+// Decision is an allowed request.
+type Decision struct {
+	Runtime        string
+	Model          string // trimmed
+	Provider       string
+	PlatformBilled bool
+	// CredentialScope is one of modelgate.Scope*.
+	CredentialScope string
+	// Names is the credential name that satisfied the provider ("" for a
+	// platform model or an unverified decision).
+	Name string
+}
+
+// Gate decides with one catalog. It is safe for concurrent use.
+type Gate struct {
+	catalog *registry.Catalog
+	log     zerolog.Logger
+	// platformDefault is, per runtime, the platform-billed model a refusal
+	// recommends: the catalog default if the runtime bills it on the
+	// platform, else the runtime's first platform-billed id.
+	platformDefault map[string]string
+}
+
+// New returns a gate over catalog that logs fail-open warnings to log.
+func New(catalog *registry.Catalog, log zerolog.Logger) *Gate {
+	g := &Gate{catalog: catalog, log: log, platformDefault: map[string]string{}}
+	for _, rt := range catalog.Runtimes() {
+		if d, err := catalog.Derive(rt, catalog.DefaultModel(), nil); err == nil && d.Provider.PlatformBilled() {
+			g.platformDefault[rt] = catalog.DefaultModel()
+			continue
+		}
+		offered, _ := catalog.Offered(rt, registry.Filter{Billing: "platform"})
+		if len(offered) > 0 {
+			g.platformDefault[rt] = offered[0].Model
+		}
+	}
+	return g
+}
+
+// Catalog returns the catalog the gate decides with.
+func (g *Gate) Catalog() *registry.Catalog { return g.catalog }
+
+// PlatformDefault returns the platform-billed model recommended on runtime,
+// or "" when the runtime bills no model on the platform.
+func (g *Gate) PlatformDefault(runtime string) string { return g.platformDefault[runtime] }
+
+// Check runs the gate of provision_workspace (CONTRACT.md §3). It returns a
+// Decision, or a *modelgate.Error with the code of the first failed check.
+// A failing org lookup makes Check allow with scope "unverified" (fail-open).
+func (g *Gate) Check(ctx context.Context, req Request, org OrgSecretNames) (Decision, error) {
+	return g.check(ctx, req, org.OrgSecretNames, true)
+}
+
+// Preflight runs the same gate for the provisioner, with the org's current
+// secrets (name → value; empty values do not count). It never fails open.
+func (g *Gate) Preflight(ctx context.Context, req Request, orgSecrets map[string]string) (Decision, error) {
+	return g.check(ctx, req, func(context.Context) ([]string, error) {
+		names := make([]string, 0, len(orgSecrets))
+		for name, value := range orgSecrets {
+			if value != "" {
+				names = append(names, name)
+			}
+		}
+		return names, nil
+	}, false)
+}
+
+func (g *Gate) check(ctx context.Context, req Request, lookup func(context.Context) ([]string, error), failOpen bool) (Decision, error) {
+	// 1. arguments: the workspace secrets.
+	if err := ValidateSecrets(req.WorkspaceSecrets); err != nil {
+		return Decision{}, err
+	}
+	wsNames := make(registry.NameSet, len(req.WorkspaceSecrets))
+	for name := range req.WorkspaceSecrets {
+		wsNames[name] = struct{}{}
+	}
+
+	// 2–5. runtime, model, registration, provider: derivation.
+	d, err := g.catalog.Derive(req.Runtime, req.Model, wsNames)
+	if err != nil {
+		return Decision{}, err
+	}
+	dec := Decision{
+		Runtime:        req.Runtime,
+		Model:          strings.TrimSpace(req.Model),
+		Provider:       d.Provider.Name,
+		PlatformBilled: d.Provider.PlatformBilled(),
+	}
+
+	// 6. credential.
+	if dec.PlatformBilled {
+		dec.CredentialScope = modelgate.ScopePlatform
+		return dec, nil
+	}
+	if name := firstAccepted(d.Provider, wsNames); name != "" {
+		dec.CredentialScope, dec.Name = modelgate.ScopeWorkspace, name
+		return dec, nil
+	}
+	orgNames, err := lookup(ctx)
+	if err != nil {
+		if !failOpen {
+			return Decision{}, fmt.Errorf("gate: read org secret names: %w", err)
+		}
+		// 7. fail-open: the provisioner's Preflight re-checks.
+		g.log.Warn().Err(err).Str("org", req.Org).Str("runtime", dec.Runtime).
+			Str("model", dec.Model).Str("provider", dec.Provider).
+			Msg("org secret lookup failed; gate allowed the call unverified (fail-open)")
+		dec.CredentialScope = modelgate.ScopeUnverified
+		return dec, nil
+	}
+	union := make(registry.NameSet, len(wsNames)+len(orgNames))
+	for name := range wsNames {
+		union[name] = struct{}{}
+	}
+	for _, name := range orgNames {
+		union[name] = struct{}{}
+	}
+	// An org key can move the model to another arm, so derive again.
+	d, err = g.catalog.Derive(req.Runtime, req.Model, union)
+	if err != nil {
+		return Decision{}, err
+	}
+	dec.Provider, dec.PlatformBilled = d.Provider.Name, d.Provider.PlatformBilled()
+	if name := firstAccepted(d.Provider, wsNames); name != "" {
+		dec.CredentialScope, dec.Name = modelgate.ScopeWorkspace, name
+		return dec, nil
+	}
+	if name := firstAccepted(d.Provider, union); name != "" {
+		dec.CredentialScope, dec.Name = modelgate.ScopeOrg, name
+		return dec, nil
+	}
+	return Decision{}, g.missing(dec)
+}
+
+// AllowsWith reports whether the gate would allow model on runtime with no
+// workspace secrets and exactly the given org secret names: the
+// credential_available of list_offered_models.
+func (g *Gate) AllowsWith(ctx context.Context, runtime, model string, orgNames []string) bool {
+	_, err := g.check(ctx, Request{Runtime: runtime, Model: model}, func(context.Context) ([]string, error) {
+		return orgNames, nil
+	}, false)
+	return err == nil
+}
+
+func (g *Gate) missing(dec Decision) *modelgate.Error {
+	accepted := g.catalog.AcceptedNames(dec.Runtime, dec.Model)
+	def := g.platformDefault[dec.Runtime]
+	msg := fmt.Sprintf("model %q on runtime %q is served by %s (BYOK) and needs a credential, but none was found in the workspace secrets or the org secrets. "+
+		"Add one of %s: as a workspace secret (the \"secrets\" argument of provision_workspace) or as an org secret (set_org_secret).",
+		dec.Model, dec.Runtime, dec.Provider, strings.Join(accepted, ", "))
+	if def != "" {
+		msg += fmt.Sprintf(" Or choose the platform-billed model %q, which needs no key.", def)
+	}
+	e := &modelgate.Error{Code: modelgate.EMissingCredential, Message: msg}
+	return e.WithDetail("runtime", dec.Runtime).
+		WithDetail("model", dec.Model).
+		WithDetail("provider", dec.Provider).
+		WithDetail("auth_env", accepted).
+		WithDetail("scopes_checked", []string{modelgate.ScopeWorkspace, modelgate.ScopeOrg}).
+		WithDetail("platform_default_model", def)
+}
+
+func firstAccepted(p *registry.Provider, names registry.NameSet) string {
+	for _, n := range p.AuthEnv {
+		if names.Has(n) {
+			return n
+		}
+	}
+	return ""
+}
+
+// ValidateSecrets checks workspace-scope secrets: at most
+// MaxWorkspaceSecrets, names like ^[A-Z_][A-Z0-9_]{0,127}$, values non-empty
+// valid UTF-8 of at most MaxSecretValueBytes. The error (INVALID_ARGUMENT)
+// names the offending key, never a value.
+func ValidateSecrets(s map[string]string) error {
+	if len(s) > MaxWorkspaceSecrets {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "secrets: at most %d entries, got %d", MaxWorkspaceSecrets, len(s))
+	}
+	for name, value := range s {
+		if !secrets.ValidName(name) {
+			return modelgate.Errorf(modelgate.EInvalidArgument, "secrets: invalid name %q: names match ^[A-Z_][A-Z0-9_]{0,127}$", truncate(name, 140))
+		}
+		if value == "" {
+			return modelgate.Errorf(modelgate.EInvalidArgument, "secrets: value of %s is empty", name)
+		}
+		if len(value) > MaxSecretValueBytes || !utf8.ValidString(value) {
+			return modelgate.Errorf(modelgate.EInvalidArgument, "secrets: value of %s must be valid UTF-8 of at most %d bytes", name, MaxSecretValueBytes)
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

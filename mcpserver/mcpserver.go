@@ -1,0 +1,156 @@
+// Package mcpserver assembles modelgate's MCP server: the tools, the
+// instructions that teach an agent the namespace rule, and the policies that
+// decide which tools a caller may see and call (server-wide read-only mode,
+// an allow-list, read-only tokens). The transports (stdio here; streamable
+// HTTP and SSE in http.go) only decide who the caller is.
+package mcpserver
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/ratelimit"
+	"github.com/modelgate/modelgate/tools"
+)
+
+// Name is the server name reported at initialize.
+const Name = "modelgate"
+
+// Instructions are sent to clients at initialize; they teach the workflow.
+const Instructions = `modelgate provisions agent workspaces (a runtime such as claude-code or codex running a model) that will really start.
+
+Workflow: call list_offered_models for the runtime, pick an id exactly as listed, then call provision_workspace.
+- Platform-billed ids (platform_billed: true) need no key.
+- BYOK ids need one credential named in their auth_env: pass it in "secrets" of provision_workspace (workspace scope) or store it once with set_org_secret (org scope). credential_available tells you whether the org already has one.
+- The "namespace/model" form alone is not a promise of platform billing on every runtime; trust platform_billed for the runtime you use.
+- Never guess an id: an unregistered id is refused with suggestions, and a BYOK id without a key is refused with MISSING_BYOK_CREDENTIAL naming the accepted keys and a platform-billed alternative. Refused calls write nothing.
+After provisioning, get_workspace shows the status (provisioning, online, failed with a status_code and what to fix).`
+
+// Options configure New. The zero value of each field means the default.
+type Options struct {
+	Deps tools.Deps
+	// Version is reported at initialize.
+	Version string
+	// ReadOnly hides and refuses every tool that is not readOnly.
+	ReadOnly bool
+	// Allow, when not empty, is the only tools served.
+	Allow []string
+	// CallTimeout bounds each tool call (and every query it makes); 0 means 10s.
+	CallTimeout time.Duration
+	// ValidateOutput makes the server check every structured result against
+	// the tool's outputSchema (used by tests).
+	ValidateOutput bool
+	// Hooks are passed to the MCP server (optional).
+	Hooks *server.Hooks
+	// Limiter limits tool calls per org and per token (nil: no limit).
+	Limiter *ratelimit.Limiter
+}
+
+// New returns the MCP server. It returns an error when Allow names a tool
+// that does not exist.
+func New(o Options) (*server.MCPServer, error) {
+	all := tools.All(o.Deps)
+	names := make([]string, len(all))
+	for i, t := range all {
+		names[i] = t.Tool.Name
+	}
+	for _, a := range o.Allow {
+		if !slices.Contains(names, a) {
+			return nil, fmt.Errorf("--tools: unknown tool %q (known: %v)", a, names)
+		}
+	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = 10 * time.Second
+	}
+	opts := []server.ServerOption{
+		server.WithInstructions(Instructions),
+		server.WithToolCapabilities(false),
+		server.WithRecovery(),
+		server.WithToolHandlerMiddleware(limit(o.Limiter, o.Deps)),
+		server.WithToolHandlerMiddleware(timeout(o.CallTimeout)),
+		server.WithToolFilter(filter(o)),
+	}
+	if o.ValidateOutput {
+		opts = append(opts, server.WithOutputSchemaValidation())
+	}
+	if o.Hooks != nil {
+		opts = append(opts, server.WithHooks(o.Hooks))
+	}
+	s := server.NewMCPServer(Name, o.Version, opts...)
+	s.AddTools(all...)
+	return s, nil
+}
+
+// filter hides the tools the caller may not use. mcp-go applies the same
+// filter when a tool is called, so a hidden tool cannot be called either.
+func filter(o Options) server.ToolFilterFunc {
+	return func(ctx context.Context, ts []mcp.Tool) []mcp.Tool {
+		caller, _ := modelgate.CallerFrom(ctx)
+		readOnly := o.ReadOnly || caller.ReadOnly
+		out := ts[:0:0]
+		for _, t := range ts {
+			if readOnly && !tools.IsReadOnly(t) {
+				continue
+			}
+			if len(o.Allow) > 0 && !slices.Contains(o.Allow, t.Name) {
+				continue
+			}
+			out = append(out, t)
+		}
+		return out
+	}
+}
+
+// limit refuses a tool call with RATE_LIMITED when the caller's org or
+// token is over its rate, unless the HTTP layer already counted the request.
+func limit(l *ratelimit.Limiter, d tools.Deps) server.ToolHandlerMiddleware {
+	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+		if l == nil {
+			return next
+		}
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if !ratelimit.Checked(ctx) {
+				c, _ := modelgate.CallerFrom(ctx)
+				if ok, wait := l.Allow(Keys(c)...); !ok {
+					secs := ratelimit.RetrySeconds(wait)
+					e := modelgate.Errorf(modelgate.ERateLimited, "too many calls for org %q; retry in %d s", c.Org, secs).
+						WithDetail("retry_after_seconds", secs)
+					return tools.ErrorResult(d.Log, req.Params.Name, e), nil
+				}
+			}
+			return next(ctx, req)
+		}
+	}
+}
+
+// Keys returns the rate-limit buckets a caller draws from: its org and,
+// on the network transports, its token.
+func Keys(c modelgate.Caller) []string {
+	keys := []string{"org:" + c.Org}
+	if c.TokenPrefix != "" {
+		keys = append(keys, "token:"+c.TokenPrefix)
+	}
+	return keys
+}
+
+// timeout gives every tool call a deadline that reaches every query.
+func timeout(d time.Duration) server.ToolHandlerMiddleware {
+	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			ctx, cancel := context.WithTimeout(ctx, d)
+			defer cancel()
+			return next(ctx, req)
+		}
+	}
+}
+
+// WithOrg returns a context whose tool calls act for org: what the stdio
+// transport and in-process clients use.
+func WithOrg(ctx context.Context, org string) context.Context {
+	return modelgate.WithCaller(ctx, modelgate.Caller{Org: org})
+}

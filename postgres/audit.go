@@ -1,0 +1,90 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/modelgate/modelgate"
+)
+
+// AppendAudit appends one gate decision. A zero e.At means now. It returns
+// EInvalidArgument for an entry without org or with a WorkspaceID that is
+// not a UUID, and a wrapped error if the database fails.
+func (db *DB) AppendAudit(ctx context.Context, e modelgate.AuditEntry) error {
+	if err := checkOrg(e.Org); err != nil {
+		return err
+	}
+	if e.WorkspaceID != "" {
+		id, ok := parseID(e.WorkspaceID)
+		if !ok {
+			return modelgate.Errorf(modelgate.EInvalidArgument, "audit workspace id %q is not a UUID", e.WorkspaceID)
+		}
+		e.WorkspaceID = id
+	}
+	e.At = micro(e.At)
+	if e.At.IsZero() {
+		e.At = now()
+	}
+	// Version 7: ordered by time, so it breaks ties of at in insertion order.
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	tx, err := db.beginBatch(ctx, insertAudit(id.String(), e))
+	if err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	return nil
+}
+
+// insertAudit returns the transaction that writes the entry. It does not
+// create the org: auditing a refused call must not.
+func insertAudit(id string, e modelgate.AuditEntry) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{})
+	b.Queue(`INSERT INTO audit (org, id, at, token_prefix, allowed, code, runtime, model, provider,
+			credential_scope, workspace_id, dry_run)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		e.Org, id, e.At, e.TokenPrefix, e.Allowed, e.Code, e.Runtime, e.Model, e.Provider,
+		e.CredentialScope, nullText(e.WorkspaceID), e.DryRun)
+	return b
+}
+
+// ListAudit returns up to limit entries of the org (of every org if org is
+// "") at or after since, oldest first. It returns EInvalidArgument for a
+// limit below 1 and a wrapped error if the database fails.
+func (db *DB) ListAudit(ctx context.Context, org string, since time.Time, limit int) ([]modelgate.AuditEntry, error) {
+	if limit < 1 {
+		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "limit must be at least 1, not %d", limit)
+	}
+	const cols = `SELECT org, at, token_prefix, allowed, code, runtime, model, provider, credential_scope,
+		workspace_id, dry_run FROM audit`
+	sql, args := cols+` WHERE at >= $1 ORDER BY at, id LIMIT $2`, []any{micro(since), limit}
+	if org != "" {
+		sql, args = cols+` WHERE org = $3 AND at >= $1 ORDER BY at, id LIMIT $2`, append(args, org)
+	}
+	rows, err := db.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (modelgate.AuditEntry, error) {
+		var e modelgate.AuditEntry
+		var ws *string
+		err := r.Scan(&e.Org, &e.At, &e.TokenPrefix, &e.Allowed, &e.Code, &e.Runtime, &e.Model, &e.Provider,
+			&e.CredentialScope, &ws, &e.DryRun)
+		e.At, e.WorkspaceID = e.At.UTC(), text(ws)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	return entries, nil
+}

@@ -1,0 +1,10 @@
+package postgres
+
+import "context"
+
+// ListenOrgs is listen for the tests: notify gets the org of each
+// notification ("" after (re)connecting), so a test can tell its own
+// notifications from those of other tests sharing the database.
+func (db *DB) ListenOrgs(ctx context.Context, notify func(org string)) error {
+	return db.listen(ctx, notify)
+}

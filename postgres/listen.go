@@ -1,0 +1,99 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Backoff between attempts to re-establish the listener's connection.
+const (
+	listenBackoffMin = 50 * time.Millisecond
+	listenBackoffMax = 10 * time.Second
+)
+
+// ListenProvision calls wake whenever a workspace has been created, until
+// ctx ends or db is closed; then it returns nil. It listens on its own
+// connection (outside the pool) to the channel that CreateWorkspace
+// notifies, a few milliseconds after the row is committed. It also calls
+// wake once each time it starts listening, at the start and after a
+// reconnect, because a notification sent while nobody listened is lost.
+// When the connection fails it reconnects with exponential backoff (50ms
+// to 10s), logging each failure; it never gives up. A wake-up is a hint
+// that there may be work, not a job: callers claim work with
+// ClaimWorkspaces, and should also claim now and then without one. Every
+// store sharing the database notifies the same channel, so a wake-up may
+// come from another schema. It returns an error only if wake is nil.
+func (db *DB) ListenProvision(ctx context.Context, wake func()) error {
+	if wake == nil {
+		return errors.New("listen provision: wake is nil")
+	}
+	return db.listen(ctx, func(string) { wake() })
+}
+
+// listen is ListenProvision with the payload: notify gets the org of each
+// notification, and "" for the wake-up after (re)connecting.
+func (db *DB) listen(ctx context.Context, notify func(org string)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(db.closed, cancel)
+	defer stop()
+
+	backoff := listenBackoffMin
+	for {
+		listening, err := db.listenOnce(ctx, notify)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if listening {
+			backoff = listenBackoffMin
+		}
+		db.log.Warn().Err(err).Dur("retry_in", backoff).Msg("provision listener: connection lost")
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, listenBackoffMax)
+	}
+}
+
+// listenOnce connects, listens and delivers notifications until the
+// connection fails or ctx ends. listening reports whether it got as far as
+// listening, so that the caller resets its backoff.
+func (db *DB) listenOnce(ctx context.Context, notify func(org string)) (listening bool, err error) {
+	cfg := db.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = db.listenerName()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return false, err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		conn.Close(closeCtx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{provisionChannel}.Sanitize()); err != nil {
+		return false, err
+	}
+	notify("")
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return true, err
+		}
+		notify(n.Payload)
+	}
+}
+
+// listenerName is the application_name of the listener's connection, so an
+// operator (or a test) can find it in pg_stat_activity.
+func (db *DB) listenerName() string {
+	name := "modelgate-listen"
+	if db.schema != "" {
+		name += ":" + db.schema
+	}
+	return name
+}

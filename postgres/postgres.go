@@ -1,0 +1,268 @@
+// Package postgres implements modelgate.Store on PostgreSQL with pgx; it is
+// the production store.
+//
+// # Design
+//
+// Each store method is one transaction. A method that runs more than one
+// statement begins a transaction, defers its rollback, calls small helpers
+// that take the transaction, and commits. A method that needs exactly one
+// statement runs it on the pool: PostgreSQL runs a lone statement as its own
+// transaction, and the gate relies on OrgSecretNames being one query (one
+// round trip), not three. Helpers take a querier, so the same helper serves
+// both cases.
+//
+// CreateWorkspace is the hot path and is built for it: its inserts are one
+// statement, sent in the same round trip as BEGIN (pgx.Batch.BeginTx), so
+// it costs two round trips where a bare INSERT transaction costs three.
+//
+// Races are settled by the database. A read may answer the common case
+// first (an idempotency key seen before), but the unique indexes decide name
+// conflicts and keys, the foreign key decides whether a parent exists, and
+// ClaimWorkspaces locks rows with FOR UPDATE SKIP LOCKED so that concurrent
+// provisioners never claim the same row.
+//
+// Times are chosen in Go, rounded to microseconds (PostgreSQL's precision)
+// and stored in UTC, so what a method returns is exactly what a later read
+// returns, and the sqlite store returns the same values. IDs are UUIDs
+// chosen in Go; an ID that is not a UUID is reported as not found without a
+// query.
+//
+// The schema lives in versioned SQL files under migrations/, embedded in the
+// binary and applied by Open under an advisory lock, so that servers starting
+// together do not race. Every persisted column is documented there.
+//
+// After CreateWorkspace commits a row it queues pg_notify('modelgate_provision',
+// org), which one goroutine of the DB sends, merging the notifications that
+// arrive within a few milliseconds into one statement (see notifier for why
+// the creating transaction does not notify itself). ListenProvision turns
+// the notifications into wake-ups for a provisioner, which then claims work
+// with ClaimWorkspaces. A notification is only a hint: the rows are the
+// queue.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	"github.com/modelgate/modelgate"
+)
+
+// Options configures Open. The zero value means the defaults.
+type Options struct {
+	// Tracer, if not nil, sees every query of every connection (tests use it
+	// to count queries).
+	Tracer pgx.QueryTracer
+	// MaxConns is the size of the connection pool; 0 means pgxpool's
+	// default (the greater of 4 and the number of CPUs).
+	MaxConns int32
+	// Schema, if not empty, is the schema that holds the tables: Open
+	// creates it if missing and every connection uses it as its only
+	// search_path. Tests use it to give each store its own tables.
+	Schema string
+	// Log receives migration and listener events. The zero value logs
+	// nothing.
+	Log zerolog.Logger
+}
+
+// DB is a modelgate.Store backed by a PostgreSQL connection pool. It is safe
+// for concurrent use.
+type DB struct {
+	pool   *pgxpool.Pool
+	schema string
+	log    zerolog.Logger
+
+	notifier *notifier
+
+	// closed ends every ListenProvision and the notifier when Close is
+	// called.
+	closed context.Context
+	close  context.CancelFunc
+}
+
+var _ modelgate.Store = (*DB)(nil)
+
+// Open connects to the database at url (a PostgreSQL URL or keyword/value
+// string), applies pending migrations, and returns the store. It returns an
+// error if url is malformed, the database cannot be reached, or a migration
+// fails; nothing is left open in that case.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The parse error may quote the URL, password included.
+		return nil, errors.New("postgres: open: malformed database URL")
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.Tracer != nil {
+		cfg.ConnConfig.Tracer = opts.Tracer
+	}
+	if opts.Schema != "" {
+		// Set at connection start-up, so it costs no round trip and holds
+		// on every connection, including the listener's.
+		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	closed, cancel := context.WithCancel(context.Background())
+	db := &DB{pool: pool, schema: opts.Schema, log: opts.Log, closed: closed, close: cancel,
+		notifier: newNotifier(pool, opts.Log)}
+	go db.notifier.run(closed)
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	return db, nil
+}
+
+// Pool returns the underlying connection pool: the escape hatch for what the
+// Store interface does not cover. Closing the DB closes it.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Ping returns an error when the database cannot be reached.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// Close ends every ListenProvision of db, drops notifications not yet
+// sent, and closes the pool. It waits for connections in use to be
+// released and always returns nil.
+func (db *DB) Close() error {
+	db.close()
+	<-db.notifier.done
+	db.pool.Close()
+	return nil
+}
+
+// Counts returns the number of rows of every table in the store's schema,
+// keyed by table name, read from one snapshot. Tests use it to prove that a
+// refused call wrote nothing. It returns an error if a query fails.
+func (db *DB) Counts(ctx context.Context) (map[string]int64, error) {
+	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("counts: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	tables, err := listTables(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("counts: %w", err)
+	}
+	counts, err := countRows(ctx, tx, tables)
+	if err != nil {
+		return nil, fmt.Errorf("counts: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("counts: %w", err)
+	}
+	return counts, nil
+}
+
+func listTables(ctx context.Context, q querier) ([]string, error) {
+	rows, _ := q.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`)
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func countRows(ctx context.Context, q querier, tables []string) (map[string]int64, error) {
+	b := &pgx.Batch{}
+	for _, t := range tables {
+		b.Queue(`SELECT count(*) FROM ` + pgx.Identifier{t}.Sanitize())
+	}
+	br := q.SendBatch(ctx, b)
+	defer br.Close()
+	counts := make(map[string]int64, len(tables))
+	for _, t := range tables {
+		var n int64
+		if err := br.QueryRow().Scan(&n); err != nil {
+			return nil, fmt.Errorf("count %s: %w", t, err)
+		}
+		counts[t] = n
+	}
+	return counts, br.Close()
+}
+
+// querier is what helpers need from a transaction or the pool: both
+// pgx.Tx and *pgxpool.Pool satisfy it.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// now returns the current time as the store writes it.
+func now() time.Time { return micro(time.Now()) }
+
+// micro returns t in UTC rounded to microseconds, PostgreSQL's precision, so
+// that a time reads back exactly as it was written.
+func micro(t time.Time) time.Time { return t.Round(time.Microsecond).UTC() }
+
+// parseID returns id in canonical form, or false if it is not a UUID.
+func parseID(id string) (string, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
+// nullText returns nil for "" so that the column is NULL.
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// text returns the value of a nullable text column, "" for NULL.
+func text(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// Constraint names the store turns into coded errors.
+const (
+	constraintLiveName       = "workspaces_live_name"
+	constraintIdempotencyKey = "workspaces_idempotency_key"
+	constraintParent         = "workspaces_parent_fkey"
+	constraintTokenPrefix    = "tokens_prefix"
+	constraintTokenPK        = "tokens_pkey"
+)
+
+// violated reports whether err is a unique or foreign key violation of the
+// named constraint.
+func violated(err error, constraint string) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	return (pe.Code == "23505" || pe.Code == "23503") && pe.ConstraintName == constraint
+}
+
+// ensureOrg queues the insert of the org's row, if missing, into b: the
+// first write for an org creates it, in the same transaction.
+func ensureOrg(b *pgx.Batch, org string, at time.Time) {
+	b.Queue(`INSERT INTO orgs (org, created_at) VALUES ($1, $2) ON CONFLICT (org) DO NOTHING`, org, at)
+}
+
+// checkOrg returns EInvalidArgument if org is empty.
+func checkOrg(org string) error {
+	if org == "" {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "org is required")
+	}
+	return nil
+}

@@ -1,0 +1,311 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
+
+	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/postgres"
+	"github.com/modelgate/modelgate/storetest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const defaultTestURL = "postgres://postgres@127.0.0.1:5432/test"
+
+// testURL returns the database the tests use. The tests never skip because
+// the server is missing: they fail, unless MODELGATE_TEST_SKIP_POSTGRES=1
+// says to skip them.
+func testURL(tb testing.TB) string {
+	tb.Helper()
+	if os.Getenv("MODELGATE_TEST_SKIP_POSTGRES") == "1" {
+		tb.Skip("MODELGATE_TEST_SKIP_POSTGRES=1")
+	}
+	if u := os.Getenv("MODELGATE_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return defaultTestURL
+}
+
+// newSchema returns the name of a schema of its own for tb, and drops the
+// schema when tb ends.
+func newSchema(tb testing.TB) string {
+	tb.Helper()
+	url := testURL(tb)
+	schema := "mgtest_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// open returns a store in a new schema (unless opts names one), closed
+// when tb ends.
+func open(tb testing.TB, opts postgres.Options) *postgres.DB {
+	tb.Helper()
+	url := testURL(tb)
+	if opts.Schema == "" {
+		opts.Schema = newSchema(tb)
+	}
+	db, err := postgres.Open(tb.Context(), url, opts)
+	if err != nil {
+		tb.Fatalf("postgres.Open: %v (is PostgreSQL running? MODELGATE_TEST_DATABASE_URL=%s; set MODELGATE_TEST_SKIP_POSTGRES=1 to skip)", err, url)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) modelgate.Store { return open(t, postgres.Options{}) })
+}
+
+func TestMigrate_IsIdempotent(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, postgres.Options{})
+	for range 3 {
+		v, err := db.Migrate(ctx)
+		if err != nil || v != 1 {
+			t.Fatalf("Migrate = %d, %v; want 1, nil", v, err)
+		}
+	}
+	var n int
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("schema_migrations has %d rows (%v), want 1", n, err)
+	}
+}
+
+func TestOpen_ConcurrentOpensOfFreshSchemaDoNotRace(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t)
+	const n = 5
+	dbs := make([]*postgres.DB, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			dbs[i], errs[i] = postgres.Open(t.Context(), url, postgres.Options{Schema: schema})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d: %v", i, err)
+		} else {
+			t.Cleanup(func() { dbs[i].Close() })
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	counts, err := dbs[0].Counts(t.Context())
+	if err != nil {
+		t.Fatalf("Counts: %v", err)
+	}
+	want := map[string]int64{"schema_migrations": 1, "orgs": 0, "workspaces": 0, "workspace_secrets": 0,
+		"org_secrets": 0, "tokens": 0, "workspace_events": 0, "audit": 0}
+	if diff := cmp.Diff(want, counts); diff != "" {
+		t.Errorf("Counts (-want +got):\n%s", diff)
+	}
+}
+
+func TestOpen_ErrorsDoNotLeakThePassword(t *testing.T) {
+	for _, url := range []string{
+		"postgres://user:s3cr3t@127.0.0.1:notaport/db",
+		"postgres://user:s3cr3t@127.0.0.1:1/db?connect_timeout=5",
+	} {
+		db, err := postgres.Open(t.Context(), url, postgres.Options{})
+		if err == nil {
+			db.Close()
+			t.Fatalf("Open(%s) succeeded", url)
+		}
+		if strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("Open error shows the password: %v", err)
+		}
+	}
+}
+
+// countingTracer counts the queries it sees.
+type countingTracer struct{ n atomic.Int64 }
+
+func (c *countingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *countingTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func TestOptions_TracerSeesEveryQuery(t *testing.T) {
+	ctx := t.Context()
+	tracer := &countingTracer{}
+	db := open(t, postgres.Options{Tracer: tracer})
+
+	tracer.n.Store(0)
+	if _, err := db.OrgSecretNames(ctx, "acme"); err != nil {
+		t.Fatalf("OrgSecretNames: %v", err)
+	}
+	if got := tracer.n.Load(); got != 1 {
+		t.Errorf("OrgSecretNames made %d queries, want 1 (the gate's one query)", got)
+	}
+
+	tracer.n.Store(0)
+	_, err := db.GetWorkspace(ctx, "acme", "not-a-uuid")
+	if modelgate.ErrorCode(err) != modelgate.ENotFound {
+		t.Fatalf("GetWorkspace: %v, want NOT_FOUND", err)
+	}
+	if got := tracer.n.Load(); got != 0 {
+		t.Errorf("GetWorkspace of a malformed id made %d queries, want none", got)
+	}
+
+	tracer.n.Store(0)
+	if _, _, err := db.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: modelgate.Workspace{Org: "acme", Name: "w", Tier: 1}}); err != nil {
+		t.Fatalf("CreateWorkspace: %v", err)
+	}
+	if got := tracer.n.Load(); got == 0 {
+		t.Error("the tracer saw none of CreateWorkspace's queries")
+	}
+}
+
+// listenOrgs starts ListenOrgs and returns the orgs it reports and a
+// function that stops it and fails the test unless it returns nil.
+func listenOrgs(t *testing.T, db *postgres.DB) (<-chan string, func()) {
+	ctx, cancel := context.WithCancel(t.Context())
+	orgs := make(chan string, 1000)
+	done := make(chan error, 1)
+	go func() { done <- db.ListenOrgs(ctx, func(org string) { orgs <- org }) }()
+	stop := func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("ListenProvision returned %v, want nil", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("ListenProvision did not return")
+		}
+	}
+	t.Cleanup(stop)
+	return orgs, stop
+}
+
+// waitOrg receives from orgs until want arrives, and fails the test if
+// one of the orgs in never arrives first.
+func waitOrg(t *testing.T, orgs <-chan string, want string, never ...string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case org := <-orgs:
+			if org == want {
+				return
+			}
+			for _, n := range never {
+				if org == n {
+					t.Fatalf("notification for %q, which must not notify", org)
+				}
+			}
+		case <-deadline:
+			t.Fatalf("timed out waiting for a notification for %q", want)
+		}
+	}
+}
+
+func TestListenProvision_NotifiesTheOrgOfEachCreatedWorkspace(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, postgres.Options{})
+	orgs, _ := listenOrgs(t, db)
+	waitOrg(t, orgs, "") // listening
+
+	// Orgs unique to this test: other tests notify the same channel.
+	org := "listen-" + uuid.NewString()
+	nw := modelgate.NewWorkspace{Workspace: modelgate.Workspace{Org: org, Name: "w", Tier: 1, IdempotencyKey: "k"}}
+	if _, _, err := db.CreateWorkspace(ctx, nw); err != nil {
+		t.Fatalf("CreateWorkspace: %v", err)
+	}
+	waitOrg(t, orgs, org)
+
+	// Calls that create nothing notify nothing. Notifications arrive in
+	// commit order, so had they notified, it would show before the next.
+	if _, created, err := db.CreateWorkspace(ctx, nw); err != nil || created {
+		t.Fatalf("repeat CreateWorkspace: created=%v err=%v", created, err)
+	}
+	nw.Workspace.IdempotencyKey = ""
+	if _, _, err := db.CreateWorkspace(ctx, nw); modelgate.ErrorCode(err) != modelgate.ENameConflict {
+		t.Fatalf("CreateWorkspace of a taken name: %v", err)
+	}
+	next := "listen-" + uuid.NewString()
+	if _, _, err := db.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: modelgate.Workspace{Org: next, Name: "w", Tier: 1}}); err != nil {
+		t.Fatalf("CreateWorkspace: %v", err)
+	}
+	waitOrg(t, orgs, next, org)
+}
+
+func TestListenProvision_ReconnectsAfterConnectionLoss(t *testing.T) {
+	ctx := t.Context()
+	schema := newSchema(t)
+	db := open(t, postgres.Options{Schema: schema})
+	orgs, _ := listenOrgs(t, db)
+	waitOrg(t, orgs, "")
+
+	var killed int
+	if err := db.Pool().QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`,
+		"modelgate-listen:"+schema).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("terminated %d listener connections (%v), want 1", killed, err)
+	}
+	waitOrg(t, orgs, "") // listening again
+
+	org := "listen-" + uuid.NewString()
+	if _, _, err := db.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: modelgate.Workspace{Org: org, Name: "w", Tier: 1}}); err != nil {
+		t.Fatalf("CreateWorkspace: %v", err)
+	}
+	waitOrg(t, orgs, org)
+}
+
+func TestListenProvision_EndsWhenTheDBCloses(t *testing.T) {
+	db := open(t, postgres.Options{})
+	wakes := make(chan struct{}, 100)
+	done := make(chan error, 1)
+	go func() { done <- db.ListenProvision(t.Context(), func() { wakes <- struct{}{} }) }()
+	select {
+	case <-wakes:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up when listening started")
+	}
+	db.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ListenProvision = %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenProvision did not return after Close")
+	}
+	if err := db.ListenProvision(t.Context(), nil); err == nil || errors.Is(err, context.Canceled) {
+		t.Errorf("ListenProvision(nil) = %v, want an error", err)
+	}
+}

@@ -1,0 +1,146 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/modelgate/modelgate"
+)
+
+// CreateToken stores the token t with the hash of its secret part. A zero
+// t.CreatedAt means now; LastUsed and Revoked are ignored (a new token is
+// unused and valid). It returns EInvalidArgument for a token without org or
+// prefix or an empty hash, ENameConflict if the prefix is taken (by any
+// org), and a wrapped error if the database fails.
+func (db *DB) CreateToken(ctx context.Context, t modelgate.Token, hash []byte) error {
+	if t.Org == "" || t.Prefix == "" || len(hash) == 0 {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "a token needs an org, a prefix and a hash")
+	}
+	at := now()
+	if !t.CreatedAt.IsZero() {
+		at = micro(t.CreatedAt)
+	}
+	tx, err := db.beginBatch(ctx, insertToken(t, hash, at))
+	if err == nil {
+		defer tx.Rollback(ctx)
+		err = tx.Commit(ctx)
+	}
+	switch {
+	case violated(err, constraintTokenPrefix), violated(err, constraintTokenPK):
+		return modelgate.Errorf(modelgate.ENameConflict, "a token with prefix %s already exists", t.Prefix)
+	case err != nil:
+		return fmt.Errorf("create token %s: %w", t.Prefix, err)
+	}
+	return nil
+}
+
+// insertToken returns the transaction that writes the org (if new) and the
+// token.
+func insertToken(t modelgate.Token, hash []byte, at time.Time) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{})
+	ensureOrg(b, t.Org, at)
+	b.Queue(`INSERT INTO tokens (org, prefix, name, hash, read_only, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, t.Org, t.Prefix, t.Name, hash, t.ReadOnly, at)
+	return b
+}
+
+const tokenCols = `org, prefix, name, read_only, created_at, last_used_at, revoked_at`
+
+func scanToken(row pgx.Row, extra ...any) (*modelgate.Token, error) {
+	var t modelgate.Token
+	var lastUsed, revoked *time.Time
+	dest := append([]any{&t.Org, &t.Prefix, &t.Name, &t.ReadOnly, &t.CreatedAt, &lastUsed, &revoked}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	t.CreatedAt = t.CreatedAt.UTC()
+	if lastUsed != nil {
+		u := lastUsed.UTC()
+		t.LastUsed = &u
+	}
+	t.Revoked = revoked != nil
+	return &t, nil
+}
+
+// TokenByPrefix returns the token with the prefix, of whichever org, and
+// its stored hash; a revoked token is returned with Revoked set. It returns
+// ENotFound if there is no such token and a wrapped error if the database
+// fails.
+func (db *DB) TokenByPrefix(ctx context.Context, prefix string) (*modelgate.Token, []byte, error) {
+	var hash []byte
+	t, err := scanToken(db.pool.QueryRow(ctx, `SELECT `+tokenCols+`, hash FROM tokens WHERE prefix = $1`, prefix), &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, tokenNotFound(prefix)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("token by prefix: %w", err)
+	}
+	return t, hash, nil
+}
+
+func tokenNotFound(prefix string) error {
+	return modelgate.Errorf(modelgate.ENotFound, "token %s not found", prefix)
+}
+
+// TouchToken records a use of the token at at (zero means now). The
+// recorded time only moves forward, so concurrent uses cannot set it back.
+// It returns ENotFound if there is no such token and a wrapped error if the
+// database fails.
+func (db *DB) TouchToken(ctx context.Context, prefix string, at time.Time) error {
+	if at.IsZero() {
+		at = now()
+	}
+	tag, err := db.pool.Exec(ctx, `UPDATE tokens SET last_used_at = greatest(last_used_at, $2) WHERE prefix = $1`,
+		prefix, micro(at))
+	if err != nil {
+		return fmt.Errorf("touch token: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return tokenNotFound(prefix)
+	}
+	return nil
+}
+
+// ListTokens returns the tokens of the org, or of every org if org is "",
+// ordered by org, creation time and prefix. It returns a wrapped error if
+// the database fails.
+func (db *DB) ListTokens(ctx context.Context, org string) ([]modelgate.Token, error) {
+	sql, args := `SELECT `+tokenCols+` FROM tokens ORDER BY org, created_at, prefix`, []any{}
+	if org != "" {
+		sql, args = `SELECT `+tokenCols+` FROM tokens WHERE org = $1 ORDER BY org, created_at, prefix`, []any{org}
+	}
+	rows, err := db.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	tokens, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (modelgate.Token, error) {
+		t, err := scanToken(r)
+		if err != nil {
+			return modelgate.Token{}, err
+		}
+		return *t, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return tokens, nil
+}
+
+// RevokeToken revokes the token; revoking a revoked token changes nothing.
+// It returns ENotFound if there is no such token and a wrapped error if the
+// database fails.
+func (db *DB) RevokeToken(ctx context.Context, prefix string) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, $2) WHERE prefix = $1`, prefix, now())
+	if err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return tokenNotFound(prefix)
+	}
+	return nil
+}

@@ -1,0 +1,461 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/modelgate/modelgate"
+)
+
+// provisionChannel is the channel notified, with the org as payload, when
+// CreateWorkspace has created a row.
+const provisionChannel = "modelgate_provision"
+
+// workspaceColumns are the columns scanWorkspace reads, in its order.
+var workspaceColumns = []string{
+	"org", "id", "name", "role", "tier", "runtime", "model", "provider", "platform_billed",
+	"credential_scope", "status", "status_code", "status_message", "parent_id", "idempotency_key",
+	"attempts", "created_at", "updated_at",
+}
+
+// workspaceCols is workspaceColumns as a select list.
+var workspaceCols = strings.Join(workspaceColumns, ", ")
+
+// workspaceColsOf returns workspaceColumns qualified by a table alias.
+func workspaceColsOf(alias string) string {
+	return alias + "." + strings.Join(workspaceColumns, ", "+alias+".")
+}
+
+func scanWorkspace(row pgx.Row) (*modelgate.Workspace, error) {
+	var w modelgate.Workspace
+	var parent, key *string
+	err := row.Scan(&w.Org, &w.ID, &w.Name, &w.Role, &w.Tier, &w.Runtime, &w.Model, &w.Provider,
+		&w.PlatformBilled, &w.CredentialScope, &w.Status, &w.StatusCode, &w.StatusMessage,
+		&parent, &key, &w.Attempts, &w.CreatedAt, &w.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	w.ParentID, w.IdempotencyKey = text(parent), text(key)
+	w.CreatedAt, w.UpdatedAt = w.CreatedAt.UTC(), w.UpdatedAt.UTC()
+	return &w, nil
+}
+
+func collectWorkspaces(rows pgx.Rows, err error) ([]*modelgate.Workspace, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*modelgate.Workspace, error) { return scanWorkspace(r) })
+}
+
+func workspaceNotFound(id string) error {
+	return modelgate.Errorf(modelgate.ENotFound, "workspace %s not found", id)
+}
+
+// CreateWorkspace inserts the workspace, its secrets and its first status
+// event in one transaction, then notifies provisioners (ListenProvision),
+// and returns the stored row with created=true. If the idempotency key is
+// already used in the org it returns that workspace with created=false and
+// writes nothing. It returns EInvalidArgument for a workspace without org or name, a tier
+// outside 1..4 or a malformed secret, ENameConflict when a live workspace of
+// the org has the name, ENotFound when ParentID names no workspace of the
+// org, and a wrapped error if the database fails.
+func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*modelgate.Workspace, bool, error) {
+	w, err := newWorkspace(nw, now())
+	if err != nil {
+		return nil, false, err
+	}
+	if w.IdempotencyKey != "" {
+		// A repeated call is answered by this one read and writes nothing.
+		// Reading inside the transaction would guarantee nothing more
+		// (READ COMMITTED); a concurrent first call is caught below.
+		existing, err := workspaceByKey(ctx, db.pool, w.Org, w.IdempotencyKey)
+		if err == nil {
+			return existing, false, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return nil, false, fmt.Errorf("create workspace: %w", err)
+		}
+	}
+	err = db.insertWorkspace(ctx, w, nw.Secrets)
+	switch {
+	case err == nil:
+		db.notifier.add(w.Org)
+		return w, true, nil
+	case violated(err, constraintIdempotencyKey), violated(err, constraintLiveName) && w.IdempotencyKey != "":
+		// A concurrent call with the same key committed first. With the
+		// same name, the name index may be the one that noticed.
+		existing, kerr := workspaceByKey(ctx, db.pool, w.Org, w.IdempotencyKey)
+		if kerr == nil {
+			return existing, false, nil
+		}
+		if !errors.Is(kerr, pgx.ErrNoRows) {
+			return nil, false, fmt.Errorf("create workspace: %w", kerr)
+		}
+		if violated(err, constraintLiveName) {
+			return nil, false, nameConflict(w.Name)
+		}
+		return nil, false, fmt.Errorf("create workspace: %w", err)
+	case violated(err, constraintLiveName):
+		return nil, false, nameConflict(w.Name)
+	case violated(err, constraintParent):
+		return nil, false, modelgate.Errorf(modelgate.ENotFound, "parent workspace %s not found", w.ParentID)
+	default:
+		return nil, false, fmt.Errorf("create workspace: %w", err)
+	}
+}
+
+func nameConflict(name string) error {
+	return modelgate.Errorf(modelgate.ENameConflict, "a workspace named %q already exists", name)
+}
+
+// newWorkspace validates nw and returns the row CreateWorkspace inserts.
+func newWorkspace(nw modelgate.NewWorkspace, at time.Time) (*modelgate.Workspace, error) {
+	w := nw.Workspace
+	switch {
+	case w.Org == "":
+		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "org is required")
+	case w.Name == "":
+		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "name is required")
+	case w.Tier < 1 || w.Tier > 4:
+		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "tier must be 1..4, not %d", w.Tier)
+	}
+	if err := checkSecrets(nw.Secrets); err != nil {
+		return nil, err
+	}
+	if w.ParentID != "" {
+		parent, ok := parseID(w.ParentID)
+		if !ok {
+			return nil, modelgate.Errorf(modelgate.ENotFound, "parent workspace %s not found", w.ParentID)
+		}
+		w.ParentID = parent
+	}
+	// The provision service chooses the id before the insert, because the
+	// workspace secrets are sealed to it; generate one only if none is given.
+	if w.ID == "" {
+		w.ID = uuid.NewString()
+	} else if id, ok := parseID(w.ID); ok {
+		w.ID = id
+	} else {
+		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "workspace id %q is not a UUID", w.ID)
+	}
+	w.Status, w.StatusCode, w.StatusMessage = modelgate.StatusProvisioning, "", ""
+	w.Attempts = 0
+	w.CreatedAt, w.UpdatedAt = at, at
+	return &w, nil
+}
+
+// checkSecrets returns EInvalidArgument unless every secret has a unique
+// name, a key id and a ciphertext. The message names the secret, never its
+// value.
+func checkSecrets(secrets []modelgate.SealedSecret) error {
+	seen := make(map[string]bool, len(secrets))
+	for _, s := range secrets {
+		switch {
+		case s.Name == "":
+			return modelgate.Errorf(modelgate.EInvalidArgument, "secret name is required")
+		case seen[s.Name]:
+			return modelgate.Errorf(modelgate.EInvalidArgument, "secret %s is given twice", s.Name)
+		case s.Sealed.KeyID == "" || len(s.Sealed.Ciphertext) == 0:
+			return modelgate.Errorf(modelgate.EInvalidArgument, "secret %s is not sealed", s.Name)
+		}
+		seen[s.Name] = true
+	}
+	return nil
+}
+
+// insertWorkspace writes the org (if new), the workspace, its secrets and
+// its creation event: one statement, so one transaction and one round trip.
+func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secrets []modelgate.SealedSecret) error {
+	names := make([]string, len(secrets))
+	keyIDs := make([]string, len(secrets))
+	ciphertexts := make([][]byte, len(secrets))
+	for i, s := range secrets {
+		names[i], keyIDs[i], ciphertexts[i] = s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext
+	}
+	_, err := db.pool.Exec(ctx, insertWorkspaceSQL,
+		w.Org, w.ID, w.Name, w.Role, w.Tier, w.Runtime, w.Model, w.Provider, w.PlatformBilled,
+		w.CredentialScope, w.Status, w.StatusCode, w.StatusMessage, nullText(w.ParentID),
+		nullText(w.IdempotencyKey), w.Attempts, w.CreatedAt, w.UpdatedAt,
+		names, keyIDs, ciphertexts)
+	return err
+}
+
+// insertWorkspaceSQL inserts the org (if new), the workspace ($1..$18 in
+// the order of workspaceColumns), its secrets (arrays $19 names, $20 key
+// ids, $21 ciphertexts) and its creation event (seq 1) in one statement:
+// for a row this small, each statement costs about as much as its insert,
+// and CreateWorkspace is the hot path. The foreign keys are checked at the
+// end of the statement, when every row is in place.
+const insertWorkspaceSQL = `WITH new_org AS (
+	INSERT INTO orgs (org, created_at) VALUES ($1, $17) ON CONFLICT (org) DO NOTHING
+), new_workspace AS (
+	INSERT INTO workspaces (org, id, name, role, tier, runtime, model, provider, platform_billed,
+		credential_scope, status, status_code, status_message, parent_id, idempotency_key,
+		attempts, created_at, updated_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+	RETURNING org, id, status, created_at
+), new_secrets AS (
+	INSERT INTO workspace_secrets (org, workspace_id, name, key_id, ciphertext, updated_at)
+	SELECT w.org, w.id, s.name, s.key_id, s.ciphertext, w.created_at
+	FROM new_workspace w, unnest($19::text[], $20::text[], $21::bytea[]) AS s (name, key_id, ciphertext)
+)
+INSERT INTO workspace_events (org, workspace_id, seq, from_status, to_status, code, at)
+SELECT org, id, 1, '', status, '', created_at FROM new_workspace`
+
+// beginBatch sends b, which begins a transaction (pgx.Batch.BeginTx), and
+// returns the transaction once every statement of b has succeeded; the
+// caller defers its rollback and commits it. On error the transaction is
+// rolled back and the error is the first statement's error.
+func (db *DB) beginBatch(ctx context.Context, b *pgx.Batch) (pgx.Tx, error) {
+	br := db.pool.SendBatch(ctx, b)
+	tx := br.Tx()
+	if tx == nil {
+		br.Close()
+		return nil, errors.New("batch does not begin a transaction")
+	}
+	if err := br.Close(); err != nil {
+		tx.Rollback(ctx)
+		return nil, err
+	}
+	return tx, nil
+}
+
+// queueEvent queues the insert of a status change into b. The caller has
+// written (and so locked) the workspace row in the same transaction, so no
+// other transaction can pick the same seq.
+func queueEvent(b *pgx.Batch, org, id, from, to, code string, at time.Time) {
+	b.Queue(`INSERT INTO workspace_events (org, workspace_id, seq, from_status, to_status, code, at)
+		SELECT $1, $2, coalesce(max(seq), 0) + 1, $3, $4, $5, $6
+		FROM workspace_events WHERE org = $1 AND workspace_id = $2`,
+		org, id, from, to, code, at)
+}
+
+// execBatch sends b and returns the first error of its statements.
+func execBatch(ctx context.Context, q querier, b *pgx.Batch) error {
+	br := q.SendBatch(ctx, b)
+	for range b.Len() {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+	}
+	return br.Close()
+}
+
+func workspaceByKey(ctx context.Context, q querier, org, key string) (*modelgate.Workspace, error) {
+	return scanWorkspace(q.QueryRow(ctx, `SELECT `+workspaceCols+` FROM workspaces
+		WHERE org = $1 AND idempotency_key = $2`, org, key))
+}
+
+// GetWorkspace returns the workspace, or ENotFound when the org has no
+// workspace with id (including another org's workspace and an id that is
+// not a UUID, which costs no query). It returns a wrapped error if the
+// database fails.
+func (db *DB) GetWorkspace(ctx context.Context, org, id string) (*modelgate.Workspace, error) {
+	uid, ok := parseID(id)
+	if !ok {
+		return nil, workspaceNotFound(id)
+	}
+	w, err := workspaceByID(ctx, db.pool, org, uid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, workspaceNotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get workspace: %w", err)
+	}
+	return w, nil
+}
+
+func workspaceByID(ctx context.Context, q querier, org, id string) (*modelgate.Workspace, error) {
+	return scanWorkspace(q.QueryRow(ctx, `SELECT `+workspaceCols+` FROM workspaces WHERE org = $1 AND id = $2`, org, id))
+}
+
+// ListWorkspaces returns one page of the org's workspaces ordered by
+// (created_at, id), and the cursor of the next page ("" on the last page).
+// Removed workspaces are listed only when f.Status is "removed". It returns
+// EInvalidArgument for a limit outside 1..200, an unknown status or a
+// malformed cursor, and a wrapped error if the database fails.
+func (db *DB) ListWorkspaces(ctx context.Context, org string, f modelgate.WorkspaceFilter) ([]*modelgate.Workspace, string, error) {
+	if err := checkFilter(f); err != nil {
+		return nil, "", err
+	}
+	after, err := decodeCursor(f.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	sql := `SELECT ` + workspaceCols + ` FROM workspaces WHERE org = $1`
+	args := []any{org}
+	if f.Status == "" {
+		sql += ` AND status <> 'removed'`
+	} else {
+		args = append(args, f.Status)
+		sql += fmt.Sprintf(` AND status = $%d`, len(args))
+	}
+	if after != nil {
+		args = append(args, after.createdAt, after.id)
+		sql += fmt.Sprintf(` AND (created_at, id) > ($%d, $%d)`, len(args)-1, len(args))
+	}
+	args = append(args, f.Limit+1)
+	sql += fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args))
+
+	ws, err := collectWorkspaces(db.pool.Query(ctx, sql, args...))
+	if err != nil {
+		return nil, "", fmt.Errorf("list workspaces: %w", err)
+	}
+	if len(ws) <= f.Limit {
+		return ws, "", nil
+	}
+	ws = ws[:f.Limit]
+	last := ws[len(ws)-1]
+	return ws, encodeCursor(cursor{createdAt: last.CreatedAt, id: last.ID}), nil
+}
+
+// checkFilter returns EInvalidArgument for a limit outside 1..200 or a
+// status that is not one of the statuses.
+func checkFilter(f modelgate.WorkspaceFilter) error {
+	if f.Limit < 1 || f.Limit > 200 {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "limit must be 1..200, not %d", f.Limit)
+	}
+	switch f.Status {
+	case "", modelgate.StatusProvisioning, modelgate.StatusOnline, modelgate.StatusFailed, modelgate.StatusRemoved:
+		return nil
+	}
+	return modelgate.Errorf(modelgate.EInvalidArgument, "unknown status %q", f.Status)
+}
+
+// cursor is the position after the last row of a page.
+type cursor struct {
+	createdAt time.Time
+	id        string
+}
+
+// encodeCursor returns c as URL-safe base64 of "created_at id". The sqlite
+// store encodes the same way, so a cursor means the same in both.
+func encodeCursor(c cursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.createdAt.Format(time.RFC3339Nano) + " " + c.id))
+}
+
+// decodeCursor returns nil for "" and EInvalidArgument for anything that
+// encodeCursor did not produce.
+func decodeCursor(s string) (*cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	bad := modelgate.Errorf(modelgate.EInvalidArgument, "malformed cursor")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, bad
+	}
+	ts, id, ok := strings.Cut(string(b), " ")
+	if !ok {
+		return nil, bad
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return nil, bad
+	}
+	uid, ok := parseID(id)
+	if !ok {
+		return nil, bad
+	}
+	return &cursor{createdAt: micro(t), id: uid}, nil
+}
+
+// DeprovisionWorkspace marks the workspace removed, deletes its workspace
+// secrets (nothing will start it again), ends any lease and records the
+// change, in one transaction; it returns the updated workspace. A removed
+// workspace is returned unchanged. It returns ENotFound as GetWorkspace,
+// EConfirmationRequired when confirmName is not the workspace's name, and a
+// wrapped error if the database fails.
+func (db *DB) DeprovisionWorkspace(ctx context.Context, org, id, confirmName string) (*modelgate.Workspace, error) {
+	uid, ok := parseID(id)
+	if !ok {
+		return nil, workspaceNotFound(id)
+	}
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("deprovision workspace: %w", err)
+	}
+	defer tx.Rollback(ctx)
+
+	w, err := scanWorkspace(tx.QueryRow(ctx, `SELECT `+workspaceCols+` FROM workspaces
+		WHERE org = $1 AND id = $2 FOR UPDATE`, org, uid))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, workspaceNotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("deprovision workspace: %w", err)
+	}
+	if confirmName != w.Name {
+		return nil, modelgate.Errorf(modelgate.EConfirmationRequired, "confirm_name must equal the name of workspace %s", id)
+	}
+	if w.Status == modelgate.StatusRemoved {
+		return w, nil
+	}
+	from := w.Status
+	w.Status, w.StatusCode, w.StatusMessage, w.UpdatedAt = modelgate.StatusRemoved, "", "", now()
+	if err := removeWorkspace(ctx, tx, w, from); err != nil {
+		return nil, fmt.Errorf("deprovision workspace: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("deprovision workspace: %w", err)
+	}
+	return w, nil
+}
+
+func removeWorkspace(ctx context.Context, tx pgx.Tx, w *modelgate.Workspace, from string) error {
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE workspaces SET status = $3, status_code = '', status_message = '',
+		lease_owner = NULL, lease_expires_at = NULL, updated_at = $4
+		WHERE org = $1 AND id = $2`, w.Org, w.ID, w.Status, w.UpdatedAt)
+	b.Queue(`DELETE FROM workspace_secrets WHERE org = $1 AND workspace_id = $2`, w.Org, w.ID)
+	queueEvent(b, w.Org, w.ID, from, w.Status, "", w.UpdatedAt)
+	return execBatch(ctx, tx, b)
+}
+
+// WorkspaceSecrets returns the workspace's sealed secrets ordered by name
+// (empty, not nil, when it has none). It returns ENotFound as GetWorkspace
+// and a wrapped error if the database fails.
+func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate.SealedSecret, error) {
+	uid, ok := parseID(id)
+	if !ok {
+		return nil, workspaceNotFound(id)
+	}
+	// One statement: the workspace row tells "no such workspace" (no row)
+	// from "no secrets" (one row of NULLs).
+	rows, err := db.pool.Query(ctx, `SELECT s.name, s.key_id, s.ciphertext
+		FROM workspaces w LEFT JOIN workspace_secrets s ON s.org = w.org AND s.workspace_id = w.id
+		WHERE w.org = $1 AND w.id = $2
+		ORDER BY s.name`, org, uid)
+	if err != nil {
+		return nil, fmt.Errorf("workspace secrets: %w", err)
+	}
+	var found bool
+	secrets := []modelgate.SealedSecret{}
+	defer rows.Close()
+	for rows.Next() {
+		found = true
+		var name, keyID *string
+		var ct []byte
+		if err := rows.Scan(&name, &keyID, &ct); err != nil {
+			return nil, fmt.Errorf("workspace secrets: %w", err)
+		}
+		if name != nil {
+			secrets = append(secrets, modelgate.SealedSecret{Name: *name, Sealed: modelgate.Sealed{KeyID: *keyID, Ciphertext: ct}})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("workspace secrets: %w", err)
+	}
+	if !found {
+		return nil, workspaceNotFound(id)
+	}
+	return secrets, nil
+}

@@ -1,0 +1,436 @@
+// Package provision is the workspace service: it validates a request, runs
+// the BYOK gate, seals the workspace-scope secrets and asks the store to
+// write the workspace in one transaction. The MCP tools and the people's
+// commands (mcp-server workspaces, mcp-server secret …) both go through it,
+// so a script and a concierge agent get the same answers.
+//
+// The order matters and is the contract (CONTRACT.md §3): every check runs
+// before the first write, so a refused call writes nothing.
+package provision
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/gate"
+	"github.com/modelgate/modelgate/secrets"
+	"github.com/rs/zerolog"
+)
+
+// Argument limits (CONTRACT.md §4).
+const (
+	MaxNameRunes           = 255
+	MaxRoleRunes           = 1000
+	MaxIdempotencyKeyRunes = 128
+	MaxIDBytes             = 64
+	MaxModelBytes          = 256
+	MaxRuntimeBytes        = 64
+	DefaultTier            = 3
+)
+
+// Service provisions and manages the workspaces and org secrets of orgs. It
+// is safe for concurrent use.
+type Service struct {
+	store modelgate.Store
+	gate  *gate.Gate
+	keys  *secrets.Keyring
+	log   zerolog.Logger
+}
+
+// New returns a service over store that decides with g and seals secrets
+// with keys.
+func New(store modelgate.Store, g *gate.Gate, keys *secrets.Keyring, log zerolog.Logger) *Service {
+	return &Service{store: store, gate: g, keys: keys, log: log}
+}
+
+// Gate returns the gate the service decides with.
+func (s *Service) Gate() *gate.Gate { return s.gate }
+
+// Store returns the store the service writes to.
+func (s *Service) Store() modelgate.Store { return s.store }
+
+// Request is a provision_workspace call.
+type Request struct {
+	Name           string
+	Runtime        string // "" = the catalog's default runtime
+	Model          string
+	Secrets        map[string]string
+	Tier           int // 0 = DefaultTier
+	Role           string
+	ParentID       string
+	IdempotencyKey string
+	DryRun         bool
+}
+
+// Result is the answer of provision_workspace. Secret values are never in it.
+type Result struct {
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	Status          string `json:"status"`
+	Runtime         string `json:"runtime"`
+	Model           string `json:"model"`
+	Provider        string `json:"provider"`
+	PlatformBilled  bool   `json:"platform_billed"`
+	CredentialScope string `json:"credential_scope"`
+	DryRun          bool   `json:"dry_run"`
+	// StatusCode and StatusMessage explain a failed workspace (after wait_seconds).
+	StatusCode    string `json:"status_code,omitempty"`
+	StatusMessage string `json:"status_message,omitempty"`
+}
+
+// Provision runs the gate and, if it allows, creates the workspace (unless
+// req.DryRun). It returns a *modelgate.Error for every refusal; no
+// workspace, secret or org row is written then. A repeated IdempotencyKey
+// returns the first result. Every decision is appended to the audit trail.
+func (s *Service) Provision(ctx context.Context, caller modelgate.Caller, req Request) (*Result, error) {
+	res, err := s.provision(ctx, caller, &req)
+	s.audit(ctx, caller, req, res, err)
+	return res, err
+}
+
+// audit records a provision decision in the audit table and the log. An
+// audit write that fails is logged and does not change the answer.
+func (s *Service) audit(ctx context.Context, caller modelgate.Caller, req Request, res *Result, err error) {
+	e := modelgate.AuditEntry{
+		At:          time.Now().UTC(),
+		Org:         caller.Org,
+		TokenPrefix: caller.TokenPrefix,
+		Allowed:     err == nil,
+		Code:        modelgate.ErrorCode(err),
+		Runtime:     clean(req.Runtime, MaxRuntimeBytes),
+		Model:       clean(strings.TrimSpace(req.Model), MaxModelBytes),
+		DryRun:      req.DryRun,
+	}
+	if res != nil {
+		e.Provider, e.CredentialScope, e.WorkspaceID = res.Provider, res.CredentialScope, res.ID
+	} else if me, ok := err.(*modelgate.Error); ok {
+		e.Provider, _ = me.Details["provider"].(string)
+	}
+	ev := s.log.Info()
+	if !e.Allowed {
+		ev = s.log.Warn()
+	}
+	ev.Str("audit", "provision").Str("org", e.Org).Str("token_prefix", e.TokenPrefix).Bool("allowed", e.Allowed).
+		Str("code", e.Code).Str("runtime", e.Runtime).Str("model", e.Model).Str("provider", e.Provider).
+		Str("credential_scope", e.CredentialScope).Str("workspace", e.WorkspaceID).Bool("dry_run", e.DryRun).
+		Msg("gate decision")
+	// The audit row must be written even when the call's deadline expired.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if aerr := s.store.AppendAudit(actx, e); aerr != nil {
+		s.log.Error().Err(aerr).Str("org", e.Org).Msg("append audit entry")
+	}
+}
+
+// clean makes an argument safe to store in the audit trail: valid UTF-8,
+// no control characters, bounded.
+func clean(v string, max int) string {
+	v = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(v, "\ufffd"))
+	if len(v) > max {
+		v = strings.ToValidUTF8(v[:max], "")
+	}
+	return v
+}
+
+func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *Request) (*Result, error) {
+	req := *reqp
+	defer func() { reqp.Runtime = req.Runtime }()
+	if req.Runtime == "" {
+		req.Runtime = s.gate.Catalog().DefaultRuntime()
+	}
+	if req.Tier == 0 {
+		req.Tier = DefaultTier
+	}
+	if err := validate(req); err != nil {
+		return nil, err
+	}
+	dec, err := s.gate.Check(ctx, gate.Request{
+		Org:              caller.Org,
+		Runtime:          req.Runtime,
+		Model:            req.Model,
+		WorkspaceSecrets: req.Secrets,
+	}, gate.LookupFunc(func(ctx context.Context) ([]string, error) {
+		return s.store.OrgSecretNames(ctx, caller.Org)
+	}))
+	if err != nil {
+		return nil, err
+	}
+
+	w := modelgate.Workspace{
+		ID:              uuid.NewString(),
+		Org:             caller.Org,
+		Name:            req.Name,
+		Role:            req.Role,
+		Tier:            req.Tier,
+		Runtime:         dec.Runtime,
+		Model:           dec.Model,
+		Provider:        dec.Provider,
+		PlatformBilled:  dec.PlatformBilled,
+		CredentialScope: dec.CredentialScope,
+		Status:          modelgate.StatusProvisioning,
+		ParentID:        req.ParentID,
+		IdempotencyKey:  req.IdempotencyKey,
+	}
+	if req.DryRun {
+		if req.ParentID != "" {
+			if _, err := s.store.GetWorkspace(ctx, caller.Org, req.ParentID); err != nil {
+				return nil, parentErr(err)
+			}
+		}
+		w.ID = ""
+		r := resultOf(&w)
+		r.DryRun = true
+		return r, nil
+	}
+
+	sealed := make([]modelgate.SealedSecret, 0, len(req.Secrets))
+	for name, value := range req.Secrets {
+		sv, err := s.keys.Seal(secrets.ScopeWorkspace, caller.Org+"/"+w.ID, name, []byte(value))
+		if err != nil {
+			return nil, fmt.Errorf("seal workspace secret %s: %w", name, err)
+		}
+		sealed = append(sealed, modelgate.SealedSecret{Name: name, Sealed: sv})
+	}
+	stored, created, err := s.store.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: w, Secrets: sealed})
+	if err != nil {
+		if modelgate.ErrorCode(err) == modelgate.ENotFound {
+			return nil, parentErr(err)
+		}
+		return nil, err
+	}
+	if created {
+		s.log.Info().Str("org", caller.Org).Str("workspace", stored.ID).Str("status", stored.Status).Msg("workspace created")
+	}
+	return resultOf(stored), nil
+}
+
+func parentErr(err error) error {
+	if modelgate.ErrorCode(err) == modelgate.ENotFound {
+		return modelgate.Errorf(modelgate.ENotFound, "parent_id: no workspace with that id in this org")
+	}
+	return err
+}
+
+func resultOf(w *modelgate.Workspace) *Result {
+	return &Result{
+		ID: w.ID, Name: w.Name, Status: w.Status, Runtime: w.Runtime, Model: w.Model,
+		Provider: w.Provider, PlatformBilled: w.PlatformBilled, CredentialScope: w.CredentialScope,
+		StatusCode: w.StatusCode, StatusMessage: w.StatusMessage,
+	}
+}
+
+// ResultOf returns the provision result that describes w.
+func ResultOf(w *modelgate.Workspace) *Result { return resultOf(w) }
+
+func validate(req Request) error {
+	if err := CheckText("name", req.Name, 1, MaxNameRunes, false); err != nil {
+		return err
+	}
+	if err := CheckText("runtime", req.Runtime, 0, MaxRuntimeBytes, false); err != nil {
+		return err
+	}
+	if len(req.Model) > MaxModelBytes {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "model: at most %d bytes", MaxModelBytes)
+	}
+	if err := CheckText("model", req.Model, 0, MaxModelBytes, false); err != nil {
+		return err
+	}
+	if req.Tier < 1 || req.Tier > 4 {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "tier: must be 1..4, got %d", req.Tier)
+	}
+	if err := CheckText("role", req.Role, 0, MaxRoleRunes, true); err != nil {
+		return err
+	}
+	if err := CheckText("parent_id", req.ParentID, 0, MaxIDBytes, false); err != nil {
+		return err
+	}
+	if err := CheckText("idempotency_key", req.IdempotencyKey, 0, MaxIdempotencyKeyRunes, false); err != nil {
+		return err
+	}
+	return gate.ValidateSecrets(req.Secrets)
+}
+
+// CheckText validates a text argument: valid UTF-8, min..max characters, no
+// control characters (newline and tab allowed when multiline). The error
+// (INVALID_ARGUMENT) names the field.
+func CheckText(field, v string, min, max int, multiline bool) error {
+	if !utf8.ValidString(v) {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: not valid UTF-8", field)
+	}
+	n := utf8.RuneCountInString(v)
+	if n < min {
+		if min == 1 {
+			return modelgate.Errorf(modelgate.EInvalidArgument, "%s: required", field)
+		}
+		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: at least %d characters", field, min)
+	}
+	if n > max {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: at most %d characters, got %d", field, max, n)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t')) {
+			return modelgate.Errorf(modelgate.EInvalidArgument, "%s: control character %U not allowed", field, r)
+		}
+	}
+	return nil
+}
+
+// Get returns a workspace of the caller's org; ENotFound otherwise.
+func (s *Service) Get(ctx context.Context, caller modelgate.Caller, id string) (*modelgate.Workspace, error) {
+	if err := CheckText("id", id, 1, MaxIDBytes, false); err != nil {
+		return nil, err
+	}
+	w, err := s.store.GetWorkspace(ctx, caller.Org, id)
+	if err != nil {
+		return nil, err
+	}
+	return present(w), nil
+}
+
+// present fills in what a reader needs to know about a workspace that no
+// provisioner has touched yet.
+func present(w *modelgate.Workspace) *modelgate.Workspace {
+	if w.Status == modelgate.StatusProvisioning && w.StatusMessage == "" {
+		w.StatusMessage = WaitingMessage
+	}
+	return w
+}
+
+// List returns one page of the caller's workspaces and the next cursor.
+func (s *Service) List(ctx context.Context, caller modelgate.Caller, f modelgate.WorkspaceFilter) ([]*modelgate.Workspace, string, error) {
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	if f.Limit < 1 || f.Limit > 200 {
+		return nil, "", modelgate.Errorf(modelgate.EInvalidArgument, "limit: must be 1..200, got %d", f.Limit)
+	}
+	switch f.Status {
+	case "", modelgate.StatusProvisioning, modelgate.StatusOnline, modelgate.StatusFailed, modelgate.StatusRemoved:
+	default:
+		return nil, "", modelgate.Errorf(modelgate.EInvalidArgument, "status: must be provisioning, online, failed or removed")
+	}
+	if err := CheckText("cursor", f.Cursor, 0, 512, false); err != nil {
+		return nil, "", err
+	}
+	ws, next, err := s.store.ListWorkspaces(ctx, caller.Org, f)
+	for _, w := range ws {
+		present(w)
+	}
+	return ws, next, err
+}
+
+// Deprovision marks a workspace removed once confirmName equals its name.
+func (s *Service) Deprovision(ctx context.Context, caller modelgate.Caller, id, confirmName string) (*modelgate.Workspace, error) {
+	if err := CheckText("id", id, 1, MaxIDBytes, false); err != nil {
+		return nil, err
+	}
+	if err := CheckText("confirm_name", confirmName, 0, MaxNameRunes, false); err != nil {
+		return nil, err
+	}
+	w, err := s.store.DeprovisionWorkspace(ctx, caller.Org, id, confirmName)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info().Str("org", caller.Org).Str("workspace", w.ID).Msg("workspace removed")
+	return w, nil
+}
+
+// SetOrgSecret seals and stores an org secret. The value is never logged.
+func (s *Service) SetOrgSecret(ctx context.Context, caller modelgate.Caller, key, value string) (modelgate.SecretInfo, error) {
+	if !secrets.ValidName(key) {
+		return modelgate.SecretInfo{}, modelgate.Errorf(modelgate.EInvalidArgument, "key: invalid name %q: names match ^[A-Z_][A-Z0-9_]{0,127}$", truncate(key, 140))
+	}
+	if err := gate.ValidateSecrets(map[string]string{key: value}); err != nil {
+		return modelgate.SecretInfo{}, err
+	}
+	sv, err := s.keys.Seal(secrets.ScopeOrg, caller.Org, key, []byte(value))
+	if err != nil {
+		return modelgate.SecretInfo{}, fmt.Errorf("seal org secret %s: %w", key, err)
+	}
+	info, err := s.store.SetOrgSecret(ctx, caller.Org, modelgate.SealedSecret{Name: key, Sealed: sv})
+	if err != nil {
+		return modelgate.SecretInfo{}, err
+	}
+	s.log.Info().Str("org", caller.Org).Str("key", key).Msg("org secret set")
+	return info, nil
+}
+
+// ListOrgSecrets returns the names and update times of the org's secrets.
+func (s *Service) ListOrgSecrets(ctx context.Context, caller modelgate.Caller) ([]modelgate.SecretInfo, error) {
+	return s.store.ListOrgSecrets(ctx, caller.Org)
+}
+
+// DeleteOrgSecret deletes an org secret; deleted is false if there was none.
+func (s *Service) DeleteOrgSecret(ctx context.Context, caller modelgate.Caller, key string) (bool, error) {
+	if !secrets.ValidName(key) {
+		return false, modelgate.Errorf(modelgate.EInvalidArgument, "key: invalid name %q: names match ^[A-Z_][A-Z0-9_]{0,127}$", truncate(key, 140))
+	}
+	deleted, err := s.store.DeleteOrgSecret(ctx, caller.Org, key)
+	if err != nil {
+		return false, err
+	}
+	s.log.Info().Str("org", caller.Org).Str("key", key).Bool("deleted", deleted).Msg("org secret deleted")
+	return deleted, nil
+}
+
+// RotateKeys re-seals every stored secret that is not under the current key.
+func (s *Service) RotateKeys(ctx context.Context) (int, error) {
+	return s.store.RotateSecrets(ctx, s.keys.CurrentKeyID(), func(scope, owner, name string, sv modelgate.Sealed) (modelgate.Sealed, error) {
+		return s.keys.Reseal(scope, owner, name, sv)
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// WaitingMessage is the status_message of a workspace that waits for a
+// provisioner (none has claimed it yet).
+const WaitingMessage = "waiting for a provisioner to start it"
+
+// MaxWaitSeconds bounds wait_seconds of provision_workspace.
+const MaxWaitSeconds = 120
+
+// waitPoll is how often Wait re-reads the workspace. A provisioner may run
+// in another process, so the row is the only shared truth.
+const waitPoll = 50 * time.Millisecond
+
+// Wait re-reads the workspace until it leaves "provisioning" or d passes,
+// calling tick (if not nil) about once a second with the time waited. It
+// returns the last state read.
+func (s *Service) Wait(ctx context.Context, caller modelgate.Caller, id string, d time.Duration, tick func(waited time.Duration)) (*modelgate.Workspace, error) {
+	start := time.Now()
+	deadline := start.Add(d)
+	lastTick := start
+	t := time.NewTicker(waitPoll)
+	defer t.Stop()
+	for {
+		w, err := s.store.GetWorkspace(ctx, caller.Org, id)
+		if err != nil || w.Status != modelgate.StatusProvisioning || !time.Now().Before(deadline) {
+			return w, err
+		}
+		select {
+		case <-ctx.Done():
+			return w, nil
+		case now := <-t.C:
+			if tick != nil && now.Sub(lastTick) >= time.Second {
+				lastTick = now
+				tick(now.Sub(start))
+			}
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package registry
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/modelgate/modelgate"
+)
+
+// OfferedModel is one id offered on a runtime by discovery.
+type OfferedModel struct {
+	// Model is the id as listed on the runtime's arms.
+	Model string
+	// Provider is the provider Derive chooses with no credentials: the
+	// first declared arm that lists the id.
+	Provider string
+	// PlatformBilled is true when Provider is the platform provider.
+	PlatformBilled bool
+	// AuthEnv, for a BYOK model, is every name that would make the gate
+	// allow it on this runtime: the auth_env of the provider of every arm
+	// listing the id, in arm order then auth_env order, without duplicates.
+	// It is nil for a platform-billed model. The slice is shared and must
+	// not be modified.
+	AuthEnv []string
+}
+
+// Filter narrows Offered. The zero Filter keeps everything.
+type Filter struct {
+	// Provider keeps only models whose derived Provider equals it; "" keeps
+	// any provider.
+	Provider string
+	// Billing is "" or "all" (keep all), "platform" (platform-billed only)
+	// or "byok" (BYOK only).
+	Billing string
+}
+
+// Offered lists the ids listed on the runtime's arms, sorted by id, each as
+// Derive decides it with no credentials, narrowed by f. Ids reachable only
+// through open arms are never offered: the catalog does not know them. The
+// result is a new slice, empty (not nil) when nothing matches.
+//
+// It returns a *modelgate.Error with code INVALID_ARGUMENT for a Billing
+// value other than "", "all", "platform" or "byok", and UNKNOWN_RUNTIME
+// (details "runtime", "runtimes") for an unknown runtime.
+func (c *Catalog) Offered(runtime string, f Filter) ([]OfferedModel, error) {
+	keepPlatform, keepBYOK := true, true
+	switch f.Billing {
+	case "", "all":
+	case "platform":
+		keepBYOK = false
+	case "byok":
+		keepPlatform = false
+	default:
+		return nil, modelgate.Errorf(modelgate.EInvalidArgument,
+			`billing must be "platform", "byok" or "all", not %q`, f.Billing).WithDetail("billing", f.Billing)
+	}
+	ri, ok := c.runtimes[runtime]
+	if !ok {
+		return nil, modelgate.Errorf(modelgate.EUnknownRuntime,
+			"unknown runtime %q; known runtimes: %s", runtime, strings.Join(c.runtimeNames, ", ")).
+			WithDetail("runtime", runtime).WithDetail("runtimes", c.Runtimes())
+	}
+	out := make([]OfferedModel, 0, len(ri.offered))
+	for _, m := range ri.offered {
+		if f.Provider != "" && m.Provider != f.Provider {
+			continue
+		}
+		if m.PlatformBilled && !keepPlatform || !m.PlatformBilled && !keepBYOK {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// precomputeOffered fills ri.offered. Every listed id derives (it is listed),
+// so an error here means the index itself is broken.
+func (c *Catalog) precomputeOffered(ri *runtimeIndex) error {
+	ri.offered = make([]OfferedModel, 0, len(ri.ids))
+	for _, id := range ri.ids {
+		d, err := c.Derive(ri.rt.Name, id, nil)
+		if err != nil {
+			return fmt.Errorf("runtime %q: listed model %q does not derive: %w", ri.rt.Name, id, err)
+		}
+		m := OfferedModel{Model: id, Provider: d.Provider.Name, PlatformBilled: d.Provider.PlatformBilled()}
+		if !m.PlatformBilled {
+			// The platform's own token is never asked of a user, so it
+			// is left out even if the platform arm also lists the id.
+			for _, a := range ri.exact[id] {
+				if p := ri.arms[a]; !p.PlatformBilled() {
+					for _, n := range p.AuthEnv {
+						if !slices.Contains(m.AuthEnv, n) {
+							m.AuthEnv = append(m.AuthEnv, n)
+						}
+					}
+				}
+			}
+			m.AuthEnv = slices.Clip(m.AuthEnv)
+		}
+		ri.offered = append(ri.offered, m)
+	}
+	return nil
+}
+
+// AcceptedNames returns every credential name that lets model run on
+// runtime: for a listed id, the AuthEnv that Offered reports (the union over
+// every arm listing it); for an id reached by pattern, the auth_env of the
+// provider derived with no names. It returns nil for a platform-billed
+// model and for a runtime or model that does not derive. The slice is
+// shared and must not be modified.
+func (c *Catalog) AcceptedNames(runtime, model string) []string {
+	ri, ok := c.runtimes[runtime]
+	if !ok {
+		return nil
+	}
+	model = strings.TrimSpace(model)
+	if i, found := slices.BinarySearchFunc(ri.offered, model, func(m OfferedModel, id string) int {
+		return strings.Compare(m.Model, id)
+	}); found {
+		return ri.offered[i].AuthEnv
+	}
+	d, err := c.Derive(runtime, model, nil)
+	if err != nil || d.Provider.PlatformBilled() {
+		return nil
+	}
+	return d.Provider.AuthEnv
+}

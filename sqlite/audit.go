@@ -1,0 +1,89 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/modelgate/modelgate"
+)
+
+// AppendAudit appends one gate decision. A zero e.At means now. It returns
+// EInvalidArgument for an entry without org or with a WorkspaceID that is
+// not a UUID, and a wrapped error if the database fails.
+func (db *DB) AppendAudit(ctx context.Context, e modelgate.AuditEntry) error {
+	if err := checkOrg(e.Org); err != nil {
+		return err
+	}
+	if e.WorkspaceID != "" {
+		id, ok := parseID(e.WorkspaceID)
+		if !ok {
+			return modelgate.Errorf(modelgate.EInvalidArgument, "audit workspace id %q is not a UUID", e.WorkspaceID)
+		}
+		e.WorkspaceID = id
+	}
+	e.At = micro(e.At)
+	if e.At.IsZero() {
+		e.At = now()
+	}
+	// Version 7: ordered by time, so it breaks ties of at in insertion order.
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	defer tx.Rollback()
+	if err := insertAudit(ctx, tx, id.String(), e); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	return nil
+}
+
+func insertAudit(ctx context.Context, tx *sql.Tx, id string, e modelgate.AuditEntry) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit (org, id, at, token_prefix, allowed, code, runtime, model, provider,
+			credential_scope, workspace_id, dry_run)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Org, id, ts(e.At), e.TokenPrefix, e.Allowed, e.Code, e.Runtime, e.Model, e.Provider,
+		e.CredentialScope, nullText(e.WorkspaceID), e.DryRun)
+	return err
+}
+
+// ListAudit returns up to limit entries of the org (of every org if org is
+// "") at or after since, oldest first. It returns EInvalidArgument for a
+// limit below 1 and a wrapped error if the database fails.
+func (db *DB) ListAudit(ctx context.Context, org string, since time.Time, limit int) ([]modelgate.AuditEntry, error) {
+	if limit < 1 {
+		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "limit must be at least 1, not %d", limit)
+	}
+	const cols = `SELECT org, at, token_prefix, allowed, code, runtime, model, provider, credential_scope,
+		workspace_id, dry_run FROM audit`
+	query, args := cols+` WHERE at >= ?1 ORDER BY at, id LIMIT ?2`, []any{ts(since), limit}
+	if org != "" {
+		query, args = cols+` WHERE org = ?3 AND at >= ?1 ORDER BY at, id LIMIT ?2`, append(args, org)
+	}
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	entries, err := collect(rows, func(r *sql.Rows) (modelgate.AuditEntry, error) {
+		var e modelgate.AuditEntry
+		var ws sql.NullString
+		err := r.Scan(&e.Org, timeCol{&e.At}, &e.TokenPrefix, &e.Allowed, &e.Code, &e.Runtime, &e.Model, &e.Provider,
+			&e.CredentialScope, &ws, &e.DryRun)
+		e.WorkspaceID = ws.String
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	return entries, nil
+}

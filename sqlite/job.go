@@ -1,0 +1,218 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/modelgate/modelgate"
+)
+
+// codeProvisionTimeout is the status_code ExpireProvisioning writes
+// (CONTRACT.md §6).
+const codeProvisionTimeout = "PROVISION_TIMEOUT"
+
+// ClaimWorkspaces leases to owner, until now+lease, up to limit workspaces
+// that are provisioning and either not leased or whose lease has expired,
+// oldest first, and returns them oldest first. It selects and leases in one
+// write transaction, and write transactions are serialized, so concurrent
+// claimers never get the same row. It returns EInvalidArgument for an empty
+// owner or a limit below 1, and a wrapped error if the database fails.
+func (db *DB) ClaimWorkspaces(ctx context.Context, owner string, lease time.Duration, limit int) ([]*modelgate.Workspace, error) {
+	if owner == "" || limit < 1 {
+		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "claim needs an owner and a limit of at least 1")
+	}
+	at := now()
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("claim workspaces: %w", err)
+	}
+	defer tx.Rollback()
+
+	ids, err := claimable(ctx, tx, at, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim workspaces: %w", err)
+	}
+	ws := make([]*modelgate.Workspace, 0, len(ids))
+	for _, k := range ids {
+		w, err := scanWorkspace(tx.QueryRowContext(ctx, `UPDATE workspaces SET lease_owner = ?, lease_expires_at = ?
+			WHERE org = ? AND id = ? RETURNING `+workspaceCols, owner, ts(at.Add(lease)), k.org, k.id))
+		if err != nil {
+			return nil, fmt.Errorf("claim workspaces: %w", err)
+		}
+		ws = append(ws, w)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("claim workspaces: %w", err)
+	}
+	return ws, nil
+}
+
+type workspaceKey struct{ org, id string }
+
+// claimable returns the keys of up to limit claimable workspaces, oldest
+// first.
+func claimable(ctx context.Context, tx *sql.Tx, at time.Time, limit int) ([]workspaceKey, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT org, id FROM workspaces
+		WHERE status = 'provisioning' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+		ORDER BY created_at, id LIMIT ?`, ts(at), limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) (workspaceKey, error) {
+		var k workspaceKey
+		err := r.Scan(&k.org, &k.id)
+		return k, err
+	})
+}
+
+// FinishWorkspace moves the workspace w, leased by owner, from provisioning
+// to status (online or failed) with code and message, clears the lease and
+// records the change, in one transaction. On success it sets *w to the
+// stored row. A lease that has expired is still owner's until another
+// provisioner claims the row. It returns EInvalidArgument for another
+// status, ENotFound if the workspace is not provisioning under owner's
+// lease (another claimer took it, or it was removed or expired), and a
+// wrapped error if the database fails.
+func (db *DB) FinishWorkspace(ctx context.Context, owner string, w *modelgate.Workspace, status, code, message string) error {
+	if status != modelgate.StatusOnline && status != modelgate.StatusFailed {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "a workspace finishes online or failed, not %q", status)
+	}
+	if w == nil {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "no workspace to finish")
+	}
+	id, ok := parseID(w.ID)
+	if !ok {
+		return workspaceNotFound(w.ID)
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("finish workspace: %w", err)
+	}
+	defer tx.Rollback()
+
+	at := now()
+	updated, err := scanWorkspace(tx.QueryRowContext(ctx, `UPDATE workspaces
+		SET status = ?, status_code = ?, status_message = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+		WHERE org = ? AND id = ? AND status = 'provisioning' AND lease_owner = ?
+		RETURNING `+workspaceCols, status, code, message, ts(at), w.Org, id, owner))
+	if errors.Is(err, sql.ErrNoRows) {
+		return notLeased(w.ID, owner)
+	}
+	if err != nil {
+		return fmt.Errorf("finish workspace: %w", err)
+	}
+	if err := insertEvent(ctx, tx, w.Org, id, modelgate.StatusProvisioning, status, code, at); err != nil {
+		return fmt.Errorf("finish workspace: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("finish workspace: %w", err)
+	}
+	*w = *updated
+	return nil
+}
+
+func notLeased(id, owner string) error {
+	return modelgate.Errorf(modelgate.ENotFound, "workspace %s is not provisioning under a lease of %s", id, owner)
+}
+
+// RecordAttempt increments the attempts of the workspace w while owner
+// holds its lease, and sets *w to the stored row. It returns ENotFound as
+// FinishWorkspace and a wrapped error if the database fails.
+func (db *DB) RecordAttempt(ctx context.Context, owner string, w *modelgate.Workspace) error {
+	if w == nil {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "no workspace to record an attempt of")
+	}
+	id, ok := parseID(w.ID)
+	if !ok {
+		return workspaceNotFound(w.ID)
+	}
+	updated, err := scanWorkspace(db.write.QueryRowContext(ctx, `UPDATE workspaces
+		SET attempts = attempts + 1, updated_at = ?
+		WHERE org = ? AND id = ? AND status = 'provisioning' AND lease_owner = ?
+		RETURNING `+workspaceCols, ts(now()), w.Org, id, owner))
+	if errors.Is(err, sql.ErrNoRows) {
+		return notLeased(w.ID, owner)
+	}
+	if err != nil {
+		return fmt.Errorf("record attempt: %w", err)
+	}
+	*w = *updated
+	return nil
+}
+
+// ExpireProvisioning fails, with status_code PROVISION_TIMEOUT and message,
+// every workspace of every org that is still provisioning and was created
+// before olderThan, whether leased or not; it clears their leases, records
+// the changes, and returns the failed workspaces oldest first, in one
+// transaction. It returns a wrapped error if the database fails.
+func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, message string) ([]*modelgate.Workspace, error) {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("expire provisioning: %w", err)
+	}
+	defer tx.Rollback()
+
+	at := now()
+	ws, err := collectWorkspaces(tx.QueryContext(ctx, `UPDATE workspaces
+		SET status = 'failed', status_code = ?, status_message = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+		WHERE status = 'provisioning' AND created_at < ?
+		RETURNING `+workspaceCols, codeProvisionTimeout, message, ts(at), ts(olderThan)))
+	if err != nil {
+		return nil, fmt.Errorf("expire provisioning: %w", err)
+	}
+	for _, w := range ws {
+		if err := insertEvent(ctx, tx, w.Org, w.ID, modelgate.StatusProvisioning, modelgate.StatusFailed, codeProvisionTimeout, at); err != nil {
+			return nil, fmt.Errorf("expire provisioning: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("expire provisioning: %w", err)
+	}
+	sortOldestFirst(ws)
+	return ws, nil
+}
+
+// sortOldestFirst sorts by (created_at, id), the order of the queue;
+// RETURNING does not promise an order.
+func sortOldestFirst(ws []*modelgate.Workspace) {
+	slices.SortFunc(ws, func(a, b *modelgate.Workspace) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// StatusChanges returns the recorded status changes of the workspace,
+// oldest first; the first is its creation (from "" to provisioning). It
+// returns ENotFound as GetWorkspace and a wrapped error if the database
+// fails.
+func (db *DB) StatusChanges(ctx context.Context, org, id string) ([]modelgate.StatusChange, error) {
+	uid, ok := parseID(id)
+	if !ok {
+		return nil, workspaceNotFound(id)
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT workspace_id, from_status, to_status, code, at
+		FROM workspace_events WHERE org = ? AND workspace_id = ? ORDER BY seq`, org, uid)
+	if err != nil {
+		return nil, fmt.Errorf("status changes: %w", err)
+	}
+	changes, err := collect(rows, func(r *sql.Rows) (modelgate.StatusChange, error) {
+		var c modelgate.StatusChange
+		err := r.Scan(&c.WorkspaceID, &c.From, &c.To, &c.Code, timeCol{&c.At})
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("status changes: %w", err)
+	}
+	// Every workspace has its creation event, so none means no workspace.
+	if len(changes) == 0 {
+		return nil, workspaceNotFound(id)
+	}
+	return changes, nil
+}

@@ -1,0 +1,332 @@
+// Package sqlite implements modelgate.Store on an SQLite file with the pure
+// Go driver modernc.org/sqlite: the embedded, zero-setup store.
+//
+// # Design
+//
+// The store behaves exactly like the postgres store (both pass storetest);
+// what differs is how it gets there.
+//
+// SQLite allows one writer at a time. The store therefore keeps two pools:
+// a writer of exactly one connection, whose transactions begin IMMEDIATE
+// (they take the write lock at BEGIN, so a transaction never fails half-way
+// with SQLITE_BUSY when it first writes), and a pool of read-only
+// connections. Writers wait for the one connection in Go, in order, instead
+// of sleeping in SQLite's busy handler; the busy timeout still covers other
+// processes opening the same file. The journal is WAL, so readers never
+// wait for the writer, and synchronous=FULL, so a committed transaction
+// survives a power loss as it does in PostgreSQL.
+//
+// Because write transactions are serialized, a write method may read and
+// then decide: CreateWorkspace looks up the idempotency key and the parent
+// before it inserts, and ClaimWorkspaces selects rows and then leases them.
+// The unique indexes still stand behind every such check.
+//
+// Each store method is one transaction: a method that runs more than one
+// statement begins one on the writer (or, for Counts, a read transaction),
+// defers its rollback, calls small helpers that take it, and commits; a
+// method of one statement runs it alone, which SQLite makes a transaction.
+//
+// Times are chosen in Go, rounded to microseconds and stored as fixed-width
+// UTC text, so they compare as text, and read back exactly as the postgres
+// store returns them. IDs are canonical lower-case UUID text.
+//
+// CreateWorkspace signals the ListenProvision calls of the same DB after it
+// commits a new row: an in-process stand-in for PostgreSQL's NOTIFY.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/modelgate/modelgate"
+)
+
+// Options configures Open. The zero value means the defaults.
+type Options struct {
+	// Log receives migration events. The zero value logs nothing.
+	Log zerolog.Logger
+}
+
+// DB is a modelgate.Store backed by one SQLite file. It is safe for
+// concurrent use; other processes may open the same file.
+type DB struct {
+	write *sql.DB // one connection; every transaction begins IMMEDIATE
+	read  *sql.DB // read-only connections
+	log   zerolog.Logger
+
+	mu        sync.Mutex
+	listeners map[chan struct{}]struct{}
+	closed    chan struct{} // closed by Close; ends every ListenProvision
+	closeOnce sync.Once
+}
+
+var _ modelgate.Store = (*DB)(nil)
+
+// busyTimeout is how long a connection waits for a lock held by another
+// process before it fails with SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
+// Open opens (creating if missing) the database file at path, applies
+// pending migrations and returns the store. It returns an error if the
+// file cannot be opened or a migration fails; nothing is left open in that
+// case.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty path")
+	}
+	write, err := sql.Open("sqlite", dsn(path, url.Values{
+		"_txlock":       {"immediate"},
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {"FULL"},
+		"_foreign_keys": {"1"},
+		"_busy_timeout": {fmt.Sprint(busyTimeout.Milliseconds())},
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+
+	db := &DB{write: write, log: opts.Log, listeners: map[chan struct{}]struct{}{}, closed: make(chan struct{})}
+	// Migrate before the readers connect: they need the file in WAL mode.
+	if _, err := db.Migrate(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", dsn(path, url.Values{
+		"_query_only":   {"1"},
+		"_foreign_keys": {"1"},
+		"_busy_timeout": {fmt.Sprint(busyTimeout.Milliseconds())},
+	}))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	db.read = read
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// dsn returns a file: URI for path (escaped, so any file name works) with
+// the driver's parameters.
+func dsn(path string, params url.Values) string {
+	u := url.URL{Scheme: "file", Path: path, RawQuery: params.Encode()}
+	if !strings.HasPrefix(path, "/") {
+		u.Opaque = u.EscapedPath()
+		u.Path = ""
+	}
+	return u.String()
+}
+
+// Ping returns an error when the database file cannot be read or written.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	if err := db.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// Close ends every ListenProvision of db and closes the connections. It
+// returns the first error of closing them.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closed) })
+	var errs []error
+	if db.read != nil {
+		errs = append(errs, db.read.Close())
+	}
+	errs = append(errs, db.write.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	return nil
+}
+
+// Counts returns the number of rows of every table, keyed by table name,
+// read from one snapshot. Tests use it to prove that a refused call wrote
+// nothing. It returns an error if a query fails.
+func (db *DB) Counts(ctx context.Context) (map[string]int64, error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("counts: %w", err)
+	}
+	defer tx.Rollback()
+	tables, err := listTables(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("counts: %w", err)
+	}
+	counts := make(map[string]int64, len(tables))
+	for _, t := range tables {
+		var n int64
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM "`+t+`"`).Scan(&n); err != nil {
+			return nil, fmt.Errorf("counts: %s: %w", t, err)
+		}
+		counts[t] = n
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("counts: %w", err)
+	}
+	return counts, nil
+}
+
+func listTables(ctx context.Context, q querier) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_schema
+		WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) (string, error) {
+		var name string
+		err := r.Scan(&name)
+		return name, err
+	})
+}
+
+// querier is what helpers need from a transaction or a pool: both *sql.Tx
+// and *sql.DB satisfy it.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// collect scans every row with fn and closes rows. It returns an empty,
+// non-nil slice when there are no rows.
+func collect[T any](rows *sql.Rows, fn func(*sql.Rows) (T, error)) ([]T, error) {
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := fn(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// timeLayout is how times are stored: fixed width, so text order is time
+// order (for years 0001 to 9999).
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// now returns the current time as the store writes it.
+func now() time.Time { return micro(time.Now()) }
+
+// micro returns t in UTC rounded to microseconds, the precision of both
+// stores.
+func micro(t time.Time) time.Time { return t.Round(time.Microsecond).UTC() }
+
+// ts returns t as stored.
+func ts(t time.Time) string { return micro(t).Format(timeLayout) }
+
+// timeCol scans a stored time into *t.
+type timeCol struct{ t *time.Time }
+
+func (c timeCol) Scan(src any) error {
+	s, ok := src.(string)
+	if !ok {
+		return fmt.Errorf("time column holds %T, not text", src)
+	}
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return err
+	}
+	*c.t = t
+	return nil
+}
+
+// nullTimeCol scans a nullable stored time into *t (nil for NULL).
+type nullTimeCol struct{ t **time.Time }
+
+func (c nullTimeCol) Scan(src any) error {
+	if src == nil {
+		*c.t = nil
+		return nil
+	}
+	var t time.Time
+	if err := (timeCol{&t}).Scan(src); err != nil {
+		return err
+	}
+	*c.t = &t
+	return nil
+}
+
+// parseID returns id in canonical form, or false if it is not a UUID.
+func parseID(id string) (string, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
+// nullText returns nil for "" so that the column is NULL.
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// uniqueViolation reports whether err is a violation of a unique index
+// whose columns include column (as "table.column").
+func uniqueViolation(err error, column string) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.Code()
+	return (code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) &&
+		strings.Contains(se.Error(), column)
+}
+
+// ensureOrg inserts the org's row if it is missing: the first write for an
+// org creates it, in the same transaction.
+func ensureOrg(ctx context.Context, tx *sql.Tx, org string, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO orgs (org, created_at) VALUES (?, ?) ON CONFLICT (org) DO NOTHING`, org, ts(at))
+	return err
+}
+
+// checkOrg returns EInvalidArgument if org is empty.
+func checkOrg(org string) error {
+	if org == "" {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "org is required")
+	}
+	return nil
+}
+
+// begin starts a write transaction: BEGIN IMMEDIATE on the one writer
+// connection.
+func (db *DB) begin(ctx context.Context) (*sql.Tx, error) {
+	return db.write.BeginTx(ctx, nil)
+}

@@ -1,0 +1,152 @@
+package sqlite_test
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+
+	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/sqlite"
+	"github.com/modelgate/modelgate/storetest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// open returns a store in a new file, closed when tb ends.
+func open(tb testing.TB) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "modelgate.db"), sqlite.Options{})
+	if err != nil {
+		tb.Fatalf("sqlite.Open: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) modelgate.Store { return open(t) })
+}
+
+func TestMigrate_IsIdempotentAndKeepsData(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "modelgate.db")
+	db, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	w, _, err := db.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: modelgate.Workspace{Org: "acme", Name: "w", Tier: 1}})
+	if err != nil {
+		t.Fatalf("CreateWorkspace: %v", err)
+	}
+	for range 3 {
+		if v, err := db.Migrate(ctx); err != nil || v != 1 {
+			t.Fatalf("Migrate = %d, %v; want 1, nil", v, err)
+		}
+	}
+	db.Close()
+
+	db, err = sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer db.Close()
+	got, err := db.GetWorkspace(ctx, "acme", w.ID)
+	if err != nil {
+		t.Fatalf("GetWorkspace after reopen: %v", err)
+	}
+	if diff := cmp.Diff(w, got); diff != "" {
+		t.Errorf("workspace after reopen (-before +after):\n%s", diff)
+	}
+	counts, err := db.Counts(ctx)
+	if err != nil {
+		t.Fatalf("Counts: %v", err)
+	}
+	want := map[string]int64{"schema_migrations": 1, "orgs": 1, "workspaces": 1, "workspace_secrets": 0,
+		"org_secrets": 0, "tokens": 0, "workspace_events": 1, "audit": 0}
+	if diff := cmp.Diff(want, counts); diff != "" {
+		t.Errorf("Counts (-want +got):\n%s", diff)
+	}
+}
+
+func TestOpen_ConcurrentOpensOfOneFileDoNotRace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "modelgate.db")
+	const n = 5
+	dbs := make([]*sqlite.DB, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			dbs[i], errs[i] = sqlite.Open(t.Context(), path, sqlite.Options{})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d: %v", i, err)
+		} else {
+			defer dbs[i].Close()
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	// Every handle writes, and every handle sees every write.
+	for i, db := range dbs {
+		if _, _, err := db.CreateWorkspace(t.Context(), modelgate.NewWorkspace{Workspace: modelgate.Workspace{Org: "acme", Name: string(rune('a' + i)), Tier: 1}}); err != nil {
+			t.Fatalf("CreateWorkspace via handle %d: %v", i, err)
+		}
+	}
+	ws, _, err := dbs[0].ListWorkspaces(t.Context(), "acme", modelgate.WorkspaceFilter{Limit: 10})
+	if err != nil || len(ws) != n {
+		t.Errorf("ListWorkspaces = %d rows, %v; want %d", len(ws), err, n)
+	}
+}
+
+func TestOpen_PathNeedsNoEscaping(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a dir?x=1#frag", "model gate%20.db")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("Open(%q): %v", path, err)
+	}
+	defer db.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the database is not at %q: %v", path, err)
+	}
+}
+
+func TestListenProvision_EndsWhenTheDBCloses(t *testing.T) {
+	db := open(t)
+	wakes := make(chan struct{}, 100)
+	done := make(chan error, 1)
+	go func() { done <- db.ListenProvision(t.Context(), func() { wakes <- struct{}{} }) }()
+	select {
+	case <-wakes:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up when listening started")
+	}
+	db.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ListenProvision = %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenProvision did not return after Close")
+	}
+	if err := db.ListenProvision(t.Context(), nil); err == nil {
+		t.Error("ListenProvision(nil) succeeded, want an error")
+	}
+}

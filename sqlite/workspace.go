@@ -1,0 +1,398 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/modelgate/modelgate"
+)
+
+// workspaceCols are the columns scanWorkspace reads, in its order.
+const workspaceCols = `org, id, name, role, tier, runtime, model, provider, platform_billed,
+	credential_scope, status, status_code, status_message, parent_id, idempotency_key,
+	attempts, created_at, updated_at`
+
+func scanWorkspace(row scanner) (*modelgate.Workspace, error) {
+	var w modelgate.Workspace
+	var parent, key sql.NullString
+	err := row.Scan(&w.Org, &w.ID, &w.Name, &w.Role, &w.Tier, &w.Runtime, &w.Model, &w.Provider,
+		&w.PlatformBilled, &w.CredentialScope, &w.Status, &w.StatusCode, &w.StatusMessage,
+		&parent, &key, &w.Attempts, timeCol{&w.CreatedAt}, timeCol{&w.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	w.ParentID, w.IdempotencyKey = parent.String, key.String
+	return &w, nil
+}
+
+func collectWorkspaces(rows *sql.Rows, err error) ([]*modelgate.Workspace, error) {
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) (*modelgate.Workspace, error) { return scanWorkspace(r) })
+}
+
+func workspaceNotFound(id string) error {
+	return modelgate.Errorf(modelgate.ENotFound, "workspace %s not found", id)
+}
+
+// CreateWorkspace inserts the workspace, its secrets and its first status
+// event in one transaction, wakes the ListenProvision calls of db, and
+// returns the stored row with created=true. If the idempotency key is
+// already used in the org it returns that workspace with created=false and
+// writes nothing. It returns EInvalidArgument for a workspace without org or
+// name, a tier outside 1..4 or a malformed secret, ENameConflict when a live
+// workspace of the org has the name, ENotFound when ParentID names no
+// workspace of the org, and a wrapped error if the database fails.
+func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*modelgate.Workspace, bool, error) {
+	w, err := newWorkspace(nw, now())
+	if err != nil {
+		return nil, false, err
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("create workspace: %w", err)
+	}
+	defer tx.Rollback()
+
+	// The transaction holds the write lock, so what these reads find
+	// cannot change before the insert.
+	if w.IdempotencyKey != "" {
+		existing, err := workspaceByKey(ctx, tx, w.Org, w.IdempotencyKey)
+		if err == nil {
+			return existing, false, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, false, fmt.Errorf("create workspace: %w", err)
+		}
+	}
+	if w.ParentID != "" {
+		_, err := workspaceByID(ctx, tx, w.Org, w.ParentID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, false, modelgate.Errorf(modelgate.ENotFound, "parent workspace %s not found", w.ParentID)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("create workspace: %w", err)
+		}
+	}
+	err = insertWorkspace(ctx, tx, w, nw.Secrets)
+	if uniqueViolation(err, "workspaces.name") {
+		return nil, false, modelgate.Errorf(modelgate.ENameConflict, "a workspace named %q already exists", w.Name)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("create workspace: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, false, fmt.Errorf("create workspace: %w", err)
+	}
+	db.signalProvision()
+	return w, true, nil
+}
+
+// newWorkspace validates nw and returns the row CreateWorkspace inserts.
+func newWorkspace(nw modelgate.NewWorkspace, at time.Time) (*modelgate.Workspace, error) {
+	w := nw.Workspace
+	switch {
+	case w.Org == "":
+		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "org is required")
+	case w.Name == "":
+		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "name is required")
+	case w.Tier < 1 || w.Tier > 4:
+		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "tier must be 1..4, not %d", w.Tier)
+	}
+	if err := checkSecrets(nw.Secrets); err != nil {
+		return nil, err
+	}
+	if w.ParentID != "" {
+		parent, ok := parseID(w.ParentID)
+		if !ok {
+			return nil, modelgate.Errorf(modelgate.ENotFound, "parent workspace %s not found", w.ParentID)
+		}
+		w.ParentID = parent
+	}
+	// The provision service chooses the id before the insert, because the
+	// workspace secrets are sealed to it; generate one only if none is given.
+	if w.ID == "" {
+		w.ID = uuid.NewString()
+	} else if id, ok := parseID(w.ID); ok {
+		w.ID = id
+	} else {
+		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "workspace id %q is not a UUID", w.ID)
+	}
+	w.Status, w.StatusCode, w.StatusMessage = modelgate.StatusProvisioning, "", ""
+	w.Attempts = 0
+	w.CreatedAt, w.UpdatedAt = at, at
+	return &w, nil
+}
+
+// checkSecrets returns EInvalidArgument unless every secret has a unique
+// name, a key id and a ciphertext. The message names the secret, never its
+// value.
+func checkSecrets(secrets []modelgate.SealedSecret) error {
+	seen := make(map[string]bool, len(secrets))
+	for _, s := range secrets {
+		switch {
+		case s.Name == "":
+			return modelgate.Errorf(modelgate.EInvalidArgument, "secret name is required")
+		case seen[s.Name]:
+			return modelgate.Errorf(modelgate.EInvalidArgument, "secret %s is given twice", s.Name)
+		case s.Sealed.KeyID == "" || len(s.Sealed.Ciphertext) == 0:
+			return modelgate.Errorf(modelgate.EInvalidArgument, "secret %s is not sealed", s.Name)
+		}
+		seen[s.Name] = true
+	}
+	return nil
+}
+
+// insertWorkspace writes the org (if new), the workspace, its secrets and
+// its creation event.
+func insertWorkspace(ctx context.Context, tx *sql.Tx, w *modelgate.Workspace, secrets []modelgate.SealedSecret) error {
+	if err := ensureOrg(ctx, tx, w.Org, w.CreatedAt); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO workspaces (`+workspaceCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.Org, w.ID, w.Name, w.Role, w.Tier, w.Runtime, w.Model, w.Provider, w.PlatformBilled,
+		w.CredentialScope, w.Status, w.StatusCode, w.StatusMessage, nullText(w.ParentID),
+		nullText(w.IdempotencyKey), w.Attempts, ts(w.CreatedAt), ts(w.UpdatedAt))
+	if err != nil {
+		return err
+	}
+	for _, s := range secrets {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO workspace_secrets (org, workspace_id, name, key_id, ciphertext, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, w.Org, w.ID, s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext, ts(w.CreatedAt)); err != nil {
+			return err
+		}
+	}
+	return insertEvent(ctx, tx, w.Org, w.ID, "", w.Status, "", w.CreatedAt)
+}
+
+// insertEvent records a status change. Write transactions are serialized,
+// so no other transaction can pick the same seq.
+func insertEvent(ctx context.Context, tx *sql.Tx, org, id, from, to, code string, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO workspace_events (org, workspace_id, seq, from_status, to_status, code, at)
+		SELECT ?1, ?2, coalesce(max(seq), 0) + 1, ?3, ?4, ?5, ?6
+		FROM workspace_events WHERE org = ?1 AND workspace_id = ?2`,
+		org, id, from, to, code, ts(at))
+	return err
+}
+
+func workspaceByKey(ctx context.Context, q querier, org, key string) (*modelgate.Workspace, error) {
+	return scanWorkspace(q.QueryRowContext(ctx, `SELECT `+workspaceCols+` FROM workspaces
+		WHERE org = ? AND idempotency_key = ?`, org, key))
+}
+
+func workspaceByID(ctx context.Context, q querier, org, id string) (*modelgate.Workspace, error) {
+	return scanWorkspace(q.QueryRowContext(ctx, `SELECT `+workspaceCols+` FROM workspaces WHERE org = ? AND id = ?`, org, id))
+}
+
+// GetWorkspace returns the workspace, or ENotFound when the org has no
+// workspace with id (including another org's workspace and an id that is
+// not a UUID, which costs no query). It returns a wrapped error if the
+// database fails.
+func (db *DB) GetWorkspace(ctx context.Context, org, id string) (*modelgate.Workspace, error) {
+	uid, ok := parseID(id)
+	if !ok {
+		return nil, workspaceNotFound(id)
+	}
+	w, err := workspaceByID(ctx, db.read, org, uid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, workspaceNotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get workspace: %w", err)
+	}
+	return w, nil
+}
+
+// ListWorkspaces returns one page of the org's workspaces ordered by
+// (created_at, id), and the cursor of the next page ("" on the last page).
+// Removed workspaces are listed only when f.Status is "removed". It returns
+// EInvalidArgument for a limit outside 1..200, an unknown status or a
+// malformed cursor, and a wrapped error if the database fails.
+func (db *DB) ListWorkspaces(ctx context.Context, org string, f modelgate.WorkspaceFilter) ([]*modelgate.Workspace, string, error) {
+	if err := checkFilter(f); err != nil {
+		return nil, "", err
+	}
+	after, err := decodeCursor(f.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	query := `SELECT ` + workspaceCols + ` FROM workspaces WHERE org = ?`
+	args := []any{org}
+	if f.Status == "" {
+		query += ` AND status <> 'removed'`
+	} else {
+		query += ` AND status = ?`
+		args = append(args, f.Status)
+	}
+	if after != nil {
+		query += ` AND (created_at, id) > (?, ?)`
+		args = append(args, ts(after.createdAt), after.id)
+	}
+	query += ` ORDER BY created_at, id LIMIT ?`
+	args = append(args, f.Limit+1)
+
+	ws, err := collectWorkspaces(db.read.QueryContext(ctx, query, args...))
+	if err != nil {
+		return nil, "", fmt.Errorf("list workspaces: %w", err)
+	}
+	if len(ws) <= f.Limit {
+		return ws, "", nil
+	}
+	ws = ws[:f.Limit]
+	last := ws[len(ws)-1]
+	return ws, encodeCursor(cursor{createdAt: last.CreatedAt, id: last.ID}), nil
+}
+
+// checkFilter returns EInvalidArgument for a limit outside 1..200 or a
+// status that is not one of the statuses.
+func checkFilter(f modelgate.WorkspaceFilter) error {
+	if f.Limit < 1 || f.Limit > 200 {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "limit must be 1..200, not %d", f.Limit)
+	}
+	switch f.Status {
+	case "", modelgate.StatusProvisioning, modelgate.StatusOnline, modelgate.StatusFailed, modelgate.StatusRemoved:
+		return nil
+	}
+	return modelgate.Errorf(modelgate.EInvalidArgument, "unknown status %q", f.Status)
+}
+
+// cursor is the position after the last row of a page.
+type cursor struct {
+	createdAt time.Time
+	id        string
+}
+
+// encodeCursor returns c as URL-safe base64 of "created_at id". The
+// postgres store encodes the same way, so a cursor means the same in both.
+func encodeCursor(c cursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.createdAt.Format(time.RFC3339Nano) + " " + c.id))
+}
+
+// decodeCursor returns nil for "" and EInvalidArgument for anything that
+// encodeCursor did not produce.
+func decodeCursor(s string) (*cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	bad := modelgate.Errorf(modelgate.EInvalidArgument, "malformed cursor")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, bad
+	}
+	tstr, id, ok := strings.Cut(string(b), " ")
+	if !ok {
+		return nil, bad
+	}
+	t, err := time.Parse(time.RFC3339Nano, tstr)
+	if err != nil {
+		return nil, bad
+	}
+	uid, ok := parseID(id)
+	if !ok {
+		return nil, bad
+	}
+	return &cursor{createdAt: micro(t), id: uid}, nil
+}
+
+// DeprovisionWorkspace marks the workspace removed, deletes its workspace
+// secrets (nothing will start it again), ends any lease and records the
+// change, in one transaction; it returns the updated workspace. A removed
+// workspace is returned unchanged. It returns ENotFound as GetWorkspace,
+// EConfirmationRequired when confirmName is not the workspace's name, and a
+// wrapped error if the database fails.
+func (db *DB) DeprovisionWorkspace(ctx context.Context, org, id, confirmName string) (*modelgate.Workspace, error) {
+	uid, ok := parseID(id)
+	if !ok {
+		return nil, workspaceNotFound(id)
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("deprovision workspace: %w", err)
+	}
+	defer tx.Rollback()
+
+	w, err := workspaceByID(ctx, tx, org, uid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, workspaceNotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("deprovision workspace: %w", err)
+	}
+	if confirmName != w.Name {
+		return nil, modelgate.Errorf(modelgate.EConfirmationRequired, "confirm_name must equal the name of workspace %s", id)
+	}
+	if w.Status == modelgate.StatusRemoved {
+		return w, nil
+	}
+	from := w.Status
+	w.Status, w.StatusCode, w.StatusMessage, w.UpdatedAt = modelgate.StatusRemoved, "", "", now()
+	if err := removeWorkspace(ctx, tx, w, from); err != nil {
+		return nil, fmt.Errorf("deprovision workspace: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("deprovision workspace: %w", err)
+	}
+	return w, nil
+}
+
+func removeWorkspace(ctx context.Context, tx *sql.Tx, w *modelgate.Workspace, from string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE workspaces SET status = ?, status_code = '', status_message = '',
+		lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+		WHERE org = ? AND id = ?`, w.Status, ts(w.UpdatedAt), w.Org, w.ID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM workspace_secrets WHERE org = ? AND workspace_id = ?`, w.Org, w.ID); err != nil {
+		return err
+	}
+	return insertEvent(ctx, tx, w.Org, w.ID, from, w.Status, "", w.UpdatedAt)
+}
+
+// WorkspaceSecrets returns the workspace's sealed secrets ordered by name
+// (empty, not nil, when it has none). It returns ENotFound as GetWorkspace
+// and a wrapped error if the database fails.
+func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate.SealedSecret, error) {
+	uid, ok := parseID(id)
+	if !ok {
+		return nil, workspaceNotFound(id)
+	}
+	// One statement: the workspace row tells "no such workspace" (no row)
+	// from "no secrets" (one row of NULLs).
+	rows, err := db.read.QueryContext(ctx, `SELECT s.name, s.key_id, s.ciphertext
+		FROM workspaces w LEFT JOIN workspace_secrets s ON s.org = w.org AND s.workspace_id = w.id
+		WHERE w.org = ? AND w.id = ?
+		ORDER BY s.name`, org, uid)
+	if err != nil {
+		return nil, fmt.Errorf("workspace secrets: %w", err)
+	}
+	type row struct {
+		name, keyID sql.NullString
+		ciphertext  []byte
+	}
+	found, err := collect(rows, func(r *sql.Rows) (row, error) {
+		var x row
+		err := r.Scan(&x.name, &x.keyID, &x.ciphertext)
+		return x, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("workspace secrets: %w", err)
+	}
+	if len(found) == 0 {
+		return nil, workspaceNotFound(id)
+	}
+	secrets := []modelgate.SealedSecret{}
+	for _, x := range found {
+		if x.name.Valid {
+			secrets = append(secrets, modelgate.SealedSecret{Name: x.name.String, Sealed: modelgate.Sealed{KeyID: x.keyID.String, Ciphertext: x.ciphertext}})
+		}
+	}
+	return secrets, nil
+}
