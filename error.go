@@ -24,6 +24,17 @@ const (
 	EInternal              = "INTERNAL"
 )
 
+// Status codes of a failed workspace (CONTRACT.md §6), besides
+// EMissingCredential, which the provisioner's preflight sets.
+const (
+	// EDriverFailed: every driver attempt failed; the status message holds
+	// what the driver said, with secret values redacted.
+	EDriverFailed = "DRIVER_FAILED"
+	// EProvisionTimeout: the workspace was still provisioning after the
+	// provision timeout.
+	EProvisionTimeout = "PROVISION_TIMEOUT"
+)
+
 // Error is a coded, user-safe error. Message and Details are shown to the
 // caller, so they must never hold a secret value or internal detail.
 type Error struct {

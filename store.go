@@ -159,6 +159,8 @@ type AuditEntry struct {
 
 // AuditStore appends and reads gate decisions.
 type AuditStore interface {
+	// AppendAudit appends one decision (a zero At means now). It does not
+	// create the org's row: a refused call writes no row but this one.
 	AppendAudit(ctx context.Context, e AuditEntry) error
 	// ListAudit returns entries of org ("" for every org) at or after since, oldest first.
 	ListAudit(ctx context.Context, org string, since time.Time, limit int) ([]AuditEntry, error)

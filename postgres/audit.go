@@ -34,28 +34,14 @@ func (db *DB) AppendAudit(ctx context.Context, e modelgate.AuditEntry) error {
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
-	tx, err := db.beginBatch(ctx, insertAudit(id.String(), e))
-	if err != nil {
-		return fmt.Errorf("append audit: %w", err)
-	}
-	defer tx.Rollback(ctx)
-	if err := tx.Commit(ctx); err != nil {
+	if _, err := db.pool.Exec(ctx, `INSERT INTO audit (org, id, at, token_prefix, allowed, code, runtime, model, provider,
+			credential_scope, workspace_id, dry_run)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		e.Org, id.String(), e.At, e.TokenPrefix, e.Allowed, e.Code, e.Runtime, e.Model, e.Provider,
+		e.CredentialScope, nullText(e.WorkspaceID), e.DryRun); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil
-}
-
-// insertAudit returns the transaction that writes the entry. It does not
-// create the org: auditing a refused call must not.
-func insertAudit(id string, e modelgate.AuditEntry) *pgx.Batch {
-	b := &pgx.Batch{}
-	b.BeginTx(pgx.TxOptions{})
-	b.Queue(`INSERT INTO audit (org, id, at, token_prefix, allowed, code, runtime, model, provider,
-			credential_scope, workspace_id, dry_run)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		e.Org, id, e.At, e.TokenPrefix, e.Allowed, e.Code, e.Runtime, e.Model, e.Provider,
-		e.CredentialScope, nullText(e.WorkspaceID), e.DryRun)
-	return b
 }
 
 // ListAudit returns up to limit entries of the org (of every org if org is

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"os"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -31,11 +30,6 @@ func setParallelism(b *testing.B) {
 func BenchmarkCreateWorkspace(b *testing.B) {
 	db := open(b, postgres.Options{MaxConns: benchWriters})
 	ctx := context.Background()
-	if x := os.Getenv("BENCH_SQL"); x != "" {
-		if _, err := db.Pool().Exec(ctx, x); err != nil {
-			b.Fatal(err)
-		}
-	}
 	var n atomic.Int64
 	setParallelism(b)
 	b.ResetTimer()

@@ -13,10 +13,6 @@ import (
 	"github.com/modelgate/modelgate"
 )
 
-// codeProvisionTimeout is the status_code ExpireProvisioning writes
-// (CONTRACT.md §6).
-const codeProvisionTimeout = "PROVISION_TIMEOUT"
-
 // ClaimWorkspaces leases to owner, until now+lease, up to limit workspaces
 // that are provisioning and either not leased or whose lease has expired,
 // oldest first, and returns them oldest first. Rows are locked with FOR
@@ -156,13 +152,13 @@ func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, messa
 	ws, err := collectWorkspaces(tx.Query(ctx, `UPDATE workspaces
 		SET status = 'failed', status_code = $2, status_message = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = $4
 		WHERE status = 'provisioning' AND created_at < $1
-		RETURNING `+workspaceCols, micro(olderThan), codeProvisionTimeout, message, at))
+		RETURNING `+workspaceCols, micro(olderThan), modelgate.EProvisionTimeout, message, at))
 	if err != nil {
 		return nil, fmt.Errorf("expire provisioning: %w", err)
 	}
 	b := &pgx.Batch{}
 	for _, w := range ws {
-		queueEvent(b, w.Org, w.ID, modelgate.StatusProvisioning, modelgate.StatusFailed, codeProvisionTimeout, at)
+		queueEvent(b, w.Org, w.ID, modelgate.StatusProvisioning, modelgate.StatusFailed, modelgate.EProvisionTimeout, at)
 	}
 	if err := execBatch(ctx, tx, b); err != nil {
 		return nil, fmt.Errorf("expire provisioning: %w", err)

@@ -11,9 +11,12 @@
 // round trip), not three. Helpers take a querier, so the same helper serves
 // both cases.
 //
-// CreateWorkspace is the hot path and is built for it: its inserts are one
-// statement, sent in the same round trip as BEGIN (pgx.Batch.BeginTx), so
-// it costs two round trips where a bare INSERT transaction costs three.
+// The first write for an org inserts the org's row in orgs, in the same
+// statement: every insert that may be an org's first starts with a
+// data-modifying WITH (INSERT INTO orgs … ON CONFLICT DO NOTHING). So
+// CreateWorkspace, which inserts the org, the workspace, its secrets and
+// its first event, is one statement and one round trip: it is the hot path,
+// and for rows this small each statement costs about as much as its insert.
 //
 // Races are settled by the database. A read may answer the common case
 // first (an idempotency key seen before), but the unique indexes decide name
@@ -237,6 +240,7 @@ func text(s *string) string {
 // Constraint names the store turns into coded errors.
 const (
 	constraintLiveName       = "workspaces_live_name"
+	constraintWorkspacePK    = "workspaces_pkey"
 	constraintIdempotencyKey = "workspaces_idempotency_key"
 	constraintParent         = "workspaces_parent_fkey"
 	constraintTokenPrefix    = "tokens_prefix"
@@ -251,12 +255,6 @@ func violated(err error, constraint string) bool {
 		return false
 	}
 	return (pe.Code == "23505" || pe.Code == "23503") && pe.ConstraintName == constraint
-}
-
-// ensureOrg queues the insert of the org's row, if missing, into b: the
-// first write for an org creates it, in the same transaction.
-func ensureOrg(b *pgx.Batch, org string, at time.Time) {
-	b.Queue(`INSERT INTO orgs (org, created_at) VALUES ($1, $2) ON CONFLICT (org) DO NOTHING`, org, at)
 }
 
 // checkOrg returns EInvalidArgument if org is empty.

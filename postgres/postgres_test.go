@@ -75,7 +75,40 @@ func open(tb testing.TB, opts postgres.Options) *postgres.DB {
 		tb.Fatalf("postgres.Open: %v (is PostgreSQL running? MODELGATE_TEST_DATABASE_URL=%s; set MODELGATE_TEST_SKIP_POSTGRES=1 to skip)", err, url)
 	}
 	tb.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() { checkIntegrity(tb, db) })
 	return db
+}
+
+// integritySQL names every table with a row that refers to a missing org or
+// workspace, and reports workspaces without their creation event: the
+// invariants that the writing transactions keep instead of foreign keys.
+const integritySQL = `
+SELECT 'workspaces' FROM workspaces x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
+UNION ALL SELECT 'org_secrets' FROM org_secrets x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
+UNION ALL SELECT 'tokens' FROM tokens x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
+UNION ALL SELECT 'workspace_secrets' FROM workspace_secrets x
+	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
+UNION ALL SELECT 'workspace_events' FROM workspace_events x
+	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
+UNION ALL SELECT 'workspaces without a creation event' FROM workspaces w
+	WHERE NOT EXISTS (SELECT 1 FROM workspace_events e WHERE e.org = w.org AND e.workspace_id = w.id AND e.seq = 1)`
+
+// checkIntegrity fails tb if integritySQL finds anything.
+func checkIntegrity(tb testing.TB, db *postgres.DB) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := db.Pool().Query(ctx, integritySQL)
+	if err != nil {
+		tb.Errorf("integrity check: %v", err)
+		return
+	}
+	broken, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		tb.Errorf("integrity check: %v", err)
+	}
+	if len(broken) > 0 {
+		tb.Errorf("integrity check: rows that refer to nothing in %v", broken)
+	}
 }
 
 func TestStore(t *testing.T) {
@@ -150,11 +183,14 @@ func TestOpen_ErrorsDoNotLeakThePassword(t *testing.T) {
 	}
 }
 
-// countingTracer counts the queries it sees.
+// countingTracer counts the queries it sees, except the notifications that
+// the DB sends on its own after CreateWorkspace (at a time of its choosing).
 type countingTracer struct{ n atomic.Int64 }
 
-func (c *countingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	c.n.Add(1)
+func (c *countingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if !strings.Contains(data.SQL, "pg_notify") {
+		c.n.Add(1)
+	}
 	return ctx
 }
 
@@ -182,12 +218,28 @@ func TestOptions_TracerSeesEveryQuery(t *testing.T) {
 		t.Errorf("GetWorkspace of a malformed id made %d queries, want none", got)
 	}
 
+	// CreateWorkspace is one statement; a repeated call with a key is one
+	// read.
+	nw := modelgate.NewWorkspace{Workspace: modelgate.Workspace{Org: "acme", Name: "w", Tier: 1, IdempotencyKey: "k"}}
+	for _, call := range []string{"first", "repeated"} {
+		tracer.n.Store(0)
+		if _, _, err := db.CreateWorkspace(ctx, nw); err != nil {
+			t.Fatalf("CreateWorkspace: %v", err)
+		}
+		want := int64(1)
+		if call == "first" {
+			want = 2 // the key lookup, then the insert
+		}
+		if got := tracer.n.Load(); got != want {
+			t.Errorf("%s CreateWorkspace made %d queries, want %d", call, got, want)
+		}
+	}
 	tracer.n.Store(0)
-	if _, _, err := db.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: modelgate.Workspace{Org: "acme", Name: "w", Tier: 1}}); err != nil {
+	if _, _, err := db.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: modelgate.Workspace{Org: "acme", Name: "w2", Tier: 1}}); err != nil {
 		t.Fatalf("CreateWorkspace: %v", err)
 	}
-	if got := tracer.n.Load(); got == 0 {
-		t.Error("the tracer saw none of CreateWorkspace's queries")
+	if got := tracer.n.Load(); got != 1 {
+		t.Errorf("CreateWorkspace without a key made %d queries, want 1", got)
 	}
 }
 
@@ -287,7 +339,10 @@ func TestListenProvision_ReconnectsAfterConnectionLoss(t *testing.T) {
 }
 
 func TestListenProvision_EndsWhenTheDBCloses(t *testing.T) {
-	db := open(t, postgres.Options{})
+	db, err := postgres.Open(t.Context(), testURL(t), postgres.Options{Schema: newSchema(t)})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
 	wakes := make(chan struct{}, 100)
 	done := make(chan error, 1)
 	go func() { done <- db.ListenProvision(t.Context(), func() { wakes <- struct{}{} }) }()

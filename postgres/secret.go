@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -55,29 +54,17 @@ func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSe
 		return modelgate.SecretInfo{}, err
 	}
 	at := now()
-	tx, err := db.beginBatch(ctx, upsertOrgSecret(org, s, at))
-	if err != nil {
-		return modelgate.SecretInfo{}, fmt.Errorf("set org secret %s: %w", s.Name, err)
-	}
-	defer tx.Rollback(ctx)
-	if err := tx.Commit(ctx); err != nil {
-		return modelgate.SecretInfo{}, fmt.Errorf("set org secret %s: %w", s.Name, err)
-	}
-	return modelgate.SecretInfo{Name: s.Name, UpdatedAt: at}, nil
-}
-
-// upsertOrgSecret returns the transaction that writes the org (if new) and
-// the secret.
-func upsertOrgSecret(org string, s modelgate.SealedSecret, at time.Time) *pgx.Batch {
-	b := &pgx.Batch{}
-	b.BeginTx(pgx.TxOptions{})
-	ensureOrg(b, org, at)
-	b.Queue(`INSERT INTO org_secrets (org, name, key_id, ciphertext, created_at, updated_at)
+	if _, err := db.pool.Exec(ctx, `WITH new_org AS (
+			INSERT INTO orgs (org, created_at) VALUES ($1, $5) ON CONFLICT (org) DO NOTHING
+		)
+		INSERT INTO org_secrets (org, name, key_id, ciphertext, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $5)
 		ON CONFLICT (org, name) DO UPDATE
 		SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`,
-		org, s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext, at)
-	return b
+		org, s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext, at); err != nil {
+		return modelgate.SecretInfo{}, fmt.Errorf("set org secret %s: %w", s.Name, err)
+	}
+	return modelgate.SecretInfo{Name: s.Name, UpdatedAt: at}, nil
 }
 
 // ListOrgSecrets returns the names and update times of the org's secrets
@@ -120,15 +107,26 @@ type sealedRow struct {
 	sealed                 modelgate.Sealed
 }
 
+// owner is what the value is sealed to: the org for an org secret, org +
+// "/" + workspace id for a workspace secret (see SecretStore.RotateSecrets).
+func (r *sealedRow) owner() string {
+	if r.workspaceID == "" {
+		return r.org
+	}
+	return r.org + "/" + r.workspaceID
+}
+
 // RotateSecrets reseals every org and workspace secret, of every org, whose
-// key id is not currentKeyID: it calls reseal and writes the result, in
+// key id is not currentKeyID: it calls reseal with the scope ("org" or
+// "workspace"), the owner (the org, or org + "/" + workspace id: the
+// context the value is sealed to) and the name, and writes the result, in
 // transactions of up to 100 secrets that each lock the rows they reseal. It
 // returns how many secrets it resealed and wrote. If reseal or the database
 // fails it stops and returns the count written so far with a wrapped error
 // that names the secret (never its value); the batch that failed is not
 // written. It returns EInvalidArgument for an empty currentKeyID or a nil
 // reseal.
-func (db *DB) RotateSecrets(ctx context.Context, currentKeyID string, reseal func(scope, org, name string, s modelgate.Sealed) (modelgate.Sealed, error)) (int, error) {
+func (db *DB) RotateSecrets(ctx context.Context, currentKeyID string, reseal func(scope, owner, name string, s modelgate.Sealed) (modelgate.Sealed, error)) (int, error) {
 	if currentKeyID == "" || reseal == nil {
 		return 0, modelgate.Errorf(modelgate.EInvalidArgument, "a current key id and a reseal function are required")
 	}
@@ -189,7 +187,7 @@ var workspaceSecretTable = secretTable{
 // the start) in one transaction. It returns how many it wrote and the last
 // row of the batch, nil when there are no more.
 func (db *DB) rotateBatch(ctx context.Context, t secretTable, currentKeyID string, after *sealedRow,
-	reseal func(scope, org, name string, s modelgate.Sealed) (modelgate.Sealed, error)) (int, *sealedRow, error) {
+	reseal func(scope, owner, name string, s modelgate.Sealed) (modelgate.Sealed, error)) (int, *sealedRow, error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return 0, nil, err
@@ -202,12 +200,12 @@ func (db *DB) rotateBatch(ctx context.Context, t secretTable, currentKeyID strin
 	}
 	b := &pgx.Batch{}
 	for _, r := range batch {
-		s, err := reseal(t.scope, r.org, r.name, r.sealed)
+		s, err := reseal(t.scope, r.owner(), r.name, r.sealed)
 		if err != nil {
-			return 0, nil, fmt.Errorf("reseal %s secret %s of org %s: %w", t.scope, r.name, r.org, err)
+			return 0, nil, fmt.Errorf("reseal %s secret %s of %s: %w", t.scope, r.name, r.owner(), err)
 		}
 		if s.KeyID == "" || len(s.Ciphertext) == 0 {
-			return 0, nil, fmt.Errorf("reseal %s secret %s of org %s: reseal returned an unsealed value", t.scope, r.name, r.org)
+			return 0, nil, fmt.Errorf("reseal %s secret %s of %s: reseal returned an unsealed value", t.scope, r.name, r.owner())
 		}
 		b.Queue(t.update, append(t.key(r), s.KeyID, s.Ciphertext)...)
 	}

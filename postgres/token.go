@@ -24,11 +24,11 @@ func (db *DB) CreateToken(ctx context.Context, t modelgate.Token, hash []byte) e
 	if !t.CreatedAt.IsZero() {
 		at = micro(t.CreatedAt)
 	}
-	tx, err := db.beginBatch(ctx, insertToken(t, hash, at))
-	if err == nil {
-		defer tx.Rollback(ctx)
-		err = tx.Commit(ctx)
-	}
+	_, err := db.pool.Exec(ctx, `WITH new_org AS (
+			INSERT INTO orgs (org, created_at) VALUES ($1, $6) ON CONFLICT (org) DO NOTHING
+		)
+		INSERT INTO tokens (org, prefix, name, hash, read_only, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, t.Org, t.Prefix, t.Name, hash, t.ReadOnly, at)
 	switch {
 	case violated(err, constraintTokenPrefix), violated(err, constraintTokenPK):
 		return modelgate.Errorf(modelgate.ENameConflict, "a token with prefix %s already exists", t.Prefix)
@@ -36,17 +36,6 @@ func (db *DB) CreateToken(ctx context.Context, t modelgate.Token, hash []byte) e
 		return fmt.Errorf("create token %s: %w", t.Prefix, err)
 	}
 	return nil
-}
-
-// insertToken returns the transaction that writes the org (if new) and the
-// token.
-func insertToken(t modelgate.Token, hash []byte, at time.Time) *pgx.Batch {
-	b := &pgx.Batch{}
-	b.BeginTx(pgx.TxOptions{})
-	ensureOrg(b, t.Org, at)
-	b.Queue(`INSERT INTO tokens (org, prefix, name, hash, read_only, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, t.Org, t.Prefix, t.Name, hash, t.ReadOnly, at)
-	return b
 }
 
 const tokenCols = `org, prefix, name, read_only, created_at, last_used_at, revoked_at`

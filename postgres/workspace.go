@@ -62,10 +62,11 @@ func workspaceNotFound(id string) error {
 // event in one transaction, then notifies provisioners (ListenProvision),
 // and returns the stored row with created=true. If the idempotency key is
 // already used in the org it returns that workspace with created=false and
-// writes nothing. It returns EInvalidArgument for a workspace without org or name, a tier
-// outside 1..4 or a malformed secret, ENameConflict when a live workspace of
-// the org has the name, ENotFound when ParentID names no workspace of the
-// org, and a wrapped error if the database fails.
+// writes nothing. It returns EInvalidArgument for a workspace without org or
+// name, a tier outside 1..4, an ID that is not a UUID or is already taken,
+// or a malformed secret, ENameConflict when a live workspace of the org has
+// the name, ENotFound when ParentID names no workspace of the org, and a
+// wrapped error if the database fails.
 func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*modelgate.Workspace, bool, error) {
 	w, err := newWorkspace(nw, now())
 	if err != nil {
@@ -106,9 +107,16 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 		return nil, false, nameConflict(w.Name)
 	case violated(err, constraintParent):
 		return nil, false, modelgate.Errorf(modelgate.ENotFound, "parent workspace %s not found", w.ParentID)
+	case violated(err, constraintWorkspacePK):
+		return nil, false, idTaken(w.ID)
 	default:
 		return nil, false, fmt.Errorf("create workspace: %w", err)
 	}
+}
+
+// idTaken is the error for a caller-chosen id that the org already uses.
+func idTaken(id string) error {
+	return modelgate.Errorf(modelgate.EInvalidArgument, "workspace id %s is already taken", id)
 }
 
 func nameConflict(name string) error {
@@ -190,9 +198,9 @@ func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secre
 // insertWorkspaceSQL inserts the org (if new), the workspace ($1..$18 in
 // the order of workspaceColumns), its secrets (arrays $19 names, $20 key
 // ids, $21 ciphertexts) and its creation event (seq 1) in one statement:
-// for a row this small, each statement costs about as much as its insert,
-// and CreateWorkspace is the hot path. The foreign keys are checked at the
-// end of the statement, when every row is in place.
+// for a row this small, each statement and round trip costs about as much
+// as its insert, and CreateWorkspace is the hot path. The parent's foreign
+// key is checked at the end of the statement.
 const insertWorkspaceSQL = `WITH new_org AS (
 	INSERT INTO orgs (org, created_at) VALUES ($1, $17) ON CONFLICT (org) DO NOTHING
 ), new_workspace AS (
@@ -208,24 +216,6 @@ const insertWorkspaceSQL = `WITH new_org AS (
 )
 INSERT INTO workspace_events (org, workspace_id, seq, from_status, to_status, code, at)
 SELECT org, id, 1, '', status, '', created_at FROM new_workspace`
-
-// beginBatch sends b, which begins a transaction (pgx.Batch.BeginTx), and
-// returns the transaction once every statement of b has succeeded; the
-// caller defers its rollback and commits it. On error the transaction is
-// rolled back and the error is the first statement's error.
-func (db *DB) beginBatch(ctx context.Context, b *pgx.Batch) (pgx.Tx, error) {
-	br := db.pool.SendBatch(ctx, b)
-	tx := br.Tx()
-	if tx == nil {
-		br.Close()
-		return nil, errors.New("batch does not begin a transaction")
-	}
-	if err := br.Close(); err != nil {
-		tx.Rollback(ctx)
-		return nil, err
-	}
-	return tx, nil
-}
 
 // queueEvent queues the insert of a status change into b. The caller has
 // written (and so locked) the workspace row in the same transaction, so no

@@ -76,10 +76,10 @@ import (
 const (
 	// CodeDriverFailed: every driver attempt failed; the message holds the
 	// last error, redacted.
-	CodeDriverFailed = "DRIVER_FAILED"
+	CodeDriverFailed = modelgate.EDriverFailed
 	// CodeProvisionTimeout: the workspace was still provisioning after the
 	// provision timeout.
-	CodeProvisionTimeout = "PROVISION_TIMEOUT"
+	CodeProvisionTimeout = modelgate.EProvisionTimeout
 )
 
 // Defaults of Options.

@@ -12,10 +12,6 @@ import (
 	"github.com/modelgate/modelgate"
 )
 
-// codeProvisionTimeout is the status_code ExpireProvisioning writes
-// (CONTRACT.md §6).
-const codeProvisionTimeout = "PROVISION_TIMEOUT"
-
 // ClaimWorkspaces leases to owner, until now+lease, up to limit workspaces
 // that are provisioning and either not leased or whose lease has expired,
 // oldest first, and returns them oldest first. It selects and leases in one
@@ -161,12 +157,12 @@ func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, messa
 	ws, err := collectWorkspaces(tx.QueryContext(ctx, `UPDATE workspaces
 		SET status = 'failed', status_code = ?, status_message = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
 		WHERE status = 'provisioning' AND created_at < ?
-		RETURNING `+workspaceCols, codeProvisionTimeout, message, ts(at), ts(olderThan)))
+		RETURNING `+workspaceCols, modelgate.EProvisionTimeout, message, ts(at), ts(olderThan)))
 	if err != nil {
 		return nil, fmt.Errorf("expire provisioning: %w", err)
 	}
 	for _, w := range ws {
-		if err := insertEvent(ctx, tx, w.Org, w.ID, modelgate.StatusProvisioning, modelgate.StatusFailed, codeProvisionTimeout, at); err != nil {
+		if err := insertEvent(ctx, tx, w.Org, w.ID, modelgate.StatusProvisioning, modelgate.StatusFailed, modelgate.EProvisionTimeout, at); err != nil {
 			return nil, fmt.Errorf("expire provisioning: %w", err)
 		}
 	}

@@ -126,14 +126,25 @@ type sealedRow struct {
 	sealed                 modelgate.Sealed
 }
 
+// owner is what the value is sealed to: the org for an org secret, org +
+// "/" + workspace id for a workspace secret (see SecretStore.RotateSecrets).
+func (r *sealedRow) owner() string {
+	if r.workspaceID == "" {
+		return r.org
+	}
+	return r.org + "/" + r.workspaceID
+}
+
 // RotateSecrets reseals every org and workspace secret, of every org, whose
-// key id is not currentKeyID: it calls reseal and writes the result, in
+// key id is not currentKeyID: it calls reseal with the scope ("org" or
+// "workspace"), the owner (the org, or org + "/" + workspace id: the
+// context the value is sealed to) and the name, and writes the result, in
 // transactions of up to 100 secrets. It returns how many secrets it
 // resealed and wrote. If reseal or the database fails it stops and returns
 // the count written so far with a wrapped error that names the secret
 // (never its value); the batch that failed is not written. It returns
 // EInvalidArgument for an empty currentKeyID or a nil reseal.
-func (db *DB) RotateSecrets(ctx context.Context, currentKeyID string, reseal func(scope, org, name string, s modelgate.Sealed) (modelgate.Sealed, error)) (int, error) {
+func (db *DB) RotateSecrets(ctx context.Context, currentKeyID string, reseal func(scope, owner, name string, s modelgate.Sealed) (modelgate.Sealed, error)) (int, error) {
 	if currentKeyID == "" || reseal == nil {
 		return 0, modelgate.Errorf(modelgate.EInvalidArgument, "a current key id and a reseal function are required")
 	}
@@ -194,7 +205,7 @@ var workspaceSecretTable = secretTable{
 // the start) in one transaction. It returns how many it wrote and the last
 // row of the batch, nil when there are no more.
 func (db *DB) rotateBatch(ctx context.Context, t secretTable, currentKeyID string, after *sealedRow,
-	reseal func(scope, org, name string, s modelgate.Sealed) (modelgate.Sealed, error)) (int, *sealedRow, error) {
+	reseal func(scope, owner, name string, s modelgate.Sealed) (modelgate.Sealed, error)) (int, *sealedRow, error) {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return 0, nil, err
@@ -206,12 +217,12 @@ func (db *DB) rotateBatch(ctx context.Context, t secretTable, currentKeyID strin
 		return 0, nil, err
 	}
 	for _, r := range batch {
-		s, err := reseal(t.scope, r.org, r.name, r.sealed)
+		s, err := reseal(t.scope, r.owner(), r.name, r.sealed)
 		if err != nil {
-			return 0, nil, fmt.Errorf("reseal %s secret %s of org %s: %w", t.scope, r.name, r.org, err)
+			return 0, nil, fmt.Errorf("reseal %s secret %s of %s: %w", t.scope, r.name, r.owner(), err)
 		}
 		if s.KeyID == "" || len(s.Ciphertext) == 0 {
-			return 0, nil, fmt.Errorf("reseal %s secret %s of org %s: reseal returned an unsealed value", t.scope, r.name, r.org)
+			return 0, nil, fmt.Errorf("reseal %s secret %s of %s: reseal returned an unsealed value", t.scope, r.name, r.owner())
 		}
 		if _, err := tx.ExecContext(ctx, t.update, append(t.key(r), s.KeyID, s.Ciphertext)...); err != nil {
 			return 0, nil, err

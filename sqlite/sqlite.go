@@ -138,6 +138,11 @@ func dsn(path string, params url.Values) string {
 	return u.String()
 }
 
+// SQL returns the read-only connection pool: the escape hatch for reading
+// what the Store interface does not cover. Writes through it fail (the
+// connections are query_only); closing the DB closes it.
+func (db *DB) SQL() *sql.DB { return db.read }
+
 // Ping returns an error when the database file cannot be read or written.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.write.PingContext(ctx); err != nil {
@@ -298,16 +303,29 @@ func nullText(s string) any {
 	return s
 }
 
-// uniqueViolation reports whether err is a violation of a unique index
-// whose columns include column (as "table.column").
+// uniqueViolation reports whether err is a violation of a unique index or
+// primary key whose columns include column (as "table.column"). SQLite
+// names the columns in its message: "UNIQUE constraint failed: t.a, t.b".
 func uniqueViolation(err error, column string) bool {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return false
 	}
-	code := se.Code()
-	return (code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) &&
-		strings.Contains(se.Error(), column)
+	if code := se.Code(); code != sqlite3.SQLITE_CONSTRAINT_UNIQUE && code != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+		return false
+	}
+	msg := se.Error()
+	i := strings.LastIndex(msg, "constraint failed: ")
+	if i < 0 {
+		return false
+	}
+	cols, _, _ := strings.Cut(msg[i+len("constraint failed: "):], " (") // the driver appends " (code)"
+	for c := range strings.SplitSeq(cols, ", ") {
+		if c == column {
+			return true
+		}
+	}
+	return false
 }
 
 // ensureOrg inserts the org's row if it is missing: the first write for an

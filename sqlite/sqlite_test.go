@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"sync"
@@ -27,7 +28,49 @@ func open(tb testing.TB) *sqlite.DB {
 		tb.Fatalf("sqlite.Open: %v", err)
 	}
 	tb.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() { checkIntegrity(tb, db) })
 	return db
+}
+
+// integritySQL names every table with a row that refers to a missing org or
+// workspace, and reports workspaces without their creation event: the
+// invariants that the writing transactions keep instead of foreign keys.
+const integritySQL = `
+SELECT 'workspaces' FROM workspaces x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
+UNION ALL SELECT 'org_secrets' FROM org_secrets x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
+UNION ALL SELECT 'tokens' FROM tokens x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
+UNION ALL SELECT 'workspace_secrets' FROM workspace_secrets x
+	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
+UNION ALL SELECT 'workspace_events' FROM workspace_events x
+	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
+UNION ALL SELECT 'workspaces without a creation event' FROM workspaces w
+	WHERE NOT EXISTS (SELECT 1 FROM workspace_events e WHERE e.org = w.org AND e.workspace_id = w.id AND e.seq = 1)`
+
+// checkIntegrity fails tb if integritySQL finds anything.
+func checkIntegrity(tb testing.TB, db *sqlite.DB) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := db.SQL().QueryContext(ctx, integritySQL)
+	if err != nil {
+		tb.Errorf("integrity check: %v", err)
+		return
+	}
+	defer rows.Close()
+	var broken []string
+	for rows.Next() {
+		var table string
+		if err := rows.Scan(&table); err != nil {
+			tb.Errorf("integrity check: %v", err)
+			return
+		}
+		broken = append(broken, table)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Errorf("integrity check: %v", err)
+	}
+	if len(broken) > 0 {
+		tb.Errorf("integrity check: rows that refer to nothing in %v", broken)
+	}
 }
 
 func TestStore(t *testing.T) {
@@ -128,7 +171,10 @@ func TestOpen_PathNeedsNoEscaping(t *testing.T) {
 }
 
 func TestListenProvision_EndsWhenTheDBCloses(t *testing.T) {
-	db := open(t)
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "modelgate.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
 	wakes := make(chan struct{}, 100)
 	done := make(chan error, 1)
 	go func() { done <- db.ListenProvision(t.Context(), func() { wakes <- struct{}{} }) }()

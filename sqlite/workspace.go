@@ -48,9 +48,10 @@ func workspaceNotFound(id string) error {
 // returns the stored row with created=true. If the idempotency key is
 // already used in the org it returns that workspace with created=false and
 // writes nothing. It returns EInvalidArgument for a workspace without org or
-// name, a tier outside 1..4 or a malformed secret, ENameConflict when a live
-// workspace of the org has the name, ENotFound when ParentID names no
-// workspace of the org, and a wrapped error if the database fails.
+// name, a tier outside 1..4, an ID that is not a UUID or is already taken,
+// or a malformed secret, ENameConflict when a live workspace of the org has
+// the name, ENotFound when ParentID names no workspace of the org, and a
+// wrapped error if the database fails.
 func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*modelgate.Workspace, bool, error) {
 	w, err := newWorkspace(nw, now())
 	if err != nil {
@@ -85,6 +86,9 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 	err = insertWorkspace(ctx, tx, w, nw.Secrets)
 	if uniqueViolation(err, "workspaces.name") {
 		return nil, false, modelgate.Errorf(modelgate.ENameConflict, "a workspace named %q already exists", w.Name)
+	}
+	if uniqueViolation(err, "workspaces.id") {
+		return nil, false, modelgate.Errorf(modelgate.EInvalidArgument, "workspace id %s is already taken", w.ID)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("create workspace: %w", err)

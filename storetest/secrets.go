@@ -122,14 +122,14 @@ func testOrgSecrets(t *testing.T, s modelgate.Store) {
 // rotation is a reseal function that records its calls.
 type rotation struct {
 	mu    sync.Mutex
-	calls []string // "scope org name"
+	calls []string // "scope owner name"
 	fail  string   // a name to fail on
 }
 
-func (r *rotation) reseal(scope, org, name string, s modelgate.Sealed) (modelgate.Sealed, error) {
+func (r *rotation) reseal(scope, owner, name string, s modelgate.Sealed) (modelgate.Sealed, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.calls = append(r.calls, scope+" "+org+" "+name)
+	r.calls = append(r.calls, scope+" "+owner+" "+name)
 	if name == r.fail {
 		return modelgate.Sealed{}, errors.New("the key service is down")
 	}
@@ -162,7 +162,8 @@ func testRotate(t *testing.T, s modelgate.Store) {
 	nw2 := newWorkspace("beta", "w")
 	nw2.Secrets = []modelgate.SealedSecret{{Name: "A_KEY", Sealed: sealed("k1", "beta a")}}
 	w2 := create(t, s, nw2)
-	wantCalls = append(wantCalls, "workspace acme A_KEY", "workspace beta A_KEY")
+	// A workspace secret is sealed to its org and workspace.
+	wantCalls = append(wantCalls, "workspace acme/"+w.ID+" A_KEY", "workspace beta/"+w2.ID+" A_KEY")
 	infosBefore, err := s.ListOrgSecrets(ctx, "acme")
 	if err != nil {
 		t.Fatalf("ListOrgSecrets: %v", err)

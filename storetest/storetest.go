@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"Ping_Succeeds", testPing},
 		{"CreateWorkspace_RoundTripsEveryFieldExactly", testRoundTrip},
 		{"CreateWorkspace_StoreChoosesIDStatusAndTimes", testStoreChooses},
+		{"CreateWorkspace_CallerChosenIDMustBeFree", testIDTaken},
 		{"CreateWorkspace_RejectsInvalidWorkspaceAndWritesNothing", testCreateInvalid},
 		{"CreateWorkspace_NameIsUniqueAmongLiveWorkspacesOfOrg", testNameUnique},
 		{"CreateWorkspace_IdempotencyKeyReturnsFirstWorkspace", testIdempotencyKey},

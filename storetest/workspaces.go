@@ -137,6 +137,18 @@ func testStoreChooses(t *testing.T, s modelgate.Store) {
 	wantStoredTime(t, "StatusChange.At", changes[0].At)
 }
 
+func testIDTaken(t *testing.T, s modelgate.Store) {
+	first := newWorkspace("acme", "first")
+	first.Workspace.ID = uuid.NewString()
+	create(t, s, first)
+	again := newWorkspace("acme", "second")
+	again.Workspace.ID = strings.ToUpper(first.Workspace.ID) // the same UUID
+	writesNothing(t, s, func() {
+		_, _, err := s.CreateWorkspace(t.Context(), again)
+		wantCode(t, err, modelgate.EInvalidArgument)
+	})
+}
+
 func testCreateInvalid(t *testing.T, s modelgate.Store) {
 	create(t, s, newWorkspace("acme", "exists")) // so that the org exists
 	tests := []struct {

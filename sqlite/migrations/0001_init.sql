@@ -10,11 +10,18 @@
 -- fractional digits, so that comparing the text compares the times.
 -- Text columns that may be absent are '' rather than NULL, except where NULL
 -- carries a meaning (an optional reference, an unset lease, a missing time).
+--
+-- As in PostgreSQL, the only foreign key is a workspace's parent; rows
+-- written together with what they refer to (an org's rows and its row in
+-- orgs, a workspace's secrets and events) rely on the writing transaction,
+-- and the tests check after every test that no row refers to a missing
+-- org or workspace.
 
 CREATE TABLE orgs (
     -- org is the tenant name: the configured org of a stdio server or the org
     -- of an API token. Inserted (if missing) by every store method that
-    -- inserts a row for the org, in the same transaction; never updated.
+    -- inserts a row for the org, in the same transaction, so every org named
+    -- in another table (but audit) is here; never updated or deleted.
     org        TEXT NOT NULL PRIMARY KEY,
     -- created_at is when the first such write happened.
     created_at TEXT NOT NULL
@@ -22,7 +29,7 @@ CREATE TABLE orgs (
 
 CREATE TABLE workspaces (
     -- org owns the workspace; every query is scoped by it.
-    org              TEXT    NOT NULL REFERENCES orgs (org),
+    org              TEXT    NOT NULL,
     -- id is a random UUID chosen by CreateWorkspace.
     id               TEXT    NOT NULL,
     -- name is what the user called the workspace; unique per org among rows
@@ -105,13 +112,12 @@ CREATE TABLE workspace_secrets (
     -- CreateWorkspace. Re-sealing by RotateSecrets keeps the same value and
     -- does not change it. DeprovisionWorkspace deletes the row.
     updated_at   TEXT NOT NULL,
-    PRIMARY KEY (org, workspace_id, name),
-    FOREIGN KEY (org, workspace_id) REFERENCES workspaces (org, id)
+    PRIMARY KEY (org, workspace_id, name)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE org_secrets (
     -- org owns the secret.
-    org        TEXT NOT NULL REFERENCES orgs (org),
+    org        TEXT NOT NULL,
     -- name is the environment variable name; unique per org.
     name       TEXT NOT NULL,
     -- key_id and ciphertext are as in workspace_secrets; written by
@@ -128,7 +134,7 @@ CREATE TABLE org_secrets (
 
 CREATE TABLE tokens (
     -- org is the org the token acts for.
-    org          TEXT    NOT NULL REFERENCES orgs (org),
+    org          TEXT    NOT NULL,
     -- prefix is the public first part of the token, unique across orgs
     -- (tokens_prefix): a request names its token by it before the org is known.
     prefix       TEXT    NOT NULL,
@@ -165,8 +171,7 @@ CREATE TABLE workspace_events (
     code         TEXT    NOT NULL,
     -- at is when the change was written, by the same transaction.
     at           TEXT    NOT NULL,
-    PRIMARY KEY (org, workspace_id, seq),
-    FOREIGN KEY (org, workspace_id) REFERENCES workspaces (org, id)
+    PRIMARY KEY (org, workspace_id, seq)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE audit (
