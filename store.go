@@ -27,6 +27,11 @@ type NewWorkspace struct {
 	// Secrets are the sealed workspace-scope secrets, inserted in the same
 	// transaction as the workspace.
 	Secrets []SealedSecret
+	// Audit, if not nil, is the gate decision that allowed the workspace.
+	// It is appended in the same transaction when the workspace is created
+	// (its WorkspaceID and At are the workspace's), and not at all when an
+	// idempotency key returns an existing workspace.
+	Audit *AuditEntry
 }
 
 // WorkspaceFilter selects workspaces for ListWorkspaces.

@@ -46,6 +46,7 @@ func init() {
 		{"token", "org tokens of the network transports: create --org ORG [--name N] [--read-only], list, revoke PREFIX", runToken},
 		{"catalog", "catalog check FILE: load a catalog and print what it holds", runCatalog},
 		{"migrate", "apply the database migrations and print the schema version", runMigrate},
+		{"audit", "print the gate decisions of provision_workspace: [--org ORG] [--since 24h|TIME] [--json]", runAudit},
 		{"provisioner", "run a provisioner alone (--driver exec|webhook); --once: handle what is claimable now, then exit", runProvisioner},
 	}
 }

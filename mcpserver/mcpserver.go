@@ -138,11 +138,17 @@ func Keys(c modelgate.Caller) []string {
 	return keys
 }
 
-// timeout gives every tool call a deadline that reaches every query.
+// timeout gives every tool call a deadline that reaches every query. A call
+// that asks to wait (a wait_seconds argument, as provision_workspace has)
+// gets that long on top.
 func timeout(d time.Duration) server.ToolHandlerMiddleware {
 	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			ctx, cancel := context.WithTimeout(ctx, d)
+			budget := d
+			if w, ok := req.GetArguments()["wait_seconds"].(float64); ok && w > 0 && w <= 3600 {
+				budget += time.Duration(w * float64(time.Second))
+			}
+			ctx, cancel := context.WithTimeout(ctx, budget)
 			defer cancel()
 			return next(ctx, req)
 		}

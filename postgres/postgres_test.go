@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/postgres"
+	"github.com/modelgate/modelgate/postgres/pgtest"
 	"github.com/modelgate/modelgate/storetest"
 )
 
@@ -24,100 +24,13 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-const defaultTestURL = "postgres://postgres@127.0.0.1:5432/test"
-
-// testURL returns the database the tests use. The tests never skip because
-// the server is missing: they fail, unless MODELGATE_TEST_SKIP_POSTGRES=1
-// says to skip them.
-func testURL(tb testing.TB) string {
-	tb.Helper()
-	if os.Getenv("MODELGATE_TEST_SKIP_POSTGRES") == "1" {
-		tb.Skip("MODELGATE_TEST_SKIP_POSTGRES=1")
-	}
-	if u := os.Getenv("MODELGATE_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return defaultTestURL
-}
-
-// newSchema returns the name of a schema of its own for tb, and drops the
-// schema when tb ends.
-func newSchema(tb testing.TB) string {
-	tb.Helper()
-	url := testURL(tb)
-	schema := "mgtest_" + strings.ReplaceAll(uuid.NewString(), "-", "")
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
-
-// open returns a store in a new schema (unless opts names one), closed
-// when tb ends.
-func open(tb testing.TB, opts postgres.Options) *postgres.DB {
-	tb.Helper()
-	url := testURL(tb)
-	if opts.Schema == "" {
-		opts.Schema = newSchema(tb)
-	}
-	db, err := postgres.Open(tb.Context(), url, opts)
-	if err != nil {
-		tb.Fatalf("postgres.Open: %v (is PostgreSQL running? MODELGATE_TEST_DATABASE_URL=%s; set MODELGATE_TEST_SKIP_POSTGRES=1 to skip)", err, url)
-	}
-	tb.Cleanup(func() { db.Close() })
-	tb.Cleanup(func() { checkIntegrity(tb, db) })
-	return db
-}
-
-// integritySQL names every table with a row that refers to a missing org or
-// workspace, and reports workspaces without their creation event: the
-// invariants that the writing transactions keep instead of foreign keys.
-const integritySQL = `
-SELECT 'workspaces' FROM workspaces x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
-UNION ALL SELECT 'org_secrets' FROM org_secrets x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
-UNION ALL SELECT 'tokens' FROM tokens x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
-UNION ALL SELECT 'workspace_secrets' FROM workspace_secrets x
-	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
-UNION ALL SELECT 'workspace_events' FROM workspace_events x
-	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
-UNION ALL SELECT 'workspaces without a creation event' FROM workspaces w
-	WHERE NOT EXISTS (SELECT 1 FROM workspace_events e WHERE e.org = w.org AND e.workspace_id = w.id AND e.seq = 1)`
-
-// checkIntegrity fails tb if integritySQL finds anything.
-func checkIntegrity(tb testing.TB, db *postgres.DB) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rows, err := db.Pool().Query(ctx, integritySQL)
-	if err != nil {
-		tb.Errorf("integrity check: %v", err)
-		return
-	}
-	broken, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		tb.Errorf("integrity check: %v", err)
-	}
-	if len(broken) > 0 {
-		tb.Errorf("integrity check: rows that refer to nothing in %v", broken)
-	}
-}
-
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) modelgate.Store { return open(t, postgres.Options{}) })
+	storetest.Run(t, func(t *testing.T) modelgate.Store { return pgtest.Open(t, postgres.Options{}) })
 }
 
 func TestMigrate_IsIdempotent(t *testing.T) {
 	ctx := t.Context()
-	db := open(t, postgres.Options{})
+	db := pgtest.Open(t, postgres.Options{})
 	for range 3 {
 		v, err := db.Migrate(ctx)
 		if err != nil || v != 1 {
@@ -131,8 +44,8 @@ func TestMigrate_IsIdempotent(t *testing.T) {
 }
 
 func TestOpen_ConcurrentOpensOfFreshSchemaDoNotRace(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t)
 	const n = 5
 	dbs := make([]*postgres.DB, n)
 	errs := make([]error, n)
@@ -199,7 +112,7 @@ func (c *countingTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQuer
 func TestOptions_TracerSeesEveryQuery(t *testing.T) {
 	ctx := t.Context()
 	tracer := &countingTracer{}
-	db := open(t, postgres.Options{Tracer: tracer})
+	db := pgtest.Open(t, postgres.Options{Tracer: tracer})
 
 	tracer.n.Store(0)
 	if _, err := db.OrgSecretNames(ctx, "acme"); err != nil {
@@ -289,7 +202,7 @@ func waitOrg(t *testing.T, orgs <-chan string, want string, never ...string) {
 
 func TestListenProvision_NotifiesTheOrgOfEachCreatedWorkspace(t *testing.T) {
 	ctx := t.Context()
-	db := open(t, postgres.Options{})
+	db := pgtest.Open(t, postgres.Options{})
 	orgs, _ := listenOrgs(t, db)
 	waitOrg(t, orgs, "") // listening
 
@@ -319,8 +232,8 @@ func TestListenProvision_NotifiesTheOrgOfEachCreatedWorkspace(t *testing.T) {
 
 func TestListenProvision_ReconnectsAfterConnectionLoss(t *testing.T) {
 	ctx := t.Context()
-	schema := newSchema(t)
-	db := open(t, postgres.Options{Schema: schema})
+	schema := pgtest.Schema(t)
+	db := pgtest.Open(t, postgres.Options{Schema: schema})
 	orgs, _ := listenOrgs(t, db)
 	waitOrg(t, orgs, "")
 
@@ -339,7 +252,7 @@ func TestListenProvision_ReconnectsAfterConnectionLoss(t *testing.T) {
 }
 
 func TestListenProvision_EndsWhenTheDBCloses(t *testing.T) {
-	db, err := postgres.Open(t.Context(), testURL(t), postgres.Options{Schema: newSchema(t)})
+	db, err := postgres.Open(t.Context(), pgtest.URL(t), postgres.Options{Schema: pgtest.Schema(t)})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -84,7 +84,7 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 			return nil, false, fmt.Errorf("create workspace: %w", err)
 		}
 	}
-	err = db.insertWorkspace(ctx, w, nw.Secrets)
+	err = db.insertWorkspace(ctx, w, nw.Secrets, nw.Audit)
 	switch {
 	case err == nil:
 		db.notifier.add(w.Org)
@@ -180,24 +180,35 @@ func checkSecrets(secrets []modelgate.SealedSecret) error {
 
 // insertWorkspace writes the org (if new), the workspace, its secrets and
 // its creation event: one statement, so one transaction and one round trip.
-func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secrets []modelgate.SealedSecret) error {
+func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secrets []modelgate.SealedSecret, a *modelgate.AuditEntry) error {
 	names := make([]string, len(secrets))
 	keyIDs := make([]string, len(secrets))
 	ciphertexts := make([][]byte, len(secrets))
 	for i, s := range secrets {
 		names[i], keyIDs[i], ciphertexts[i] = s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext
 	}
-	_, err := db.pool.Exec(ctx, insertWorkspaceSQL,
+	// The audit row of the decision rides in the same statement ($22 says
+	// whether there is one).
+	var audit modelgate.AuditEntry
+	if a != nil {
+		audit = *a
+	}
+	auditID, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	_, err = db.pool.Exec(ctx, insertWorkspaceSQL,
 		w.Org, w.ID, w.Name, w.Role, w.Tier, w.Runtime, w.Model, w.Provider, w.PlatformBilled,
 		w.CredentialScope, w.Status, w.StatusCode, w.StatusMessage, nullText(w.ParentID),
 		nullText(w.IdempotencyKey), w.Attempts, w.CreatedAt, w.UpdatedAt,
-		names, keyIDs, ciphertexts)
+		names, keyIDs, ciphertexts, a != nil, auditID.String(), audit.TokenPrefix)
 	return err
 }
 
 // insertWorkspaceSQL inserts the org (if new), the workspace ($1..$18 in
 // the order of workspaceColumns), its secrets (arrays $19 names, $20 key
-// ids, $21 ciphertexts) and its creation event (seq 1) in one statement:
+// ids, $21 ciphertexts), the audit entry of the decision when $22 (id $23,
+// token prefix $24) and its creation event (seq 1) in one statement:
 // for a row this small, each statement and round trip costs about as much
 // as its insert, and CreateWorkspace is the hot path. The parent's foreign
 // key is checked at the end of the statement.
@@ -213,6 +224,11 @@ const insertWorkspaceSQL = `WITH new_org AS (
 	INSERT INTO workspace_secrets (org, workspace_id, name, key_id, ciphertext, updated_at)
 	SELECT w.org, w.id, s.name, s.key_id, s.ciphertext, w.created_at
 	FROM new_workspace w, unnest($19::text[], $20::text[], $21::bytea[]) AS s (name, key_id, ciphertext)
+), new_audit AS (
+	INSERT INTO audit (org, id, at, token_prefix, allowed, code, runtime, model, provider,
+		credential_scope, workspace_id, dry_run)
+	SELECT $1, $23, $17, $24, true, '', $6, $7, $8, $10, $2, false
+	WHERE $22::boolean
 )
 INSERT INTO workspace_events (org, workspace_id, seq, from_status, to_status, code, at)
 SELECT org, id, 1, '', status, '', created_at FROM new_workspace`

@@ -89,14 +89,15 @@ type Result struct {
 // workspace, secret or org row is written then. A repeated IdempotencyKey
 // returns the first result. Every decision is appended to the audit trail.
 func (s *Service) Provision(ctx context.Context, caller modelgate.Caller, req Request) (*Result, error) {
-	res, err := s.provision(ctx, caller, &req)
-	s.audit(ctx, caller, req, res, err)
+	res, audited, err := s.provision(ctx, caller, &req)
+	s.audit(ctx, caller, req, res, err, audited)
 	return res, err
 }
 
-// audit records a provision decision in the audit table and the log. An
-// audit write that fails is logged and does not change the answer.
-func (s *Service) audit(ctx context.Context, caller modelgate.Caller, req Request, res *Result, err error) {
+// audit records a provision decision in the log and, unless the workspace's
+// own transaction already did (audited), in the audit table. An audit write
+// that fails is logged and does not change the answer.
+func (s *Service) audit(ctx context.Context, caller modelgate.Caller, req Request, res *Result, err error, audited bool) {
 	e := modelgate.AuditEntry{
 		At:          time.Now().UTC(),
 		Org:         caller.Org,
@@ -120,6 +121,9 @@ func (s *Service) audit(ctx context.Context, caller modelgate.Caller, req Reques
 		Str("code", e.Code).Str("runtime", e.Runtime).Str("model", e.Model).Str("provider", e.Provider).
 		Str("credential_scope", e.CredentialScope).Str("workspace", e.WorkspaceID).Bool("dry_run", e.DryRun).
 		Msg("gate decision")
+	if audited {
+		return
+	}
 	// The audit row must be written even when the call's deadline expired.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -143,7 +147,9 @@ func clean(v string, max int) string {
 	return v
 }
 
-func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *Request) (*Result, error) {
+// provision is Provision without the audit; audited says whether the
+// create transaction wrote the audit entry.
+func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *Request) (res *Result, audited bool, err error) {
 	req := *reqp
 	defer func() { reqp.Runtime = req.Runtime }()
 	if req.Runtime == "" {
@@ -153,7 +159,7 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 		req.Tier = DefaultTier
 	}
 	if err := validate(req); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	dec, err := s.gate.Check(ctx, gate.Request{
 		Org:              caller.Org,
@@ -164,7 +170,7 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 		return s.store.OrgSecretNames(ctx, caller.Org)
 	}))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 
 	w := modelgate.Workspace{
@@ -185,34 +191,38 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 	if req.DryRun {
 		if req.ParentID != "" {
 			if _, err := s.store.GetWorkspace(ctx, caller.Org, req.ParentID); err != nil {
-				return nil, parentErr(err)
+				return nil, false, parentErr(err)
 			}
 		}
 		w.ID = ""
 		r := resultOf(&w)
 		r.DryRun = true
-		return r, nil
+		return r, false, nil
 	}
 
 	sealed := make([]modelgate.SealedSecret, 0, len(req.Secrets))
 	for name, value := range req.Secrets {
 		sv, err := s.keys.Seal(secrets.ScopeWorkspace, caller.Org+"/"+w.ID, name, []byte(value))
 		if err != nil {
-			return nil, fmt.Errorf("seal workspace secret %s: %w", name, err)
+			return nil, false, fmt.Errorf("seal workspace secret %s: %w", name, err)
 		}
 		sealed = append(sealed, modelgate.SealedSecret{Name: name, Sealed: sv})
 	}
-	stored, created, err := s.store.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: w, Secrets: sealed})
+	decision := &modelgate.AuditEntry{
+		Org: caller.Org, TokenPrefix: caller.TokenPrefix, Allowed: true, Runtime: w.Runtime, Model: w.Model,
+		Provider: w.Provider, CredentialScope: w.CredentialScope,
+	}
+	stored, created, err := s.store.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: w, Secrets: sealed, Audit: decision})
 	if err != nil {
 		if modelgate.ErrorCode(err) == modelgate.ENotFound {
-			return nil, parentErr(err)
+			return nil, false, parentErr(err)
 		}
-		return nil, err
+		return nil, false, err
 	}
 	if created {
 		s.log.Info().Str("org", caller.Org).Str("workspace", stored.ID).Str("status", stored.Status).Msg("workspace created")
 	}
-	return resultOf(stored), nil
+	return resultOf(stored), created, nil
 }
 
 func parentErr(err error) error {
@@ -420,12 +430,15 @@ func (s *Service) Wait(ctx context.Context, caller modelgate.Caller, id string, 
 	defer t.Stop()
 	for {
 		w, err := s.store.GetWorkspace(ctx, caller.Org, id)
-		if err != nil || w.Status != modelgate.StatusProvisioning || !time.Now().Before(deadline) {
-			return w, err
+		if err != nil {
+			return nil, err
+		}
+		if w.Status != modelgate.StatusProvisioning || !time.Now().Before(deadline) {
+			return present(w), nil
 		}
 		select {
 		case <-ctx.Done():
-			return w, nil
+			return present(w), nil
 		case now := <-t.C:
 			if tick != nil && now.Sub(lastTick) >= time.Second {
 				lastTick = now

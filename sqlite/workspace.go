@@ -84,6 +84,9 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 		}
 	}
 	err = insertWorkspace(ctx, tx, w, nw.Secrets)
+	if err == nil && nw.Audit != nil {
+		err = insertWorkspaceAudit(ctx, tx, w, *nw.Audit)
+	}
 	if uniqueViolation(err, "workspaces.name") {
 		return nil, false, modelgate.Errorf(modelgate.ENameConflict, "a workspace named %q already exists", w.Name)
 	}
@@ -176,6 +179,17 @@ func insertWorkspace(ctx context.Context, tx *sql.Tx, w *modelgate.Workspace, se
 		}
 	}
 	return insertEvent(ctx, tx, w.Org, w.ID, "", w.Status, "", w.CreatedAt)
+}
+
+// insertWorkspaceAudit appends the decision that allowed w, in w's
+// transaction.
+func insertWorkspaceAudit(ctx context.Context, tx *sql.Tx, w *modelgate.Workspace, e modelgate.AuditEntry) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	e.Org, e.WorkspaceID, e.At = w.Org, w.ID, w.CreatedAt
+	return insertAudit(ctx, tx, id.String(), e)
 }
 
 // insertEvent records a status change. Write transactions are serialized,

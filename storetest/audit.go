@@ -84,3 +84,38 @@ func testAudit(t *testing.T, s modelgate.Store) {
 	_, err := s.ListAudit(ctx, "acme", t0, 0)
 	wantCode(t, err, modelgate.EInvalidArgument)
 }
+
+func testCreateAudit(t *testing.T, s modelgate.Store) {
+	ctx := t.Context()
+	decision := func() *modelgate.AuditEntry {
+		return &modelgate.AuditEntry{Org: "acme", TokenPrefix: "tok1", Allowed: true, Runtime: "claude-code",
+			Model: "claude-sonnet-4-6", Provider: "anthropic-api", CredentialScope: modelgate.ScopeOrg}
+	}
+	nw := newWorkspace("acme", "audited")
+	nw.Workspace.IdempotencyKey = "k"
+	nw.Audit = decision()
+	w := create(t, s, nw)
+
+	// An idempotent repeat and a name conflict write no audit row.
+	again := newWorkspace("acme", "audited")
+	again.Workspace.IdempotencyKey = "k"
+	again.Audit = decision()
+	if _, created, err := s.CreateWorkspace(ctx, again); err != nil || created {
+		t.Fatalf("repeat: created=%v err=%v", created, err)
+	}
+	conflict := newWorkspace("acme", "audited")
+	conflict.Audit = decision()
+	if _, _, err := s.CreateWorkspace(ctx, conflict); modelgate.ErrorCode(err) != modelgate.ENameConflict {
+		t.Fatalf("conflict: %v", err)
+	}
+
+	got, err := s.ListAudit(ctx, "acme", time.Time{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []modelgate.AuditEntry{{At: w.CreatedAt, Org: "acme", TokenPrefix: "tok1", Allowed: true, Runtime: "claude-code",
+		Model: "claude-sonnet-4-6", Provider: "anthropic-api", CredentialScope: modelgate.ScopeOrg, WorkspaceID: w.ID}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("audit after create, repeat and conflict (-want +got):\n%s", diff)
+	}
+}

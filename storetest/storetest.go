@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"FinishWorkspace_OnlyLeaseOwnerFinishes", testFinish},
 		{"ExpireProvisioning_FailsOnlyOldProvisioning", testExpire},
 		{"Audit_AppendAndListBySinceAndOrg", testAudit},
+		{"Audit_CreateWorkspaceAppendsItsDecisionOnlyWhenItCreates", testCreateAudit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

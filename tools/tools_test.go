@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mark3labs/mcp-go/client"
@@ -39,8 +40,9 @@ type testBundle struct {
 }
 
 type setupOpts struct {
-	protocol string // "" = the client's default
-	org      string
+	protocol    string // "" = the client's default
+	org         string
+	callTimeout time.Duration
 }
 
 func setup(t *testing.T, o setupOpts) testBundle {
@@ -62,7 +64,7 @@ func setup(t *testing.T, o setupOpts) testBundle {
 		t.Fatal(err)
 	}
 	svc := provision.New(db, gate.New(registry.Default(), log), keys, log)
-	s, err := mcpserver.New(mcpserver.Options{Deps: tools.Deps{Service: svc, Log: log}, Version: "test", ValidateOutput: true})
+	s, err := mcpserver.New(mcpserver.Options{Deps: tools.Deps{Service: svc, Log: log}, Version: "test", ValidateOutput: true, CallTimeout: o.callTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,13 +8,17 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/modelgate/modelgate/postgres"
 )
 
@@ -57,7 +61,9 @@ func Schema(tb testing.TB) string {
 }
 
 // Open returns a migrated store in a new schema (unless opts names one),
-// closed when tb ends. It fails tb when the server cannot be reached.
+// closed when tb ends, when it also checks the integrity the writing
+// transactions keep instead of foreign keys. It fails tb when the server
+// cannot be reached.
 func Open(tb testing.TB, opts postgres.Options) *postgres.DB {
 	tb.Helper()
 	url := URL(tb)
@@ -69,7 +75,40 @@ func Open(tb testing.TB, opts postgres.Options) *postgres.DB {
 		tb.Fatalf("postgres.Open: %v (is PostgreSQL running at %s? set MODELGATE_TEST_SKIP_POSTGRES=1 to skip)", err, url)
 	}
 	tb.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() { checkIntegrity(tb, db) })
 	return db
+}
+
+// integritySQL names every table with a row that refers to a missing org or
+// workspace, and reports workspaces without their creation event: the
+// invariants that the writing transactions keep instead of foreign keys.
+const integritySQL = `
+SELECT 'workspaces' FROM workspaces x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
+UNION ALL SELECT 'org_secrets' FROM org_secrets x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
+UNION ALL SELECT 'tokens' FROM tokens x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
+UNION ALL SELECT 'workspace_secrets' FROM workspace_secrets x
+	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
+UNION ALL SELECT 'workspace_events' FROM workspace_events x
+	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
+UNION ALL SELECT 'workspaces without a creation event' FROM workspaces w
+	WHERE NOT EXISTS (SELECT 1 FROM workspace_events e WHERE e.org = w.org AND e.workspace_id = w.id AND e.seq = 1)`
+
+// checkIntegrity fails tb if integritySQL finds anything.
+func checkIntegrity(tb testing.TB, db *postgres.DB) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := db.Pool().Query(ctx, integritySQL)
+	if err != nil {
+		tb.Errorf("integrity check: %v", err)
+		return
+	}
+	broken, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		tb.Errorf("integrity check: %v", err)
+	}
+	if len(broken) > 0 {
+		tb.Errorf("integrity check: rows that refer to nothing in %v", broken)
+	}
 }
 
 // Exec runs sql in schema on a connection of its own (tests use it to
@@ -86,4 +125,52 @@ func Exec(tb testing.TB, schema, sql string) {
 	if _, err := conn.Exec(ctx, "SET search_path TO "+pgx.Identifier{schema}.Sanitize()+"; "+sql); err != nil {
 		tb.Fatalf("%s: %v", sql, err)
 	}
+}
+
+// BareInsert runs b.N single-row INSERT transactions through pgx from
+// `writers` goroutines on a one-table schema of its own: the yardstick the
+// store's write benchmarks are compared with, on the same server at the
+// same concurrency.
+func BareInsert(b *testing.B, writers int) {
+	b.Helper()
+	ctx := context.Background()
+	schema := Schema(b)
+	cfg, err := pgxpool.ParseConfig(URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns = int32(writers)
+	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()+`;
+		CREATE TABLE bare (org text NOT NULL, id uuid NOT NULL, name text NOT NULL,
+			created_at timestamptz NOT NULL, PRIMARY KEY (org, id))`); err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	SetParallelism(b, writers)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `INSERT INTO bare (org, id, name, created_at) VALUES ($1, $2, $3, now())`,
+					"bench", uuid.NewString(), fmt.Sprintf("w%d", n.Add(1)))
+				return err
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// SetParallelism makes b.RunParallel run `writers` goroutines: exactly so
+// when GOMAXPROCS divides writers.
+func SetParallelism(b *testing.B, writers int) {
+	b.SetParallelism(max(1, writers/runtime.GOMAXPROCS(0)))
 }

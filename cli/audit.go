@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+	"time"
+)
+
+// runAudit prints the gate decisions of provision_workspace, oldest first.
+func runAudit(ctx context.Context, env Env, args []string) error {
+	var since string
+	var limit int
+	var asJSON bool
+	var fs *flag.FlagSet
+	cfg, rest, err := parseFlags(env, "audit", args, func(f *flag.FlagSet) {
+		fs = f
+		f.StringVar(&since, "since", "", "only decisions at or after this time: RFC 3339 (2026-11-28T10:00:00Z) or a duration ago (24h)")
+		f.IntVar(&limit, "limit", 1000, "at most this many decisions")
+		f.BoolVar(&asJSON, "json", false, "print JSON")
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("audit: unexpected argument %q", rest[0])
+	}
+	from, err := parseSince(since, time.Now())
+	if err != nil {
+		return err
+	}
+	// Every org unless one was asked for (--org or MODELGATE_ORG).
+	org := ""
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "org" {
+			org = cfg.Org
+		}
+	})
+	if env.Getenv("MODELGATE_ORG") != "" {
+		org = cfg.Org
+	}
+	a, err := openFromFlags(ctx, env, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	entries, err := a.store.ListAudit(ctx, org, from, limit)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(env.Stdout, map[string]any{"audit": entries})
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tORG\tTOKEN\tDECISION\tRUNTIME\tMODEL\tPROVIDER\tSCOPE\tWORKSPACE")
+	for _, e := range entries {
+		decision := "allowed"
+		if !e.Allowed {
+			decision = "refused " + e.Code
+		}
+		if e.DryRun {
+			decision += " (dry run)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339), e.Org, dash(e.TokenPrefix),
+			decision, e.Runtime, e.Model, dash(e.Provider), dash(e.CredentialScope), dash(e.WorkspaceID))
+	}
+	return tw.Flush()
+}
+
+// parseSince reads --since: a time or a duration before now ("" is the
+// beginning of time).
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--since: %q is neither an RFC 3339 time nor a positive duration", s)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

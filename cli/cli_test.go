@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// run runs the command line on the embedded store in dir with stdin and
+// an environment of its own.
+func run(t *testing.T, dir, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{"MODELGATE_DATA_DIR": dir}
+	code := Main(Env{Args: args, Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr,
+		Getenv: func(k string) string { return env[k] }})
+	return code, stdout.String(), stderr.String()
+}
+
+const cliCanary = "sk-cli-canary-0c5b"
+
+func TestCLI_SecretSetReadsTheValueFromStdinAndNeverPrintsIt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	code, out, errOut := run(t, dir, cliCanary+"\n", "secret", "set", "ANTHROPIC_API_KEY", "--org", "acme")
+	if code != 0 || !strings.Contains(out, "set ANTHROPIC_API_KEY for org acme") {
+		t.Fatalf("secret set: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = run(t, dir, "", "secret", "list", "--org", "acme")
+	if code != 0 || !strings.Contains(out, "ANTHROPIC_API_KEY") {
+		t.Fatalf("secret list: %d %q", code, out)
+	}
+	code, out, _ = run(t, dir, "", "models", "--runtime", "claude-code", "--org", "acme", "--json")
+	var models struct {
+		Models []struct {
+			Model               string `json:"model"`
+			CredentialAvailable bool   `json:"credential_available"`
+		} `json:"models"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &models) != nil {
+		t.Fatalf("models: %d %q", code, out)
+	}
+	for _, m := range models.Models {
+		if m.Model == "claude-sonnet-4-6" && !m.CredentialAvailable {
+			t.Fatal("the org secret set by the CLI is not seen by discovery")
+		}
+	}
+	if code, out, _ = run(t, dir, "", "secret", "delete", "ANTHROPIC_API_KEY", "--org", "acme"); code != 0 || !strings.Contains(out, "deleted") {
+		t.Fatalf("secret delete: %d %q", code, out)
+	}
+	if code, out, _ = run(t, dir, "", "secret", "delete", "ANTHROPIC_API_KEY", "--org", "acme"); code != 0 || !strings.Contains(out, "was not set") {
+		t.Fatalf("second delete: %d %q", code, out)
+	}
+	if code, _, errOut = run(t, dir, "", "secret", "set", "ANTHROPIC_API_KEY"); code == 0 || !strings.Contains(errOut, "stdin") {
+		t.Fatalf("set with empty stdin: %d %q", code, errOut)
+	}
+	if code, _, errOut = run(t, dir, "v", "secret", "set", "lower-case"); code == 0 || !strings.Contains(errOut, "INVALID_ARGUMENT") {
+		t.Fatalf("set with a bad name: %d %q", code, errOut)
+	}
+	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(cliCanary)) {
+				t.Errorf("%s holds the secret value in clear", path)
+			}
+		}
+		return nil
+	})
+}
+
+func TestCLI_WorkspacesAndAuditShowProvisioning(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	id := provisionOnEmbeddedStore(t, dir)
+	code, out, errOut := run(t, dir, "", "workspaces", "--json")
+	if code != 0 || !strings.Contains(out, id) {
+		t.Fatalf("workspaces --json: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = run(t, dir, "", "workspaces")
+	if code != 0 || !strings.Contains(out, "provisioning") || !strings.Contains(out, "NAME") {
+		t.Fatalf("workspaces: %d %q", code, out)
+	}
+	code, out, _ = run(t, dir, "", "audit", "--json", "--since", "1h")
+	var audit struct {
+		Audit []struct {
+			Allowed     bool   `json:"allowed"`
+			WorkspaceID string `json:"workspace_id"`
+		} `json:"audit"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &audit) != nil || len(audit.Audit) != 1 || !audit.Audit[0].Allowed || audit.Audit[0].WorkspaceID != id {
+		t.Fatalf("audit --json: %d %q", code, out)
+	}
+	if code, out, _ = run(t, dir, "", "audit", "--org", "someone-else"); code != 0 || strings.Contains(out, id) {
+		t.Fatalf("audit of another org shows this org's decision: %q", out)
+	}
+	if code, _, errOut = run(t, dir, "", "audit", "--since", "yesterday"); code == 0 || !strings.Contains(errOut, "--since") {
+		t.Fatalf("bad --since: %d %q", code, errOut)
+	}
+}
+
+func TestCLI_CatalogCheck(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte(`version: 1
+default_runtime: rt
+default_model: platform/m
+providers:
+  - {name: platform, display_name: Platform, auth_env: [MODELGATE_PLATFORM_TOKEN], pattern: '^platform/'}
+runtimes:
+  - name: rt
+    arms:
+      - {provider: platform, models: [platform/m]}
+`), 0o644)
+	if code, out, errOut := run(t, dir, "", "catalog", "check", good); code != 0 || !strings.Contains(out, "ok") || !strings.Contains(out, "1 providers") {
+		t.Fatalf("catalog check good: %d %q %q", code, out, errOut)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("version: 2\n"), 0o644)
+	if code, _, errOut := run(t, dir, "", "catalog", "check", bad); code != 1 || !strings.Contains(errOut, "bad.yaml:1") {
+		t.Fatalf("catalog check bad: %d %q", code, errOut)
+	}
+}
+
+func TestCLI_HelpDocumentsEveryFlagAndItsEnvironmentVariable(t *testing.T) {
+	t.Parallel()
+	code, out, _ := run(t, t.TempDir(), "", "--help")
+	if code != 0 {
+		t.Fatalf("--help exit %d", code)
+	}
+	for _, f := range configFlags {
+		if !strings.Contains(out, "-"+f.name) || !strings.Contains(out, "$"+f.env) {
+			t.Errorf("--help does not document -%s [$%s]", f.name, f.env)
+		}
+	}
+	for _, c := range commands {
+		if !strings.Contains(out, c.name) {
+			t.Errorf("--help does not list the %s command", c.name)
+		}
+	}
+}
+
+func TestCLI_ConfigFromEnvironmentAndFlags(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A catalog default that is not platform-billed is refused at start.
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{"MODELGATE_DATA_DIR": dir, "MODELGATE_DEFAULT_RUNTIME": "codex"}
+	code := Main(Env{Args: []string{"models", "--json"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		Getenv: func(k string) string { return env[k] }})
+	if code == 0 || !strings.Contains(stderr.String(), "not platform-billed") {
+		t.Fatalf("MODELGATE_DEFAULT_RUNTIME=codex with the claude-code default model: %d %q", code, stderr.String())
+	}
+	env["MODELGATE_DEFAULT_MODEL"] = "openai/gpt-5.4"
+	stdout.Reset()
+	stderr.Reset()
+	code = Main(Env{Args: []string{"models", "--json"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		Getenv: func(k string) string { return env[k] }})
+	if code != 0 || !strings.Contains(stdout.String(), `"runtime": "codex"`) {
+		t.Fatalf("defaults from the environment: %d %q %q", code, stdout.String(), stderr.String())
+	}
+	// A flag wins over the environment.
+	if code, out, _ := run(t, dir, "", "models", "--json", "--default-runtime", "hermes"); code != 0 || !strings.Contains(out, `"runtime": "hermes"`) {
+		t.Fatalf("--default-runtime: %d %q", code, out)
+	}
+	if code, _, errOut := run(t, dir, "", "models", "--log-level", "loud"); code == 0 || !strings.Contains(errOut, "log-level") {
+		t.Fatalf("bad --log-level: %d %q", code, errOut)
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"":                     {},
+		"2h":                   now.Add(-2 * time.Hour),
+		"2026-11-01T00:00:00Z": time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		got, err := parseSince(in, now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+}
