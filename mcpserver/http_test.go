@@ -27,6 +27,7 @@ import (
 	"github.com/modelgate/modelgate/auth"
 	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/mcpserver"
+	"github.com/modelgate/modelgate/postgres/pgtest"
 	"github.com/modelgate/modelgate/provision"
 	"github.com/modelgate/modelgate/ratelimit"
 	"github.com/modelgate/modelgate/registry"
@@ -618,7 +619,7 @@ func TestHTTP_TwoReplicasOnOnePostgresServeOneClientAlternately(t *testing.T) {
 	for _, p := range protocols {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			schema := freshSchema(t)
+			schema := pgtest.Schema(t)
 			b1 := setup(t, setupOpts{store: openPostgres(t, schema)})
 			b2 := setup(t, setupOpts{store: openPostgres(t, schema)})
 			tok := b1.token(t, "acme", false)

@@ -9,25 +9,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/storecore"
 )
 
 // AppendAudit appends one gate decision. A zero e.At means now. It returns
 // EInvalidArgument for an entry without org or with a WorkspaceID that is
 // not a UUID, and a wrapped error if the database fails.
 func (db *DB) AppendAudit(ctx context.Context, e modelgate.AuditEntry) error {
-	if err := checkOrg(e.Org); err != nil {
+	e, err := storecore.NewAuditEntry(e)
+	if err != nil {
 		return err
-	}
-	if e.WorkspaceID != "" {
-		id, ok := parseID(e.WorkspaceID)
-		if !ok {
-			return modelgate.Errorf(modelgate.EInvalidArgument, "audit workspace id %q is not a UUID", e.WorkspaceID)
-		}
-		e.WorkspaceID = id
-	}
-	e.At = micro(e.At)
-	if e.At.IsZero() {
-		e.At = now()
 	}
 	// Version 7: ordered by time, so it breaks ties of at in insertion order.
 	id, err := uuid.NewV7()
@@ -38,7 +29,7 @@ func (db *DB) AppendAudit(ctx context.Context, e modelgate.AuditEntry) error {
 			credential_scope, workspace_id, dry_run)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		e.Org, id.String(), e.At, e.TokenPrefix, e.Allowed, e.Code, e.Runtime, e.Model, e.Provider,
-		e.CredentialScope, nullText(e.WorkspaceID), e.DryRun); err != nil {
+		e.CredentialScope, storecore.NullText(e.WorkspaceID), e.DryRun); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil
@@ -53,7 +44,7 @@ func (db *DB) ListAudit(ctx context.Context, org string, since time.Time, limit 
 	}
 	const cols = `SELECT org, at, token_prefix, allowed, code, runtime, model, provider, credential_scope,
 		workspace_id, dry_run FROM audit`
-	sql, args := cols+` WHERE at >= $1 ORDER BY at, id LIMIT $2`, []any{micro(since), limit}
+	sql, args := cols+` WHERE at >= $1 ORDER BY at, id LIMIT $2`, []any{storecore.Micro(since), limit}
 	if org != "" {
 		sql, args = cols+` WHERE org = $3 AND at >= $1 ORDER BY at, id LIMIT $2`, append(args, org)
 	}

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/storecore"
 )
 
 // ClaimWorkspaces leases to owner, until now+lease, up to limit workspaces
@@ -23,7 +22,7 @@ func (db *DB) ClaimWorkspaces(ctx context.Context, owner string, lease time.Dura
 	if owner == "" || limit < 1 {
 		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "claim needs an owner and a limit of at least 1")
 	}
-	at := now()
+	at := storecore.Now()
 	// One statement, so one transaction: the row locks of the subquery are
 	// held until the leases are written.
 	ws, err := collectWorkspaces(db.pool.Query(ctx, `UPDATE workspaces w
@@ -36,23 +35,12 @@ func (db *DB) ClaimWorkspaces(ctx context.Context, owner string, lease time.Dura
 			FOR UPDATE SKIP LOCKED
 		) c
 		WHERE w.org = c.org AND w.id = c.id
-		RETURNING `+workspaceColsOf("w"), owner, micro(at.Add(lease)), at, limit))
+		RETURNING `+workspaceColsOf("w"), owner, storecore.Micro(at.Add(lease)), at, limit))
 	if err != nil {
 		return nil, fmt.Errorf("claim workspaces: %w", err)
 	}
-	sortOldestFirst(ws)
+	storecore.SortOldestFirst(ws)
 	return ws, nil
-}
-
-// sortOldestFirst sorts by (created_at, id), the order of the queue;
-// RETURNING does not keep the order of the subquery.
-func sortOldestFirst(ws []*modelgate.Workspace) {
-	slices.SortFunc(ws, func(a, b *modelgate.Workspace) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
 }
 
 // FinishWorkspace moves the workspace w, leased by owner, from provisioning
@@ -70,9 +58,9 @@ func (db *DB) FinishWorkspace(ctx context.Context, owner string, w *modelgate.Wo
 	if w == nil {
 		return modelgate.Errorf(modelgate.EInvalidArgument, "no workspace to finish")
 	}
-	id, ok := parseID(w.ID)
+	id, ok := storecore.ParseID(w.ID)
 	if !ok {
-		return workspaceNotFound(w.ID)
+		return storecore.WorkspaceNotFound(w.ID)
 	}
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
@@ -80,13 +68,13 @@ func (db *DB) FinishWorkspace(ctx context.Context, owner string, w *modelgate.Wo
 	}
 	defer tx.Rollback(ctx)
 
-	at := now()
+	at := storecore.Now()
 	updated, err := scanWorkspace(tx.QueryRow(ctx, `UPDATE workspaces
 		SET status = $4, status_code = $5, status_message = $6, lease_owner = NULL, lease_expires_at = NULL, updated_at = $7
 		WHERE org = $1 AND id = $2 AND status = 'provisioning' AND lease_owner = $3
 		RETURNING `+workspaceCols, w.Org, id, owner, status, code, message, at))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return notLeased(w.ID, owner)
+		return storecore.NotLeased(w.ID, owner)
 	}
 	if err != nil {
 		return fmt.Errorf("finish workspace: %w", err)
@@ -99,10 +87,6 @@ func (db *DB) FinishWorkspace(ctx context.Context, owner string, w *modelgate.Wo
 	}
 	*w = *updated
 	return nil
-}
-
-func notLeased(id, owner string) error {
-	return modelgate.Errorf(modelgate.ENotFound, "workspace %s is not provisioning under a lease of %s", id, owner)
 }
 
 func insertEvent(ctx context.Context, tx pgx.Tx, org, id, from, to, code string, at time.Time) error {
@@ -118,16 +102,16 @@ func (db *DB) RecordAttempt(ctx context.Context, owner string, w *modelgate.Work
 	if w == nil {
 		return modelgate.Errorf(modelgate.EInvalidArgument, "no workspace to record an attempt of")
 	}
-	id, ok := parseID(w.ID)
+	id, ok := storecore.ParseID(w.ID)
 	if !ok {
-		return workspaceNotFound(w.ID)
+		return storecore.WorkspaceNotFound(w.ID)
 	}
 	updated, err := scanWorkspace(db.pool.QueryRow(ctx, `UPDATE workspaces
 		SET attempts = attempts + 1, updated_at = $4
 		WHERE org = $1 AND id = $2 AND status = 'provisioning' AND lease_owner = $3
-		RETURNING `+workspaceCols, w.Org, id, owner, now()))
+		RETURNING `+workspaceCols, w.Org, id, owner, storecore.Now()))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return notLeased(w.ID, owner)
+		return storecore.NotLeased(w.ID, owner)
 	}
 	if err != nil {
 		return fmt.Errorf("record attempt: %w", err)
@@ -148,11 +132,11 @@ func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, messa
 	}
 	defer tx.Rollback(ctx)
 
-	at := now()
+	at := storecore.Now()
 	ws, err := collectWorkspaces(tx.Query(ctx, `UPDATE workspaces
 		SET status = 'failed', status_code = $2, status_message = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = $4
 		WHERE status = 'provisioning' AND created_at < $1
-		RETURNING `+workspaceCols, micro(olderThan), modelgate.EProvisionTimeout, message, at))
+		RETURNING `+workspaceCols, storecore.Micro(olderThan), modelgate.EProvisionTimeout, message, at))
 	if err != nil {
 		return nil, fmt.Errorf("expire provisioning: %w", err)
 	}
@@ -166,7 +150,7 @@ func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, messa
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("expire provisioning: %w", err)
 	}
-	sortOldestFirst(ws)
+	storecore.SortOldestFirst(ws)
 	return ws, nil
 }
 
@@ -175,9 +159,9 @@ func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, messa
 // returns ENotFound as GetWorkspace and a wrapped error if the database
 // fails.
 func (db *DB) StatusChanges(ctx context.Context, org, id string) ([]modelgate.StatusChange, error) {
-	uid, ok := parseID(id)
+	uid, ok := storecore.ParseID(id)
 	if !ok {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	rows, err := db.pool.Query(ctx, `SELECT workspace_id, from_status, to_status, code, at
 		FROM workspace_events WHERE org = $1 AND workspace_id = $2 ORDER BY seq`, org, uid)
@@ -195,7 +179,7 @@ func (db *DB) StatusChanges(ctx context.Context, org, id string) ([]modelgate.St
 	}
 	// Every workspace has its creation event, so none means no workspace.
 	if len(changes) == 0 {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	return changes, nil
 }

@@ -4,51 +4,16 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/modelgate/modelgate/internal/storecore"
 )
 
 // migrationFiles holds the schema, one file per version: NNNN_name.sql.
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
-
-// migration is one versioned schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in version order. It
-// returns an error if a file is misnamed or the versions are not 1, 2, 3…
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries { // ReadDir sorts by name
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || path.Ext(e.Name()) != ".sql" {
-			return nil, fmt.Errorf("migration file %s: want NNNN_name.sql", e.Name())
-		}
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("migration file %s: want version %d", e.Name(), len(ms)+1)
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	return ms, nil
-}
 
 // Migrate applies the migrations the database does not have yet, all in one
 // transaction, and returns the schema version. It is idempotent and safe to
@@ -57,7 +22,7 @@ func loadMigrations() ([]migration, error) {
 // previous one applied in schema_migrations. It creates Options.Schema if it
 // is set and missing. On error nothing is applied and the version is 0.
 func (db *DB) Migrate(ctx context.Context) (version int, err error) {
-	ms, err := loadMigrations()
+	ms, err := storecore.LoadMigrations(migrationFiles, "migrations")
 	if err != nil {
 		return 0, fmt.Errorf("migrate: %w", err)
 	}
@@ -84,9 +49,9 @@ func (db *DB) Migrate(ctx context.Context) (version int, err error) {
 	}
 	for _, m := range ms[min(current, len(ms)):] {
 		if err := applyMigration(ctx, tx, m); err != nil {
-			return 0, fmt.Errorf("migrate: %s: %w", m.name, err)
+			return 0, fmt.Errorf("migrate: %s: %w", m.Name, err)
 		}
-		db.log.Info().Int("version", m.version).Str("migration", m.name).Str("schema", db.schema).Msg("applied migration")
+		db.log.Info().Int("version", m.Version).Str("migration", m.Name).Str("schema", db.schema).Msg("applied migration")
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("migrate: %w", err)
@@ -111,13 +76,13 @@ func schemaVersion(ctx context.Context, tx pgx.Tx) (int, error) {
 	return v, err
 }
 
-func applyMigration(ctx context.Context, tx pgx.Tx, m migration) error {
+func applyMigration(ctx context.Context, tx pgx.Tx, m storecore.Migration) error {
 	// Without arguments pgx uses the simple protocol, which runs a file of
 	// several statements.
-	if _, err := tx.Exec(ctx, m.sql); err != nil {
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-		m.version, m.name, now())
+		m.Version, m.Name, storecore.Now())
 	return err
 }

@@ -28,7 +28,8 @@
 // and stored in UTC, so what a method returns is exactly what a later read
 // returns, and the sqlite store returns the same values. IDs are UUIDs
 // chosen in Go; an ID that is not a UUID is reported as not found without a
-// query.
+// query. These rules, with the validation of what is written and the
+// keyset cursors, are shared with the sqlite store in internal/storecore.
 //
 // The schema lives in versioned SQL files under migrations/, embedded in the
 // binary and applied by Open under an advisory lock, so that servers starting
@@ -47,9 +48,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -205,30 +204,6 @@ type querier interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// now returns the current time as the store writes it.
-func now() time.Time { return micro(time.Now()) }
-
-// micro returns t in UTC rounded to microseconds, PostgreSQL's precision, so
-// that a time reads back exactly as it was written.
-func micro(t time.Time) time.Time { return t.Round(time.Microsecond).UTC() }
-
-// parseID returns id in canonical form, or false if it is not a UUID.
-func parseID(id string) (string, bool) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
-}
-
-// nullText returns nil for "" so that the column is NULL.
-func nullText(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 // text returns the value of a nullable text column, "" for NULL.
 func text(s *string) string {
 	if s == nil {
@@ -255,12 +230,4 @@ func violated(err error, constraint string) bool {
 		return false
 	}
 	return (pe.Code == "23505" || pe.Code == "23503") && pe.ConstraintName == constraint
-}
-
-// checkOrg returns EInvalidArgument if org is empty.
-func checkOrg(org string) error {
-	if org == "" {
-		return modelgate.Errorf(modelgate.EInvalidArgument, "org is required")
-	}
-	return nil
 }

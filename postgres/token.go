@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/storecore"
 )
 
 // CreateToken stores the token t with the hash of its secret part. A zero
@@ -17,21 +18,18 @@ import (
 // prefix or an empty hash, ENameConflict if the prefix is taken (by any
 // org), and a wrapped error if the database fails.
 func (db *DB) CreateToken(ctx context.Context, t modelgate.Token, hash []byte) error {
-	if t.Org == "" || t.Prefix == "" || len(hash) == 0 {
-		return modelgate.Errorf(modelgate.EInvalidArgument, "a token needs an org, a prefix and a hash")
+	t, err := storecore.NewToken(t, hash)
+	if err != nil {
+		return err
 	}
-	at := now()
-	if !t.CreatedAt.IsZero() {
-		at = micro(t.CreatedAt)
-	}
-	_, err := db.pool.Exec(ctx, `WITH new_org AS (
+	_, err = db.pool.Exec(ctx, `WITH new_org AS (
 			INSERT INTO orgs (org, created_at) VALUES ($1, $6) ON CONFLICT (org) DO NOTHING
 		)
 		INSERT INTO tokens (org, prefix, name, hash, read_only, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, t.Org, t.Prefix, t.Name, hash, t.ReadOnly, at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, t.Org, t.Prefix, t.Name, hash, t.ReadOnly, t.CreatedAt)
 	switch {
 	case violated(err, constraintTokenPrefix), violated(err, constraintTokenPK):
-		return modelgate.Errorf(modelgate.ENameConflict, "a token with prefix %s already exists", t.Prefix)
+		return storecore.TokenPrefixTaken(t.Prefix)
 	case err != nil:
 		return fmt.Errorf("create token %s: %w", t.Prefix, err)
 	}
@@ -64,16 +62,12 @@ func (db *DB) TokenByPrefix(ctx context.Context, prefix string) (*modelgate.Toke
 	var hash []byte
 	t, err := scanToken(db.pool.QueryRow(ctx, `SELECT `+tokenCols+`, hash FROM tokens WHERE prefix = $1`, prefix), &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil, tokenNotFound(prefix)
+		return nil, nil, storecore.TokenNotFound(prefix)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("token by prefix: %w", err)
 	}
 	return t, hash, nil
-}
-
-func tokenNotFound(prefix string) error {
-	return modelgate.Errorf(modelgate.ENotFound, "token %s not found", prefix)
 }
 
 // TouchToken records a use of the token at at (zero means now). The
@@ -82,15 +76,15 @@ func tokenNotFound(prefix string) error {
 // database fails.
 func (db *DB) TouchToken(ctx context.Context, prefix string, at time.Time) error {
 	if at.IsZero() {
-		at = now()
+		at = storecore.Now()
 	}
 	tag, err := db.pool.Exec(ctx, `UPDATE tokens SET last_used_at = greatest(last_used_at, $2) WHERE prefix = $1`,
-		prefix, micro(at))
+		prefix, storecore.Micro(at))
 	if err != nil {
 		return fmt.Errorf("touch token: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return tokenNotFound(prefix)
+		return storecore.TokenNotFound(prefix)
 	}
 	return nil
 }
@@ -124,12 +118,12 @@ func (db *DB) ListTokens(ctx context.Context, org string) ([]modelgate.Token, er
 // It returns ENotFound if there is no such token and a wrapped error if the
 // database fails.
 func (db *DB) RevokeToken(ctx context.Context, prefix string) error {
-	tag, err := db.pool.Exec(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, $2) WHERE prefix = $1`, prefix, now())
+	tag, err := db.pool.Exec(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, $2) WHERE prefix = $1`, prefix, storecore.Now())
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return tokenNotFound(prefix)
+		return storecore.TokenNotFound(prefix)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/storecore"
 )
 
 // provisionChannel is the channel notified, with the org as payload, when
@@ -54,10 +54,6 @@ func collectWorkspaces(rows pgx.Rows, err error) ([]*modelgate.Workspace, error)
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*modelgate.Workspace, error) { return scanWorkspace(r) })
 }
 
-func workspaceNotFound(id string) error {
-	return modelgate.Errorf(modelgate.ENotFound, "workspace %s not found", id)
-}
-
 // CreateWorkspace inserts the workspace, its secrets and its first status
 // event in one transaction, then notifies provisioners (ListenProvision),
 // and returns the stored row with created=true. If the idempotency key is
@@ -68,7 +64,7 @@ func workspaceNotFound(id string) error {
 // the name, ENotFound when ParentID names no workspace of the org, and a
 // wrapped error if the database fails.
 func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*modelgate.Workspace, bool, error) {
-	w, err := newWorkspace(nw, now())
+	w, err := storecore.NewWorkspace(nw, storecore.Now())
 	if err != nil {
 		return nil, false, err
 	}
@@ -100,82 +96,18 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 			return nil, false, fmt.Errorf("create workspace: %w", kerr)
 		}
 		if violated(err, constraintLiveName) {
-			return nil, false, nameConflict(w.Name)
+			return nil, false, storecore.NameConflict(w.Name)
 		}
 		return nil, false, fmt.Errorf("create workspace: %w", err)
 	case violated(err, constraintLiveName):
-		return nil, false, nameConflict(w.Name)
+		return nil, false, storecore.NameConflict(w.Name)
 	case violated(err, constraintParent):
-		return nil, false, modelgate.Errorf(modelgate.ENotFound, "parent workspace %s not found", w.ParentID)
+		return nil, false, storecore.ParentNotFound(w.ParentID)
 	case violated(err, constraintWorkspacePK):
-		return nil, false, idTaken(w.ID)
+		return nil, false, storecore.IDTaken(w.ID)
 	default:
 		return nil, false, fmt.Errorf("create workspace: %w", err)
 	}
-}
-
-// idTaken is the error for a caller-chosen id that the org already uses.
-func idTaken(id string) error {
-	return modelgate.Errorf(modelgate.EInvalidArgument, "workspace id %s is already taken", id)
-}
-
-func nameConflict(name string) error {
-	return modelgate.Errorf(modelgate.ENameConflict, "a workspace named %q already exists", name)
-}
-
-// newWorkspace validates nw and returns the row CreateWorkspace inserts.
-func newWorkspace(nw modelgate.NewWorkspace, at time.Time) (*modelgate.Workspace, error) {
-	w := nw.Workspace
-	switch {
-	case w.Org == "":
-		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "org is required")
-	case w.Name == "":
-		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "name is required")
-	case w.Tier < 1 || w.Tier > 4:
-		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "tier must be 1..4, not %d", w.Tier)
-	}
-	if err := checkSecrets(nw.Secrets); err != nil {
-		return nil, err
-	}
-	if w.ParentID != "" {
-		parent, ok := parseID(w.ParentID)
-		if !ok {
-			return nil, modelgate.Errorf(modelgate.ENotFound, "parent workspace %s not found", w.ParentID)
-		}
-		w.ParentID = parent
-	}
-	// The provision service chooses the id before the insert, because the
-	// workspace secrets are sealed to it; generate one only if none is given.
-	if w.ID == "" {
-		w.ID = uuid.NewString()
-	} else if id, ok := parseID(w.ID); ok {
-		w.ID = id
-	} else {
-		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "workspace id %q is not a UUID", w.ID)
-	}
-	w.Status, w.StatusCode, w.StatusMessage = modelgate.StatusProvisioning, "", ""
-	w.Attempts = 0
-	w.CreatedAt, w.UpdatedAt = at, at
-	return &w, nil
-}
-
-// checkSecrets returns EInvalidArgument unless every secret has a unique
-// name, a key id and a ciphertext. The message names the secret, never its
-// value.
-func checkSecrets(secrets []modelgate.SealedSecret) error {
-	seen := make(map[string]bool, len(secrets))
-	for _, s := range secrets {
-		switch {
-		case s.Name == "":
-			return modelgate.Errorf(modelgate.EInvalidArgument, "secret name is required")
-		case seen[s.Name]:
-			return modelgate.Errorf(modelgate.EInvalidArgument, "secret %s is given twice", s.Name)
-		case s.Sealed.KeyID == "" || len(s.Sealed.Ciphertext) == 0:
-			return modelgate.Errorf(modelgate.EInvalidArgument, "secret %s is not sealed", s.Name)
-		}
-		seen[s.Name] = true
-	}
-	return nil
 }
 
 // insertWorkspace writes the org (if new), the workspace, its secrets and
@@ -199,8 +131,8 @@ func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secre
 	}
 	_, err = db.pool.Exec(ctx, insertWorkspaceSQL,
 		w.Org, w.ID, w.Name, w.Role, w.Tier, w.Runtime, w.Model, w.Provider, w.PlatformBilled,
-		w.CredentialScope, w.Status, w.StatusCode, w.StatusMessage, nullText(w.ParentID),
-		nullText(w.IdempotencyKey), w.Attempts, w.CreatedAt, w.UpdatedAt,
+		w.CredentialScope, w.Status, w.StatusCode, w.StatusMessage, storecore.NullText(w.ParentID),
+		storecore.NullText(w.IdempotencyKey), w.Attempts, w.CreatedAt, w.UpdatedAt,
 		names, keyIDs, ciphertexts, a != nil, auditID.String(), audit.TokenPrefix)
 	return err
 }
@@ -265,13 +197,13 @@ func workspaceByKey(ctx context.Context, q querier, org, key string) (*modelgate
 // not a UUID, which costs no query). It returns a wrapped error if the
 // database fails.
 func (db *DB) GetWorkspace(ctx context.Context, org, id string) (*modelgate.Workspace, error) {
-	uid, ok := parseID(id)
+	uid, ok := storecore.ParseID(id)
 	if !ok {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	w, err := workspaceByID(ctx, db.pool, org, uid)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get workspace: %w", err)
@@ -289,10 +221,10 @@ func workspaceByID(ctx context.Context, q querier, org, id string) (*modelgate.W
 // EInvalidArgument for a limit outside 1..200, an unknown status or a
 // malformed cursor, and a wrapped error if the database fails.
 func (db *DB) ListWorkspaces(ctx context.Context, org string, f modelgate.WorkspaceFilter) ([]*modelgate.Workspace, string, error) {
-	if err := checkFilter(f); err != nil {
+	if err := storecore.CheckFilter(f); err != nil {
 		return nil, "", err
 	}
-	after, err := decodeCursor(f.Cursor)
+	after, err := storecore.DecodeCursor(f.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -305,7 +237,7 @@ func (db *DB) ListWorkspaces(ctx context.Context, org string, f modelgate.Worksp
 		sql += fmt.Sprintf(` AND status = $%d`, len(args))
 	}
 	if after != nil {
-		args = append(args, after.createdAt, after.id)
+		args = append(args, after.CreatedAt, after.ID)
 		sql += fmt.Sprintf(` AND (created_at, id) > ($%d, $%d)`, len(args)-1, len(args))
 	}
 	args = append(args, f.Limit+1)
@@ -315,63 +247,8 @@ func (db *DB) ListWorkspaces(ctx context.Context, org string, f modelgate.Worksp
 	if err != nil {
 		return nil, "", fmt.Errorf("list workspaces: %w", err)
 	}
-	if len(ws) <= f.Limit {
-		return ws, "", nil
-	}
-	ws = ws[:f.Limit]
-	last := ws[len(ws)-1]
-	return ws, encodeCursor(cursor{createdAt: last.CreatedAt, id: last.ID}), nil
-}
-
-// checkFilter returns EInvalidArgument for a limit outside 1..200 or a
-// status that is not one of the statuses.
-func checkFilter(f modelgate.WorkspaceFilter) error {
-	if f.Limit < 1 || f.Limit > 200 {
-		return modelgate.Errorf(modelgate.EInvalidArgument, "limit must be 1..200, not %d", f.Limit)
-	}
-	switch f.Status {
-	case "", modelgate.StatusProvisioning, modelgate.StatusOnline, modelgate.StatusFailed, modelgate.StatusRemoved:
-		return nil
-	}
-	return modelgate.Errorf(modelgate.EInvalidArgument, "unknown status %q", f.Status)
-}
-
-// cursor is the position after the last row of a page.
-type cursor struct {
-	createdAt time.Time
-	id        string
-}
-
-// encodeCursor returns c as URL-safe base64 of "created_at id". The sqlite
-// store encodes the same way, so a cursor means the same in both.
-func encodeCursor(c cursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(c.createdAt.Format(time.RFC3339Nano) + " " + c.id))
-}
-
-// decodeCursor returns nil for "" and EInvalidArgument for anything that
-// encodeCursor did not produce.
-func decodeCursor(s string) (*cursor, error) {
-	if s == "" {
-		return nil, nil
-	}
-	bad := modelgate.Errorf(modelgate.EInvalidArgument, "malformed cursor")
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return nil, bad
-	}
-	ts, id, ok := strings.Cut(string(b), " ")
-	if !ok {
-		return nil, bad
-	}
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return nil, bad
-	}
-	uid, ok := parseID(id)
-	if !ok {
-		return nil, bad
-	}
-	return &cursor{createdAt: micro(t), id: uid}, nil
+	ws, next := storecore.Page(ws, f.Limit)
+	return ws, next, nil
 }
 
 // DeprovisionWorkspace marks the workspace removed, deletes its workspace
@@ -381,9 +258,9 @@ func decodeCursor(s string) (*cursor, error) {
 // EConfirmationRequired when confirmName is not the workspace's name, and a
 // wrapped error if the database fails.
 func (db *DB) DeprovisionWorkspace(ctx context.Context, org, id, confirmName string) (*modelgate.Workspace, error) {
-	uid, ok := parseID(id)
+	uid, ok := storecore.ParseID(id)
 	if !ok {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
@@ -394,7 +271,7 @@ func (db *DB) DeprovisionWorkspace(ctx context.Context, org, id, confirmName str
 	w, err := scanWorkspace(tx.QueryRow(ctx, `SELECT `+workspaceCols+` FROM workspaces
 		WHERE org = $1 AND id = $2 FOR UPDATE`, org, uid))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("deprovision workspace: %w", err)
@@ -406,7 +283,7 @@ func (db *DB) DeprovisionWorkspace(ctx context.Context, org, id, confirmName str
 		return w, nil
 	}
 	from := w.Status
-	w.Status, w.StatusCode, w.StatusMessage, w.UpdatedAt = modelgate.StatusRemoved, "", "", now()
+	w.Status, w.StatusCode, w.StatusMessage, w.UpdatedAt = modelgate.StatusRemoved, "", "", storecore.Now()
 	if err := removeWorkspace(ctx, tx, w, from); err != nil {
 		return nil, fmt.Errorf("deprovision workspace: %w", err)
 	}
@@ -430,9 +307,9 @@ func removeWorkspace(ctx context.Context, tx pgx.Tx, w *modelgate.Workspace, fro
 // (empty, not nil, when it has none). It returns ENotFound as GetWorkspace
 // and a wrapped error if the database fails.
 func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate.SealedSecret, error) {
-	uid, ok := parseID(id)
+	uid, ok := storecore.ParseID(id)
 	if !ok {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	// One statement: the workspace row tells "no such workspace" (no row)
 	// from "no secrets" (one row of NULLs).
@@ -461,7 +338,7 @@ func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate
 		return nil, fmt.Errorf("workspace secrets: %w", err)
 	}
 	if !found {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	return secrets, nil
 }

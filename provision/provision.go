@@ -124,8 +124,13 @@ func (s *Service) audit(ctx context.Context, caller modelgate.Caller, req Reques
 	if audited {
 		return
 	}
-	// The audit row must be written even when the call's deadline expired.
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// The audit row must be written even when the call's deadline expired,
+	// but briefly then: the database may be what timed out.
+	grace := 5 * time.Second
+	if ctx.Err() != nil {
+		grace = 500 * time.Millisecond
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	if aerr := s.store.AppendAudit(actx, e); aerr != nil {
 		s.log.Error().Err(aerr).Str("org", e.Org).Msg("append audit entry")

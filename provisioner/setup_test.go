@@ -3,20 +3,18 @@ package provisioner_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/postgres"
+	"github.com/modelgate/modelgate/postgres/pgtest"
 	"github.com/modelgate/modelgate/provision"
 	"github.com/modelgate/modelgate/provisioner"
 	"github.com/modelgate/modelgate/registry"
@@ -73,7 +71,7 @@ func newBundle(t testing.TB, kind string) *testBundle {
 	case "sqlite":
 		b.store = openSQLite(t)
 	case "postgres":
-		b.schema = freshSchema(t)
+		b.schema = pgtest.Schema(t)
 		b.store = openPostgres(t, b.schema)
 	default:
 		t.Fatalf("unknown store %q", kind)
@@ -253,56 +251,12 @@ func openSQLite(t testing.TB) *sqlite.DB {
 	return db
 }
 
-func databaseURL() string {
-	if u := os.Getenv("MODELGATE_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// freshSchema returns the name of a new schema that is dropped when the
-// test ends. PostgreSQL is required unless MODELGATE_TEST_SKIP_POSTGRES=1.
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	if os.Getenv("MODELGATE_TEST_SKIP_POSTGRES") == "1" {
-		t.Skip("MODELGATE_TEST_SKIP_POSTGRES=1")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, databaseURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL at MODELGATE_TEST_DATABASE_URL is required (MODELGATE_TEST_SKIP_POSTGRES=1 skips): %v", err)
-	}
-	conn.Close(ctx)
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "provisioner_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, databaseURL())
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
-
-// openPostgres opens a store (its own pool) on schema, closed when the
-// test ends (before the schema is dropped).
+// openPostgres opens a store (its own pool) on schema (from
+// pgtest.Schema), as one provisioner process would; it is closed when the
+// test ends, before the schema is dropped.
 func openPostgres(t testing.TB, schema string) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), databaseURL(), postgres.Options{Schema: schema, MaxConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return pgtest.Open(t, postgres.Options{Schema: schema, MaxConns: 8})
 }
 
 // listen returns the store's ListenProvision.

@@ -9,25 +9,16 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/storecore"
 )
 
 // AppendAudit appends one gate decision. A zero e.At means now. It returns
 // EInvalidArgument for an entry without org or with a WorkspaceID that is
 // not a UUID, and a wrapped error if the database fails.
 func (db *DB) AppendAudit(ctx context.Context, e modelgate.AuditEntry) error {
-	if err := checkOrg(e.Org); err != nil {
+	e, err := storecore.NewAuditEntry(e)
+	if err != nil {
 		return err
-	}
-	if e.WorkspaceID != "" {
-		id, ok := parseID(e.WorkspaceID)
-		if !ok {
-			return modelgate.Errorf(modelgate.EInvalidArgument, "audit workspace id %q is not a UUID", e.WorkspaceID)
-		}
-		e.WorkspaceID = id
-	}
-	e.At = micro(e.At)
-	if e.At.IsZero() {
-		e.At = now()
 	}
 	// Version 7: ordered by time, so it breaks ties of at in insertion order.
 	id, err := uuid.NewV7()
@@ -53,7 +44,7 @@ func insertAudit(ctx context.Context, tx *sql.Tx, id string, e modelgate.AuditEn
 			credential_scope, workspace_id, dry_run)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Org, id, ts(e.At), e.TokenPrefix, e.Allowed, e.Code, e.Runtime, e.Model, e.Provider,
-		e.CredentialScope, nullText(e.WorkspaceID), e.DryRun)
+		e.CredentialScope, storecore.NullText(e.WorkspaceID), e.DryRun)
 	return err
 }
 

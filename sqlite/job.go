@@ -5,11 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/storecore"
 )
 
 // ClaimWorkspaces leases to owner, until now+lease, up to limit workspaces
@@ -22,7 +21,7 @@ func (db *DB) ClaimWorkspaces(ctx context.Context, owner string, lease time.Dura
 	if owner == "" || limit < 1 {
 		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "claim needs an owner and a limit of at least 1")
 	}
-	at := now()
+	at := storecore.Now()
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("claim workspaces: %w", err)
@@ -81,9 +80,9 @@ func (db *DB) FinishWorkspace(ctx context.Context, owner string, w *modelgate.Wo
 	if w == nil {
 		return modelgate.Errorf(modelgate.EInvalidArgument, "no workspace to finish")
 	}
-	id, ok := parseID(w.ID)
+	id, ok := storecore.ParseID(w.ID)
 	if !ok {
-		return workspaceNotFound(w.ID)
+		return storecore.WorkspaceNotFound(w.ID)
 	}
 	tx, err := db.begin(ctx)
 	if err != nil {
@@ -91,13 +90,13 @@ func (db *DB) FinishWorkspace(ctx context.Context, owner string, w *modelgate.Wo
 	}
 	defer tx.Rollback()
 
-	at := now()
+	at := storecore.Now()
 	updated, err := scanWorkspace(tx.QueryRowContext(ctx, `UPDATE workspaces
 		SET status = ?, status_code = ?, status_message = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
 		WHERE org = ? AND id = ? AND status = 'provisioning' AND lease_owner = ?
 		RETURNING `+workspaceCols, status, code, message, ts(at), w.Org, id, owner))
 	if errors.Is(err, sql.ErrNoRows) {
-		return notLeased(w.ID, owner)
+		return storecore.NotLeased(w.ID, owner)
 	}
 	if err != nil {
 		return fmt.Errorf("finish workspace: %w", err)
@@ -112,10 +111,6 @@ func (db *DB) FinishWorkspace(ctx context.Context, owner string, w *modelgate.Wo
 	return nil
 }
 
-func notLeased(id, owner string) error {
-	return modelgate.Errorf(modelgate.ENotFound, "workspace %s is not provisioning under a lease of %s", id, owner)
-}
-
 // RecordAttempt increments the attempts of the workspace w while owner
 // holds its lease, and sets *w to the stored row. It returns ENotFound as
 // FinishWorkspace and a wrapped error if the database fails.
@@ -123,16 +118,16 @@ func (db *DB) RecordAttempt(ctx context.Context, owner string, w *modelgate.Work
 	if w == nil {
 		return modelgate.Errorf(modelgate.EInvalidArgument, "no workspace to record an attempt of")
 	}
-	id, ok := parseID(w.ID)
+	id, ok := storecore.ParseID(w.ID)
 	if !ok {
-		return workspaceNotFound(w.ID)
+		return storecore.WorkspaceNotFound(w.ID)
 	}
 	updated, err := scanWorkspace(db.write.QueryRowContext(ctx, `UPDATE workspaces
 		SET attempts = attempts + 1, updated_at = ?
 		WHERE org = ? AND id = ? AND status = 'provisioning' AND lease_owner = ?
-		RETURNING `+workspaceCols, ts(now()), w.Org, id, owner))
+		RETURNING `+workspaceCols, ts(storecore.Now()), w.Org, id, owner))
 	if errors.Is(err, sql.ErrNoRows) {
-		return notLeased(w.ID, owner)
+		return storecore.NotLeased(w.ID, owner)
 	}
 	if err != nil {
 		return fmt.Errorf("record attempt: %w", err)
@@ -153,7 +148,7 @@ func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, messa
 	}
 	defer tx.Rollback()
 
-	at := now()
+	at := storecore.Now()
 	ws, err := collectWorkspaces(tx.QueryContext(ctx, `UPDATE workspaces
 		SET status = 'failed', status_code = ?, status_message = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
 		WHERE status = 'provisioning' AND created_at < ?
@@ -169,19 +164,8 @@ func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, messa
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("expire provisioning: %w", err)
 	}
-	sortOldestFirst(ws)
+	storecore.SortOldestFirst(ws)
 	return ws, nil
-}
-
-// sortOldestFirst sorts by (created_at, id), the order of the queue;
-// RETURNING does not promise an order.
-func sortOldestFirst(ws []*modelgate.Workspace) {
-	slices.SortFunc(ws, func(a, b *modelgate.Workspace) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
 }
 
 // StatusChanges returns the recorded status changes of the workspace,
@@ -189,9 +173,9 @@ func sortOldestFirst(ws []*modelgate.Workspace) {
 // returns ENotFound as GetWorkspace and a wrapped error if the database
 // fails.
 func (db *DB) StatusChanges(ctx context.Context, org, id string) ([]modelgate.StatusChange, error) {
-	uid, ok := parseID(id)
+	uid, ok := storecore.ParseID(id)
 	if !ok {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT workspace_id, from_status, to_status, code, at
 		FROM workspace_events WHERE org = ? AND workspace_id = ? ORDER BY seq`, org, uid)
@@ -208,7 +192,7 @@ func (db *DB) StatusChanges(ctx context.Context, org, id string) ([]modelgate.St
 	}
 	// Every workspace has its creation event, so none means no workspace.
 	if len(changes) == 0 {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	return changes, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/storecore"
 )
 
 // OrgSecretNames returns the names of the org's secrets ordered by name, in
@@ -50,13 +51,13 @@ func (db *DB) OrgSecrets(ctx context.Context, org string) ([]modelgate.SealedSec
 // EInvalidArgument for an empty org or name or an unsealed value, and a
 // wrapped error if the database fails.
 func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSecret) (modelgate.SecretInfo, error) {
-	if err := checkOrg(org); err != nil {
+	if err := storecore.CheckOrg(org); err != nil {
 		return modelgate.SecretInfo{}, err
 	}
-	if err := checkSecrets([]modelgate.SealedSecret{s}); err != nil {
+	if err := storecore.CheckSecrets([]modelgate.SealedSecret{s}); err != nil {
 		return modelgate.SecretInfo{}, err
 	}
-	at := now()
+	at := storecore.Now()
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return modelgate.SecretInfo{}, fmt.Errorf("set org secret: %w", err)
@@ -116,25 +117,6 @@ func (db *DB) DeleteOrgSecret(ctx context.Context, org, name string) (bool, erro
 	return n > 0, nil
 }
 
-// rotateBatchSize is how many secrets one RotateSecrets transaction reseals.
-const rotateBatchSize = 100
-
-// sealedRow is one stored secret as RotateSecrets sees it. workspaceID is
-// "" for an org secret.
-type sealedRow struct {
-	org, workspaceID, name string
-	sealed                 modelgate.Sealed
-}
-
-// owner is what the value is sealed to: the org for an org secret, org +
-// "/" + workspace id for a workspace secret (see SecretStore.RotateSecrets).
-func (r *sealedRow) owner() string {
-	if r.workspaceID == "" {
-		return r.org
-	}
-	return r.org + "/" + r.workspaceID
-}
-
 // RotateSecrets reseals every org and workspace secret, of every org, whose
 // key id is not currentKeyID: it calls reseal with the scope ("org" or
 // "workspace"), the owner (the org, or org + "/" + workspace id: the
@@ -145,67 +127,41 @@ func (r *sealedRow) owner() string {
 // (never its value); the batch that failed is not written. It returns
 // EInvalidArgument for an empty currentKeyID or a nil reseal.
 func (db *DB) RotateSecrets(ctx context.Context, currentKeyID string, reseal func(scope, owner, name string, s modelgate.Sealed) (modelgate.Sealed, error)) (int, error) {
-	if currentKeyID == "" || reseal == nil {
-		return 0, modelgate.Errorf(modelgate.EInvalidArgument, "a current key id and a reseal function are required")
-	}
-	total := 0
-	for _, t := range []secretTable{orgSecretTable, workspaceSecretTable} {
-		var after *sealedRow
-		for {
-			n, last, err := db.rotateBatch(ctx, t, currentKeyID, after, reseal)
-			total += n
-			if err != nil {
-				return total, fmt.Errorf("rotate secrets: %w", err)
-			}
-			if last == nil {
-				break
-			}
-			after = last
-		}
-	}
-	return total, nil
+	return storecore.RotateSecrets(currentKeyID, reseal, func(t storecore.SecretTable, after *storecore.SealedRow) (int, *storecore.SealedRow, error) {
+		return db.rotateBatch(ctx, t, currentKeyID, after, reseal)
+	}, orgSecretTable, workspaceSecretTable)
 }
 
-// secretTable is what differs between org_secrets and workspace_secrets
-// for RotateSecrets. Both queries page by primary key, so a secret is
-// visited once even if reseal returns a value under an old key.
-type secretTable struct {
-	scope string
-	// first and next select a batch (?1 current key id, ?2 limit, next:
-	// ?3.. the key of the last row of the previous batch); update writes
-	// one row (?1.. the key, then key id and ciphertext).
-	first, next, update string
-	// key returns the primary key of r as arguments of next and update.
-	key func(r *sealedRow) []any
-}
-
-var orgSecretTable = secretTable{
-	scope: modelgate.ScopeOrg,
-	first: `SELECT org, '', name, key_id, ciphertext FROM org_secrets
+// orgSecretTable and workspaceSecretTable are the statements of
+// RotateSecrets, with the arguments storecore.SecretTable describes as ?1,
+// ?2, ….
+var orgSecretTable = storecore.SecretTable{
+	Scope: modelgate.ScopeOrg,
+	First: `SELECT org, '', name, key_id, ciphertext FROM org_secrets
 		WHERE key_id <> ?1 ORDER BY org, name LIMIT ?2`,
-	next: `SELECT org, '', name, key_id, ciphertext FROM org_secrets
+	Next: `SELECT org, '', name, key_id, ciphertext FROM org_secrets
 		WHERE key_id <> ?1 AND (org, name) > (?3, ?4) ORDER BY org, name LIMIT ?2`,
-	update: `UPDATE org_secrets SET key_id = ?3, ciphertext = ?4 WHERE org = ?1 AND name = ?2`,
-	key:    func(r *sealedRow) []any { return []any{r.org, r.name} },
+	Update: `UPDATE org_secrets SET key_id = ?3, ciphertext = ?4 WHERE org = ?1 AND name = ?2`,
+	Key:    func(r *storecore.SealedRow) []any { return []any{r.Org, r.Name} },
 }
 
-var workspaceSecretTable = secretTable{
-	scope: modelgate.ScopeWorkspace,
-	first: `SELECT org, workspace_id, name, key_id, ciphertext FROM workspace_secrets
+var workspaceSecretTable = storecore.SecretTable{
+	Scope: modelgate.ScopeWorkspace,
+	First: `SELECT org, workspace_id, name, key_id, ciphertext FROM workspace_secrets
 		WHERE key_id <> ?1 ORDER BY org, workspace_id, name LIMIT ?2`,
-	next: `SELECT org, workspace_id, name, key_id, ciphertext FROM workspace_secrets
+	Next: `SELECT org, workspace_id, name, key_id, ciphertext FROM workspace_secrets
 		WHERE key_id <> ?1 AND (org, workspace_id, name) > (?3, ?4, ?5)
 		ORDER BY org, workspace_id, name LIMIT ?2`,
-	update: `UPDATE workspace_secrets SET key_id = ?4, ciphertext = ?5
+	Update: `UPDATE workspace_secrets SET key_id = ?4, ciphertext = ?5
 		WHERE org = ?1 AND workspace_id = ?2 AND name = ?3`,
-	key: func(r *sealedRow) []any { return []any{r.org, r.workspaceID, r.name} },
+	Key: func(r *storecore.SealedRow) []any { return []any{r.Org, r.WorkspaceID, r.Name} },
 }
 
 // rotateBatch reseals the next batch of t after the row after (nil: from
 // the start) in one transaction. It returns how many it wrote and the last
 // row of the batch, nil when there are no more.
-func (db *DB) rotateBatch(ctx context.Context, t secretTable, currentKeyID string, after *sealedRow,
-	reseal func(scope, owner, name string, s modelgate.Sealed) (modelgate.Sealed, error)) (int, *sealedRow, error) {
+func (db *DB) rotateBatch(ctx context.Context, t storecore.SecretTable, currentKeyID string, after *storecore.SealedRow,
+	reseal storecore.ResealFunc) (int, *storecore.SealedRow, error) {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return 0, nil, err
@@ -217,14 +173,11 @@ func (db *DB) rotateBatch(ctx context.Context, t secretTable, currentKeyID strin
 		return 0, nil, err
 	}
 	for _, r := range batch {
-		s, err := reseal(t.scope, r.owner(), r.name, r.sealed)
+		s, err := storecore.Reseal(t.Scope, r, reseal)
 		if err != nil {
-			return 0, nil, fmt.Errorf("reseal %s secret %s of %s: %w", t.scope, r.name, r.owner(), err)
+			return 0, nil, err
 		}
-		if s.KeyID == "" || len(s.Ciphertext) == 0 {
-			return 0, nil, fmt.Errorf("reseal %s secret %s of %s: reseal returned an unsealed value", t.scope, r.name, r.owner())
-		}
-		if _, err := tx.ExecContext(ctx, t.update, append(t.key(r), s.KeyID, s.Ciphertext)...); err != nil {
+		if _, err := tx.ExecContext(ctx, t.Update, append(t.Key(r), s.KeyID, s.Ciphertext)...); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -234,18 +187,18 @@ func (db *DB) rotateBatch(ctx context.Context, t secretTable, currentKeyID strin
 	return len(batch), batch[len(batch)-1], nil
 }
 
-func staleSecrets(ctx context.Context, tx *sql.Tx, t secretTable, currentKeyID string, after *sealedRow) ([]*sealedRow, error) {
-	query, args := t.first, []any{currentKeyID, rotateBatchSize}
+func staleSecrets(ctx context.Context, tx *sql.Tx, t storecore.SecretTable, currentKeyID string, after *storecore.SealedRow) ([]*storecore.SealedRow, error) {
+	query, args := t.First, []any{currentKeyID, storecore.RotateBatchSize}
 	if after != nil {
-		query, args = t.next, append(args, t.key(after)...)
+		query, args = t.Next, append(args, t.Key(after)...)
 	}
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (*sealedRow, error) {
-		var s sealedRow
-		err := r.Scan(&s.org, &s.workspaceID, &s.name, &s.sealed.KeyID, &s.sealed.Ciphertext)
+	return collect(rows, func(r *sql.Rows) (*storecore.SealedRow, error) {
+		var s storecore.SealedRow
+		err := r.Scan(&s.Org, &s.WorkspaceID, &s.Name, &s.Sealed.KeyID, &s.Sealed.Ciphertext)
 		return &s, err
 	})
 }

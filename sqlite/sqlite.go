@@ -28,7 +28,9 @@
 //
 // Times are chosen in Go, rounded to microseconds and stored as fixed-width
 // UTC text, so they compare as text, and read back exactly as the postgres
-// store returns them. IDs are canonical lower-case UUID text.
+// store returns them. IDs are canonical lower-case UUID text. These rules,
+// with the validation of what is written and the keyset cursors, are
+// shared with the postgres store in internal/storecore.
 //
 // CreateWorkspace signals the ListenProvision calls of the same DB after it
 // commits a new row: an in-process stand-in for PostgreSQL's NOTIFY.
@@ -45,12 +47,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/storecore"
 )
 
 // Options configures Open. The zero value means the defaults.
@@ -244,15 +246,8 @@ func collect[T any](rows *sql.Rows, fn func(*sql.Rows) (T, error)) ([]T, error) 
 // order (for years 0001 to 9999).
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
-// now returns the current time as the store writes it.
-func now() time.Time { return micro(time.Now()) }
-
-// micro returns t in UTC rounded to microseconds, the precision of both
-// stores.
-func micro(t time.Time) time.Time { return t.Round(time.Microsecond).UTC() }
-
 // ts returns t as stored.
-func ts(t time.Time) string { return micro(t).Format(timeLayout) }
+func ts(t time.Time) string { return storecore.Micro(t).Format(timeLayout) }
 
 // timeCol scans a stored time into *t.
 type timeCol struct{ t *time.Time }
@@ -286,23 +281,6 @@ func (c nullTimeCol) Scan(src any) error {
 	return nil
 }
 
-// parseID returns id in canonical form, or false if it is not a UUID.
-func parseID(id string) (string, bool) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
-}
-
-// nullText returns nil for "" so that the column is NULL.
-func nullText(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 // uniqueViolation reports whether err is a violation of a unique index or
 // primary key whose columns include column (as "table.column"). SQLite
 // names the columns in its message: "UNIQUE constraint failed: t.a, t.b".
@@ -333,14 +311,6 @@ func uniqueViolation(err error, column string) bool {
 func ensureOrg(ctx context.Context, tx *sql.Tx, org string, at time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO orgs (org, created_at) VALUES (?, ?) ON CONFLICT (org) DO NOTHING`, org, ts(at))
 	return err
-}
-
-// checkOrg returns EInvalidArgument if org is empty.
-func checkOrg(org string) error {
-	if org == "" {
-		return modelgate.Errorf(modelgate.EInvalidArgument, "org is required")
-	}
-	return nil
 }
 
 // begin starts a write transaction: BEGIN IMMEDIATE on the one writer

@@ -32,45 +32,25 @@ func open(tb testing.TB) *sqlite.DB {
 	return db
 }
 
-// integritySQL names every table with a row that refers to a missing org or
-// workspace, and reports workspaces without their creation event: the
-// invariants that the writing transactions keep instead of foreign keys.
-const integritySQL = `
-SELECT 'workspaces' FROM workspaces x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
-UNION ALL SELECT 'org_secrets' FROM org_secrets x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
-UNION ALL SELECT 'tokens' FROM tokens x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
-UNION ALL SELECT 'workspace_secrets' FROM workspace_secrets x
-	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
-UNION ALL SELECT 'workspace_events' FROM workspace_events x
-	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
-UNION ALL SELECT 'workspaces without a creation event' FROM workspaces w
-	WHERE NOT EXISTS (SELECT 1 FROM workspace_events e WHERE e.org = w.org AND e.workspace_id = w.id AND e.seq = 1)`
-
-// checkIntegrity fails tb if integritySQL finds anything.
+// checkIntegrity fails tb if db breaks an invariant that the writing
+// transactions keep instead of foreign keys (see storetest.IntegritySQL).
 func checkIntegrity(tb testing.TB, db *sqlite.DB) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rows, err := db.SQL().QueryContext(ctx, integritySQL)
-	if err != nil {
-		tb.Errorf("integrity check: %v", err)
-		return
-	}
-	defer rows.Close()
-	var broken []string
-	for rows.Next() {
-		var table string
-		if err := rows.Scan(&table); err != nil {
-			tb.Errorf("integrity check: %v", err)
-			return
+	storetest.CheckIntegrity(tb, func(ctx context.Context, sql string) ([]string, error) {
+		rows, err := db.SQL().QueryContext(ctx, sql)
+		if err != nil {
+			return nil, err
 		}
-		broken = append(broken, table)
-	}
-	if err := rows.Err(); err != nil {
-		tb.Errorf("integrity check: %v", err)
-	}
-	if len(broken) > 0 {
-		tb.Errorf("integrity check: rows that refer to nothing in %v", broken)
-	}
+		defer rows.Close()
+		var tables []string
+		for rows.Next() {
+			var table string
+			if err := rows.Scan(&table); err != nil {
+				return nil, err
+			}
+			tables = append(tables, table)
+		}
+		return tables, rows.Err()
+	})
 }
 
 func TestStore(t *testing.T) {

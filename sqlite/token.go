@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/storecore"
 )
 
 // CreateToken stores the token t with the hash of its secret part. A zero
@@ -16,21 +17,18 @@ import (
 // prefix or an empty hash, ENameConflict if the prefix is taken (by any
 // org), and a wrapped error if the database fails.
 func (db *DB) CreateToken(ctx context.Context, t modelgate.Token, hash []byte) error {
-	if t.Org == "" || t.Prefix == "" || len(hash) == 0 {
-		return modelgate.Errorf(modelgate.EInvalidArgument, "a token needs an org, a prefix and a hash")
-	}
-	at := now()
-	if !t.CreatedAt.IsZero() {
-		at = micro(t.CreatedAt)
+	t, err := storecore.NewToken(t, hash)
+	if err != nil {
+		return err
 	}
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("create token: %w", err)
 	}
 	defer tx.Rollback()
-	err = insertToken(ctx, tx, t, hash, at)
+	err = insertToken(ctx, tx, t, hash)
 	if uniqueViolation(err, "tokens.prefix") {
-		return modelgate.Errorf(modelgate.ENameConflict, "a token with prefix %s already exists", t.Prefix)
+		return storecore.TokenPrefixTaken(t.Prefix)
 	}
 	if err != nil {
 		return fmt.Errorf("create token %s: %w", t.Prefix, err)
@@ -41,12 +39,12 @@ func (db *DB) CreateToken(ctx context.Context, t modelgate.Token, hash []byte) e
 	return nil
 }
 
-func insertToken(ctx context.Context, tx *sql.Tx, t modelgate.Token, hash []byte, at time.Time) error {
-	if err := ensureOrg(ctx, tx, t.Org, at); err != nil {
+func insertToken(ctx context.Context, tx *sql.Tx, t modelgate.Token, hash []byte) error {
+	if err := ensureOrg(ctx, tx, t.Org, t.CreatedAt); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO tokens (org, prefix, name, hash, read_only, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, t.Org, t.Prefix, t.Name, hash, t.ReadOnly, ts(at))
+		VALUES (?, ?, ?, ?, ?, ?)`, t.Org, t.Prefix, t.Name, hash, t.ReadOnly, ts(t.CreatedAt))
 	return err
 }
 
@@ -72,16 +70,12 @@ func (db *DB) TokenByPrefix(ctx context.Context, prefix string) (*modelgate.Toke
 	var hash []byte
 	t, err := scanToken(db.read.QueryRowContext(ctx, `SELECT `+tokenCols+`, hash FROM tokens WHERE prefix = ?`, prefix), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, tokenNotFound(prefix)
+		return nil, nil, storecore.TokenNotFound(prefix)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("token by prefix: %w", err)
 	}
 	return t, hash, nil
-}
-
-func tokenNotFound(prefix string) error {
-	return modelgate.Errorf(modelgate.ENotFound, "token %s not found", prefix)
 }
 
 // TouchToken records a use of the token at at (zero means now). The
@@ -90,7 +84,7 @@ func tokenNotFound(prefix string) error {
 // database fails.
 func (db *DB) TouchToken(ctx context.Context, prefix string, at time.Time) error {
 	if at.IsZero() {
-		at = now()
+		at = storecore.Now()
 	}
 	res, err := db.write.ExecContext(ctx, `UPDATE tokens SET last_used_at = max(coalesce(last_used_at, ?2), ?2)
 		WHERE prefix = ?1`, prefix, ts(at))
@@ -108,7 +102,7 @@ func affectedOne(res sql.Result, err error, op, prefix string) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	if n == 0 {
-		return tokenNotFound(prefix)
+		return storecore.TokenNotFound(prefix)
 	}
 	return nil
 }
@@ -143,6 +137,6 @@ func (db *DB) ListTokens(ctx context.Context, org string) ([]modelgate.Token, er
 // database fails.
 func (db *DB) RevokeToken(ctx context.Context, prefix string) error {
 	res, err := db.write.ExecContext(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE prefix = ?1`,
-		prefix, ts(now()))
+		prefix, ts(storecore.Now()))
 	return affectedOne(res, err, "revoke token", prefix)
 }

@@ -3,15 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/storecore"
 )
 
 // workspaceCols are the columns scanWorkspace reads, in its order.
@@ -39,10 +38,6 @@ func collectWorkspaces(rows *sql.Rows, err error) ([]*modelgate.Workspace, error
 	return collect(rows, func(r *sql.Rows) (*modelgate.Workspace, error) { return scanWorkspace(r) })
 }
 
-func workspaceNotFound(id string) error {
-	return modelgate.Errorf(modelgate.ENotFound, "workspace %s not found", id)
-}
-
 // CreateWorkspace inserts the workspace, its secrets and its first status
 // event in one transaction, wakes the ListenProvision calls of db, and
 // returns the stored row with created=true. If the idempotency key is
@@ -53,7 +48,7 @@ func workspaceNotFound(id string) error {
 // the name, ENotFound when ParentID names no workspace of the org, and a
 // wrapped error if the database fails.
 func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*modelgate.Workspace, bool, error) {
-	w, err := newWorkspace(nw, now())
+	w, err := storecore.NewWorkspace(nw, storecore.Now())
 	if err != nil {
 		return nil, false, err
 	}
@@ -77,7 +72,7 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 	if w.ParentID != "" {
 		_, err := workspaceByID(ctx, tx, w.Org, w.ParentID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, false, modelgate.Errorf(modelgate.ENotFound, "parent workspace %s not found", w.ParentID)
+			return nil, false, storecore.ParentNotFound(w.ParentID)
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("create workspace: %w", err)
@@ -88,10 +83,10 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 		err = insertWorkspaceAudit(ctx, tx, w, *nw.Audit)
 	}
 	if uniqueViolation(err, "workspaces.name") {
-		return nil, false, modelgate.Errorf(modelgate.ENameConflict, "a workspace named %q already exists", w.Name)
+		return nil, false, storecore.NameConflict(w.Name)
 	}
 	if uniqueViolation(err, "workspaces.id") {
-		return nil, false, modelgate.Errorf(modelgate.EInvalidArgument, "workspace id %s is already taken", w.ID)
+		return nil, false, storecore.IDTaken(w.ID)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("create workspace: %w", err)
@@ -103,61 +98,6 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 	return w, true, nil
 }
 
-// newWorkspace validates nw and returns the row CreateWorkspace inserts.
-func newWorkspace(nw modelgate.NewWorkspace, at time.Time) (*modelgate.Workspace, error) {
-	w := nw.Workspace
-	switch {
-	case w.Org == "":
-		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "org is required")
-	case w.Name == "":
-		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "name is required")
-	case w.Tier < 1 || w.Tier > 4:
-		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "tier must be 1..4, not %d", w.Tier)
-	}
-	if err := checkSecrets(nw.Secrets); err != nil {
-		return nil, err
-	}
-	if w.ParentID != "" {
-		parent, ok := parseID(w.ParentID)
-		if !ok {
-			return nil, modelgate.Errorf(modelgate.ENotFound, "parent workspace %s not found", w.ParentID)
-		}
-		w.ParentID = parent
-	}
-	// The provision service chooses the id before the insert, because the
-	// workspace secrets are sealed to it; generate one only if none is given.
-	if w.ID == "" {
-		w.ID = uuid.NewString()
-	} else if id, ok := parseID(w.ID); ok {
-		w.ID = id
-	} else {
-		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "workspace id %q is not a UUID", w.ID)
-	}
-	w.Status, w.StatusCode, w.StatusMessage = modelgate.StatusProvisioning, "", ""
-	w.Attempts = 0
-	w.CreatedAt, w.UpdatedAt = at, at
-	return &w, nil
-}
-
-// checkSecrets returns EInvalidArgument unless every secret has a unique
-// name, a key id and a ciphertext. The message names the secret, never its
-// value.
-func checkSecrets(secrets []modelgate.SealedSecret) error {
-	seen := make(map[string]bool, len(secrets))
-	for _, s := range secrets {
-		switch {
-		case s.Name == "":
-			return modelgate.Errorf(modelgate.EInvalidArgument, "secret name is required")
-		case seen[s.Name]:
-			return modelgate.Errorf(modelgate.EInvalidArgument, "secret %s is given twice", s.Name)
-		case s.Sealed.KeyID == "" || len(s.Sealed.Ciphertext) == 0:
-			return modelgate.Errorf(modelgate.EInvalidArgument, "secret %s is not sealed", s.Name)
-		}
-		seen[s.Name] = true
-	}
-	return nil
-}
-
 // insertWorkspace writes the org (if new), the workspace, its secrets and
 // its creation event.
 func insertWorkspace(ctx context.Context, tx *sql.Tx, w *modelgate.Workspace, secrets []modelgate.SealedSecret) error {
@@ -167,8 +107,8 @@ func insertWorkspace(ctx context.Context, tx *sql.Tx, w *modelgate.Workspace, se
 	_, err := tx.ExecContext(ctx, `INSERT INTO workspaces (`+workspaceCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.Org, w.ID, w.Name, w.Role, w.Tier, w.Runtime, w.Model, w.Provider, w.PlatformBilled,
-		w.CredentialScope, w.Status, w.StatusCode, w.StatusMessage, nullText(w.ParentID),
-		nullText(w.IdempotencyKey), w.Attempts, ts(w.CreatedAt), ts(w.UpdatedAt))
+		w.CredentialScope, w.Status, w.StatusCode, w.StatusMessage, storecore.NullText(w.ParentID),
+		storecore.NullText(w.IdempotencyKey), w.Attempts, ts(w.CreatedAt), ts(w.UpdatedAt))
 	if err != nil {
 		return err
 	}
@@ -216,13 +156,13 @@ func workspaceByID(ctx context.Context, q querier, org, id string) (*modelgate.W
 // not a UUID, which costs no query). It returns a wrapped error if the
 // database fails.
 func (db *DB) GetWorkspace(ctx context.Context, org, id string) (*modelgate.Workspace, error) {
-	uid, ok := parseID(id)
+	uid, ok := storecore.ParseID(id)
 	if !ok {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	w, err := workspaceByID(ctx, db.read, org, uid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get workspace: %w", err)
@@ -236,10 +176,10 @@ func (db *DB) GetWorkspace(ctx context.Context, org, id string) (*modelgate.Work
 // EInvalidArgument for a limit outside 1..200, an unknown status or a
 // malformed cursor, and a wrapped error if the database fails.
 func (db *DB) ListWorkspaces(ctx context.Context, org string, f modelgate.WorkspaceFilter) ([]*modelgate.Workspace, string, error) {
-	if err := checkFilter(f); err != nil {
+	if err := storecore.CheckFilter(f); err != nil {
 		return nil, "", err
 	}
-	after, err := decodeCursor(f.Cursor)
+	after, err := storecore.DecodeCursor(f.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -253,7 +193,7 @@ func (db *DB) ListWorkspaces(ctx context.Context, org string, f modelgate.Worksp
 	}
 	if after != nil {
 		query += ` AND (created_at, id) > (?, ?)`
-		args = append(args, ts(after.createdAt), after.id)
+		args = append(args, ts(after.CreatedAt), after.ID)
 	}
 	query += ` ORDER BY created_at, id LIMIT ?`
 	args = append(args, f.Limit+1)
@@ -262,63 +202,8 @@ func (db *DB) ListWorkspaces(ctx context.Context, org string, f modelgate.Worksp
 	if err != nil {
 		return nil, "", fmt.Errorf("list workspaces: %w", err)
 	}
-	if len(ws) <= f.Limit {
-		return ws, "", nil
-	}
-	ws = ws[:f.Limit]
-	last := ws[len(ws)-1]
-	return ws, encodeCursor(cursor{createdAt: last.CreatedAt, id: last.ID}), nil
-}
-
-// checkFilter returns EInvalidArgument for a limit outside 1..200 or a
-// status that is not one of the statuses.
-func checkFilter(f modelgate.WorkspaceFilter) error {
-	if f.Limit < 1 || f.Limit > 200 {
-		return modelgate.Errorf(modelgate.EInvalidArgument, "limit must be 1..200, not %d", f.Limit)
-	}
-	switch f.Status {
-	case "", modelgate.StatusProvisioning, modelgate.StatusOnline, modelgate.StatusFailed, modelgate.StatusRemoved:
-		return nil
-	}
-	return modelgate.Errorf(modelgate.EInvalidArgument, "unknown status %q", f.Status)
-}
-
-// cursor is the position after the last row of a page.
-type cursor struct {
-	createdAt time.Time
-	id        string
-}
-
-// encodeCursor returns c as URL-safe base64 of "created_at id". The
-// postgres store encodes the same way, so a cursor means the same in both.
-func encodeCursor(c cursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(c.createdAt.Format(time.RFC3339Nano) + " " + c.id))
-}
-
-// decodeCursor returns nil for "" and EInvalidArgument for anything that
-// encodeCursor did not produce.
-func decodeCursor(s string) (*cursor, error) {
-	if s == "" {
-		return nil, nil
-	}
-	bad := modelgate.Errorf(modelgate.EInvalidArgument, "malformed cursor")
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return nil, bad
-	}
-	tstr, id, ok := strings.Cut(string(b), " ")
-	if !ok {
-		return nil, bad
-	}
-	t, err := time.Parse(time.RFC3339Nano, tstr)
-	if err != nil {
-		return nil, bad
-	}
-	uid, ok := parseID(id)
-	if !ok {
-		return nil, bad
-	}
-	return &cursor{createdAt: micro(t), id: uid}, nil
+	ws, next := storecore.Page(ws, f.Limit)
+	return ws, next, nil
 }
 
 // DeprovisionWorkspace marks the workspace removed, deletes its workspace
@@ -328,9 +213,9 @@ func decodeCursor(s string) (*cursor, error) {
 // EConfirmationRequired when confirmName is not the workspace's name, and a
 // wrapped error if the database fails.
 func (db *DB) DeprovisionWorkspace(ctx context.Context, org, id, confirmName string) (*modelgate.Workspace, error) {
-	uid, ok := parseID(id)
+	uid, ok := storecore.ParseID(id)
 	if !ok {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	tx, err := db.begin(ctx)
 	if err != nil {
@@ -340,7 +225,7 @@ func (db *DB) DeprovisionWorkspace(ctx context.Context, org, id, confirmName str
 
 	w, err := workspaceByID(ctx, tx, org, uid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("deprovision workspace: %w", err)
@@ -352,7 +237,7 @@ func (db *DB) DeprovisionWorkspace(ctx context.Context, org, id, confirmName str
 		return w, nil
 	}
 	from := w.Status
-	w.Status, w.StatusCode, w.StatusMessage, w.UpdatedAt = modelgate.StatusRemoved, "", "", now()
+	w.Status, w.StatusCode, w.StatusMessage, w.UpdatedAt = modelgate.StatusRemoved, "", "", storecore.Now()
 	if err := removeWorkspace(ctx, tx, w, from); err != nil {
 		return nil, fmt.Errorf("deprovision workspace: %w", err)
 	}
@@ -378,9 +263,9 @@ func removeWorkspace(ctx context.Context, tx *sql.Tx, w *modelgate.Workspace, fr
 // (empty, not nil, when it has none). It returns ENotFound as GetWorkspace
 // and a wrapped error if the database fails.
 func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate.SealedSecret, error) {
-	uid, ok := parseID(id)
+	uid, ok := storecore.ParseID(id)
 	if !ok {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	// One statement: the workspace row tells "no such workspace" (no row)
 	// from "no secrets" (one row of NULLs).
@@ -404,7 +289,7 @@ func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate
 		return nil, fmt.Errorf("workspace secrets: %w", err)
 	}
 	if len(found) == 0 {
-		return nil, workspaceNotFound(id)
+		return nil, storecore.WorkspaceNotFound(id)
 	}
 	secrets := []modelgate.SealedSecret{}
 	for _, x := range found {

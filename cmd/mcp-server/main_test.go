@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,10 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/modelgate/modelgate/postgres/pgtest"
 )
 
 // binary is the mcp-server built once for every test of this package.
@@ -148,45 +148,9 @@ func TestStdio_LifecycleOnEmbeddedStore(t *testing.T) {
 	}
 }
 
-// pgURL returns the URL of a fresh schema on the test PostgreSQL server.
-func pgURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("MODELGATE_TEST_DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	if os.Getenv("MODELGATE_TEST_SKIP_POSTGRES") == "1" {
-		t.Skip("MODELGATE_TEST_SKIP_POSTGRES=1")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s is required (set MODELGATE_TEST_SKIP_POSTGRES=1 to skip): %v", base, err)
-	}
-	defer conn.Close(ctx)
-	schema := fmt.Sprintf("e2e_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "create schema "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if conn, err := pgx.Connect(ctx, base); err == nil {
-			conn.Exec(ctx, "drop schema "+schema+" cascade")
-			conn.Close(ctx)
-		}
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
-}
-
 func TestStdio_LifecycleOnPostgres(t *testing.T) {
 	t.Parallel()
-	url := pgURL(t)
+	url := pgtest.SchemaURL(t)
 	c, stderr := startStdio(t, []string{"MODELGATE_DATABASE_URL=" + url, "MODELGATE_SECRETS_KEY=" + testKey, "MODELGATE_ORG=e2e"}, mcp.ProtocolVersion20251125)
 	lifecycle(t, c)
 	if strings.Contains(stderr.String(), canary) {

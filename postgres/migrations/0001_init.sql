@@ -202,7 +202,8 @@ CREATE TABLE audit (
     workspace_id     uuid,
     -- dry_run is true when the call only reported what it would do.
     dry_run          boolean     NOT NULL,
-    PRIMARY KEY (org, id)
+    -- ListAudit reads an org's entries by time: the key is that order, so
+    -- an append maintains one index.
+    PRIMARY KEY (org, at, id)
 );
 
-CREATE INDEX audit_at ON audit (org, at, id);

@@ -1,6 +1,7 @@
 // Package pgtest gives tests a PostgreSQL store of their own: a fresh schema
 // on the server at MODELGATE_TEST_DATABASE_URL (default
 // postgres://postgres@127.0.0.1:5432/test), dropped when the test ends.
+// SchemaURL does the same for a store that a child process opens from a URL.
 //
 // The tests never skip because the server is missing: they fail, unless
 // MODELGATE_TEST_SKIP_POSTGRES=1 says to skip them. CI must run them.
@@ -9,6 +10,7 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/modelgate/modelgate/postgres"
+	"github.com/modelgate/modelgate/storetest"
 )
 
 // DefaultURL is the test server used when MODELGATE_TEST_DATABASE_URL is unset.
@@ -61,9 +64,10 @@ func Schema(tb testing.TB) string {
 }
 
 // Open returns a migrated store in a new schema (unless opts names one),
-// closed when tb ends, when it also checks the integrity the writing
-// transactions keep instead of foreign keys. It fails tb when the server
-// cannot be reached.
+// closed when tb ends, when it also checks, in that schema, the integrity
+// the writing transactions keep instead of foreign keys (the check uses a
+// connection of its own, so a test may close the store itself). It fails tb
+// when the server cannot be reached.
 func Open(tb testing.TB, opts postgres.Options) *postgres.DB {
 	tb.Helper()
 	url := URL(tb)
@@ -75,54 +79,80 @@ func Open(tb testing.TB, opts postgres.Options) *postgres.DB {
 		tb.Fatalf("postgres.Open: %v (is PostgreSQL running at %s? set MODELGATE_TEST_SKIP_POSTGRES=1 to skip)", err, url)
 	}
 	tb.Cleanup(func() { db.Close() })
-	tb.Cleanup(func() { checkIntegrity(tb, db) })
+	tb.Cleanup(func() { checkIntegrity(tb, url, opts.Schema) })
 	return db
 }
 
-// integritySQL names every table with a row that refers to a missing org or
-// workspace, and reports workspaces without their creation event: the
-// invariants that the writing transactions keep instead of foreign keys.
-const integritySQL = `
-SELECT 'workspaces' FROM workspaces x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
-UNION ALL SELECT 'org_secrets' FROM org_secrets x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
-UNION ALL SELECT 'tokens' FROM tokens x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
-UNION ALL SELECT 'workspace_secrets' FROM workspace_secrets x
-	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
-UNION ALL SELECT 'workspace_events' FROM workspace_events x
-	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
-UNION ALL SELECT 'workspaces without a creation event' FROM workspaces w
-	WHERE NOT EXISTS (SELECT 1 FROM workspace_events e WHERE e.org = w.org AND e.workspace_id = w.id AND e.seq = 1)`
+// checkIntegrity fails tb if the tables in schema break an invariant that
+// the writing transactions keep instead of foreign keys (see
+// storetest.IntegritySQL).
+func checkIntegrity(tb testing.TB, url, schema string) {
+	storetest.CheckIntegrity(tb, func(ctx context.Context, sql string) ([]string, error) {
+		cfg, err := pgx.ParseConfig(url)
+		if err != nil {
+			return nil, err
+		}
+		cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close(ctx)
+		rows, err := conn.Query(ctx, sql)
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, pgx.RowTo[string])
+	})
+}
 
-// checkIntegrity fails tb if integritySQL finds anything.
-func checkIntegrity(tb testing.TB, db *postgres.DB) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rows, err := db.Pool().Query(ctx, integritySQL)
-	if err != nil {
-		tb.Errorf("integrity check: %v", err)
-		return
+// SchemaURL returns the test server's URL with search_path set to a new
+// schema, which it creates now and drops (with everything in it) when tb
+// ends. It is for a store opened from the URL alone, such as the one a child
+// process opens: without Options.Schema, postgres.Open does not create the
+// schema, so it must exist first. It fails tb when the server cannot be
+// reached.
+func SchemaURL(tb testing.TB) string {
+	tb.Helper()
+	url := URL(tb)
+	schema := Schema(tb)
+	exec(tb, url, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize())
+	return withSearchPath(url, schema)
+}
+
+// withSearchPath returns the connection string base (a URL or a
+// keyword/value string) with search_path set to schema. The schemas of
+// Schema need no quoting.
+func withSearchPath(base, schema string) string {
+	u, err := neturl.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return base + " search_path=" + schema
 	}
-	broken, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		tb.Errorf("integrity check: %v", err)
-	}
-	if len(broken) > 0 {
-		tb.Errorf("integrity check: rows that refer to nothing in %v", broken)
-	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // Exec runs sql in schema on a connection of its own (tests use it to
 // break things on purpose).
 func Exec(tb testing.TB, schema, sql string) {
 	tb.Helper()
+	exec(tb, URL(tb), "SET search_path TO "+pgx.Identifier{schema}.Sanitize()+"; "+sql)
+}
+
+// exec runs sql on a connection of its own to the server at url, and fails
+// tb if it cannot connect or sql fails.
+func exec(tb testing.TB, url, sql string) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, URL(tb))
+	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("connect: %v (is PostgreSQL running at %s? set MODELGATE_TEST_SKIP_POSTGRES=1 to skip)", err, url)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "SET search_path TO "+pgx.Identifier{schema}.Sanitize()+"; "+sql); err != nil {
+	if _, err := conn.Exec(ctx, sql); err != nil {
 		tb.Fatalf("%s: %v", sql, err)
 	}
 }

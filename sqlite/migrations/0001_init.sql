@@ -201,7 +201,8 @@ CREATE TABLE audit (
     workspace_id     TEXT,
     -- dry_run is 1 when the call only reported what it would do.
     dry_run          INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
-    PRIMARY KEY (org, id)
+    -- ListAudit reads an org's entries by time: the key is that order, so
+    -- an append maintains one index.
+    PRIMARY KEY (org, at, id)
 ) STRICT, WITHOUT ROWID;
 
-CREATE INDEX audit_at ON audit (org, at, id);

@@ -1,0 +1,43 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	"github.com/modelgate/modelgate"
+)
+
+const secretInfoSchema = `{
+  "type": "object",
+  "properties": {"key": {"type": "string"}, "updated_at": {"type": "string", "format": "date-time"}},
+  "required": ["key", "updated_at"]
+}`
+
+var setOrgSecretInput = json.RawMessage(`{
+  "type": "object",
+  "properties": {
+    "key": {"type": "string", "pattern": "^[A-Z_][A-Z0-9_]{0,127}$", "description": "Credential name, e.g. ANTHROPIC_API_KEY (see auth_env in list_offered_models)."},
+    "value": {"type": "string", "minLength": 1, "description": "The credential. Stored encrypted; never returned."}
+  },
+  "required": ["key", "value"],
+  "additionalProperties": false
+}`)
+
+// SetOrgSecret returns the set_org_secret tool.
+func SetOrgSecret(d Deps) server.ServerTool {
+	tool := newTool("set_org_secret",
+		mcp.WithDescription("Store a credential for your whole org (org scope), e.g. ANTHROPIC_API_KEY, replacing any previous value. Every BYOK model that accepts this name can then be provisioned without passing secrets. The value is encrypted at rest and never returned or logged."),
+		mcp.WithRawInputSchema(setOrgSecretInput),
+		mcp.WithRawOutputSchema(json.RawMessage(secretInfoSchema)),
+		annotations("Set org secret", false, false, true, false),
+	)
+	return server.ServerTool{Tool: tool, Handler: handler(d, tool.Name, func(ctx context.Context, caller modelgate.Caller, a *args) (any, error) {
+		key, value := a.str("key"), a.str("value")
+		if err := a.done(); err != nil {
+			return nil, err
+		}
+		return d.Service.SetOrgSecret(ctx, caller, key, value)
+	})}
+}
