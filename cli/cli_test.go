@@ -185,3 +185,42 @@ func TestParseSince(t *testing.T) {
 		}
 	}
 }
+
+// TestCLI_RotateKeyReencryptsSoOnlyTheNewKeyIsNeeded: a secret sealed under
+// key 1 is re-encrypted by `secret rotate-key` (key 2 current, key 1
+// previous); afterwards a provisioner holding only key 2 opens it and hands
+// the right value to the driver.
+func TestCLI_RotateKeyReencryptsSoOnlyTheNewKeyIsNeeded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	k1, k2 := strings.Repeat("A", 43)+"=", strings.Repeat("B", 43)+"="
+	runEnv := func(env map[string]string, stdin string, args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		env["MODELGATE_DATA_DIR"] = dir
+		code := Main(Env{Args: args, Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr,
+			Getenv: func(k string) string { return env[k] }})
+		return code, stdout.String(), stderr.String()
+	}
+	if code, _, errOut := runEnv(map[string]string{"MODELGATE_SECRETS_KEY": k1}, cliCanary, "secret", "set", "ANTHROPIC_API_KEY"); code != 0 {
+		t.Fatalf("secret set: %s", errOut)
+	}
+	id := provisionWithKey(t, dir, k1, "claude-sonnet-4-6")
+
+	code, out, errOut := runEnv(map[string]string{"MODELGATE_SECRETS_KEY": k2, "MODELGATE_SECRETS_PREVIOUS_KEYS": k1}, "", "secret", "rotate-key")
+	if code != 0 || !strings.Contains(out, "re-encrypted 1 secret(s)") {
+		t.Fatalf("rotate-key: %d %q %q", code, out, errOut)
+	}
+	code, out, provLog := runEnv(map[string]string{"MODELGATE_SECRETS_KEY": k2}, "", "provisioner", "--once", "--driver", "exec",
+		"--exec-command", `test "$ANTHROPIC_API_KEY" = "`+cliCanary+`"`)
+	if code != 0 || !strings.Contains(out, "handled 1 workspace") {
+		t.Fatalf("provisioner with the new key only: %d %q %q", code, out, provLog)
+	}
+	code, out, _ = runEnv(map[string]string{"MODELGATE_SECRETS_KEY": k2}, "", "workspaces", "--json")
+	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, `"status": "online"`) {
+		t.Fatalf("workspace after provisioning with the rotated key: %q\nprovisioner log: %s", out, provLog)
+	}
+	errOut += provLog
+	if strings.Contains(out+errOut, cliCanary) {
+		t.Fatal("the secret value was printed")
+	}
+}

@@ -30,11 +30,27 @@ func runCLI(args ...string) (int, string, string) {
 // embedded store of dir, as `serve` would, and returns its id.
 func provisionOnEmbeddedStore(t *testing.T, dir string) string {
 	t.Helper()
-	ctx := context.Background()
 	key, err := secrets.LoadOrCreateKeyFile(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return provision1(t, dir, key, registry.Default().DefaultModel())
+}
+
+// provisionWithKey creates a workspace for model in the embedded store of
+// dir, sealing with the base64 key, and returns its id.
+func provisionWithKey(t *testing.T, dir, key64, model string) string {
+	t.Helper()
+	key, err := secrets.ParseKey(key64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return provision1(t, dir, key, model)
+}
+
+func provision1(t *testing.T, dir string, key []byte, model string) string {
+	t.Helper()
+	ctx := context.Background()
 	keys, err := secrets.NewKeyring(key)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +61,7 @@ func provisionOnEmbeddedStore(t *testing.T, dir string) string {
 	}
 	defer db.Close()
 	svc := provision.New(db, gate.New(registry.Default(), zerolog.Nop()), keys, zerolog.Nop())
-	res, err := svc.Provision(ctx, modelgate.Caller{Org: modelgate.DefaultOrg}, provision.Request{Name: "cli", Model: registry.Default().DefaultModel()})
+	res, err := svc.Provision(ctx, modelgate.Caller{Org: modelgate.DefaultOrg}, provision.Request{Name: "cli", Model: model})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,11 +55,11 @@ func (p *Provisioner) preflight(ctx context.Context, w *modelgate.Workspace) (*p
 	var org map[string]string
 	var badOrg []string
 	if (err == nil && !dec.PlatformBilled) || modelgate.ErrorCode(err) == modelgate.EMissingCredential {
-		sealed, err := p.opts.Store.OrgSecrets(ctx, w.Org)
-		if err != nil {
-			return nil, fmt.Errorf("read org secrets: %w", err)
+		sealedOrg, readErr := p.opts.Store.OrgSecrets(ctx, w.Org)
+		if readErr != nil {
+			return nil, fmt.Errorf("read org secrets: %w", readErr)
 		}
-		org, badOrg = p.open(log, secrets.ScopeOrg, w.Org, sealed)
+		org, badOrg = p.open(log, secrets.ScopeOrg, w.Org, sealedOrg)
 		dec, err = p.opts.Gate.Preflight(ctx, req, org)
 	}
 

@@ -515,3 +515,26 @@ func keys(m map[string]string) []string {
 	}
 	return out
 }
+
+// TestProvisioner_OrgKeyAloneStartsTheWorkspace is the common case: a BYOK
+// workspace created with no workspace secret, its key stored for the org.
+// The backstop finds the org key and the driver gets exactly that value.
+func TestProvisioner_OrgKeyAloneStartsTheWorkspace(t *testing.T) {
+	t.Parallel()
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			p, b := setup(t, kind, nil)
+			b.setOrgSecret(t, "ANTHROPIC_API_KEY", "sk-ant-org-only")
+			w := b.provision(t, "coder", byokModel, nil)
+			runOnce(t, p)
+			got := b.get(t, w.ID)
+			if got.Status != modelgate.StatusOnline {
+				t.Fatalf("workspace is %s %q: %s", got.Status, got.StatusCode, got.StatusMessage)
+			}
+			if creds := b.driver.creds[w.ID]; len(creds) != 1 || creds["ANTHROPIC_API_KEY"] != "sk-ant-org-only" {
+				t.Fatalf("driver got credentials %v, want the org's ANTHROPIC_API_KEY", keys(creds))
+			}
+		})
+	}
+}
