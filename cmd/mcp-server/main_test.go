@@ -227,3 +227,32 @@ func startToInitialize(b *testing.B, dir string) time.Duration {
 	cmd.Wait()
 	return d
 }
+
+// TestStdio_BYOKWorkspaceWithAnOrgKeyGoesOnline runs the journey to its end
+// with the real binary and its in-process provisioner: set the org key,
+// provision with wait_seconds, and the exec driver, which checks that it got
+// the key, brings the workspace online. On both stores.
+func TestStdio_BYOKWorkspaceWithAnOrgKeyGoesOnline(t *testing.T) {
+	t.Parallel()
+	driver := []string{"MODELGATE_DRIVER=exec", `MODELGATE_EXEC_COMMAND=test "$ANTHROPIC_API_KEY" = "` + canary + `"`, "MODELGATE_ORG=e2e"}
+	stores := map[string][]string{
+		"embedded": {"MODELGATE_DATA_DIR=" + t.TempDir()},
+		"postgres": {"MODELGATE_DATABASE_URL=" + pgtest.SchemaURL(t), "MODELGATE_SECRETS_KEY=" + testKey},
+	}
+	for name, env := range stores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, stderr := startStdio(t, append(env, driver...), mcp.ProtocolVersion20251125)
+			if _, isErr := call(t, c, "set_org_secret", map[string]any{"key": "ANTHROPIC_API_KEY", "value": canary}); isErr {
+				t.Fatal("set_org_secret failed")
+			}
+			got, isErr := call(t, c, "provision_workspace", map[string]any{"name": "coder", "model": "claude-sonnet-4-6", "wait_seconds": 30})
+			if isErr || got["status"] != "online" {
+				t.Fatalf("provision with wait_seconds = %v\nstderr: %s", got, stderr.String())
+			}
+			if strings.Contains(stderr.String(), canary) {
+				t.Fatal("the secret value reached the log")
+			}
+		})
+	}
+}
