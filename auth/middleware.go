@@ -121,7 +121,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		caller, err := a.Authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
 			var coded *modelgate.Error
-			if errors.As(err, &coded) {
+			if errors.As(err, &coded) && coded.Code == modelgate.EUnauthorized {
 				if coded == errMissing {
 					// RFC 6750 §3.1: no error code when no credentials were sent.
 					w.Header().Set("WWW-Authenticate", `Bearer realm="modelgate"`)

@@ -113,7 +113,7 @@ Commands:
 	fmt.Fprint(w, "\nFlags (every command; each has an environment variable, a flag wins):\n")
 	fs := flag.NewFlagSet("mcp-server", flag.ContinueOnError)
 	var c Config
-	bindConfig(fs, &c, func(string) string { return "" })
+	bindConfig(fs, &c, func(string) string { return "" }) // the defaults parse
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fmt.Fprint(w, `
@@ -129,7 +129,9 @@ func parseFlags(env Env, name string, args []string, extra func(fs *flag.FlagSet
 	fs := flag.NewFlagSet("mcp-server "+name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	cfg := &Config{}
-	bindConfig(fs, cfg, env.Getenv)
+	if err := bindConfig(fs, cfg, env.Getenv); err != nil {
+		return nil, nil, err
+	}
 	if extra != nil {
 		extra(fs)
 	}

@@ -171,6 +171,55 @@ func TestCLI_ConfigFromEnvironmentAndFlags(t *testing.T) {
 	}
 }
 
+func TestCLI_ArgumentThatIsASecretIsRefusedWithoutEchoingIt(t *testing.T) {
+	t.Parallel()
+	token := "mg_abcdefghijkl_" + strings.Repeat("Z", 43) // a whole token where a prefix belongs
+	for name, args := range map[string][]string{
+		"token revoke with a whole token":       {"token", "revoke", token},
+		"secret set with KEY=VALUE":             {"secret", "set", "ANTHROPIC_API_KEY=" + cliCanary},
+		"secret set with the value as the key":  {"secret", "set", cliCanary},
+		"secret delete with the value as a key": {"secret", "delete", cliCanary},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			code, out, errOut := run(t, t.TempDir(), "x\n", args...)
+			if code == 0 || strings.Contains(out+errOut, cliCanary) || strings.Contains(out+errOut, "ZZZZ") {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want a refusal that does not repeat the argument", code, out, errOut)
+			}
+		})
+	}
+}
+
+func TestCLI_MalformedNumericOrBooleanEnvironmentValueIsRefused(t *testing.T) {
+	t.Parallel()
+	// A value that does not parse must not silently become false or 0:
+	// MODELGATE_READ_ONLY=yes would serve the write tools, and
+	// MODELGATE_RATE_LIMIT=ten would turn the limit off.
+	for env, value := range map[string]string{
+		"MODELGATE_READ_ONLY":         "yes",
+		"MODELGATE_ALLOW_NO_AUTH":     "on",
+		"MODELGATE_CALL_TIMEOUT":      "10",
+		"MODELGATE_SHUTDOWN_TIMEOUT":  "15 s",
+		"MODELGATE_MAX_BODY_BYTES":    "1MiB",
+		"MODELGATE_RATE_LIMIT":        "ten",
+		"MODELGATE_BURST":             "20.5",
+		"MODELGATE_MAX_ATTEMPTS":      "five",
+		"MODELGATE_PROVISION_TIMEOUT": "10 minutes",
+		"MODELGATE_NO_PROVISIONER":    "nope",
+	} {
+		t.Run(env, func(t *testing.T) {
+			t.Parallel()
+			vars := map[string]string{"MODELGATE_DATA_DIR": t.TempDir(), env: value}
+			var stdout, stderr bytes.Buffer
+			code := Main(Env{Args: []string{"models", "--json"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+				Getenv: func(k string) string { return vars[k] }})
+			if code == 0 || !strings.Contains(stderr.String(), env) {
+				t.Fatalf("%s=%q: exit %d, stderr %q; want a non-zero exit naming the variable", env, value, code, stderr.String())
+			}
+		})
+	}
+}
+
 func TestParseSince(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/registry"
+	"github.com/modelgate/modelgate/secrets"
 	"github.com/modelgate/modelgate/tools"
 )
 
@@ -125,6 +126,10 @@ func runSecret(ctx context.Context, env Env, args []string) error {
 	}
 	if len(rest) != n {
 		return fmt.Errorf("secret %s: want %d argument(s), got %d", sub, n, len(rest))
+	}
+	if n == 1 && !secrets.ValidName(rest[0]) {
+		// Not repeated: people type KEY=VALUE, or the value itself, here.
+		return fmt.Errorf("%s: secret %s: KEY must be a name matching ^[A-Z_][A-Z0-9_]{0,127}$ (the value is read from stdin)", modelgate.EInvalidArgument, sub)
 	}
 	a, err := openFromFlags(ctx, env, cfg)
 	if err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -82,12 +83,30 @@ var configFlags = []flagDef{
 }
 
 // bindConfig registers every configuration flag on fs, with defaults taken
-// from the environment.
-func bindConfig(fs *flag.FlagSet, c *Config, getenv func(string) string) {
+// from the environment. It returns an error naming the variable when an
+// environment value does not parse as its flag's type: a bad value must not
+// silently become false or 0 (MODELGATE_READ_ONLY=yes serving write tools).
+func bindConfig(fs *flag.FlagSet, c *Config, getenv func(string) string) error {
+	var errs []error
 	for _, f := range configFlags {
 		def := f.def
 		if v := getenv(f.env); v != "" {
 			def = v
+		}
+		check := func(err error) {
+			if err != nil {
+				errs = append(errs, fmt.Errorf("$%s: %w", f.env, err))
+			}
+		}
+		parseBool := func(s string) bool {
+			b, err := strconv.ParseBool(s)
+			check(err)
+			return b
+		}
+		parseDuration := func(s string) time.Duration {
+			d, err := time.ParseDuration(s)
+			check(err)
+			return d
 		}
 		usage := f.usage + " [$" + f.env + "]"
 		switch f.name {
@@ -122,13 +141,16 @@ func bindConfig(fs *flag.FlagSet, c *Config, getenv func(string) string) {
 		case "shutdown-timeout":
 			fs.DurationVar(&c.ShutdownTimeout, f.name, parseDuration(def), usage)
 		case "max-body-bytes":
-			n, _ := strconv.ParseInt(def, 10, 64)
+			n, err := strconv.ParseInt(def, 10, 64)
+			check(err)
 			fs.Int64Var(&c.MaxBodyBytes, f.name, n, usage)
 		case "rate-limit":
-			x, _ := strconv.ParseFloat(def, 64)
+			x, err := strconv.ParseFloat(def, 64)
+			check(err)
 			fs.Float64Var(&c.RateLimit, f.name, x, usage)
 		case "burst":
-			n, _ := strconv.Atoi(def)
+			n, err := strconv.Atoi(def)
+			check(err)
 			fs.IntVar(&c.Burst, f.name, n, usage)
 		case "driver":
 			fs.StringVar(&c.Driver, f.name, def, usage)
@@ -139,7 +161,8 @@ func bindConfig(fs *flag.FlagSet, c *Config, getenv func(string) string) {
 		case "webhook-secret":
 			fs.StringVar(&c.WebhookSecret, f.name, def, usage)
 		case "max-attempts":
-			n, _ := strconv.Atoi(def)
+			n, err := strconv.Atoi(def)
+			check(err)
 			fs.IntVar(&c.MaxAttempts, f.name, n, usage)
 		case "provision-timeout":
 			fs.DurationVar(&c.ProvisionTimeout, f.name, parseDuration(def), usage)
@@ -149,16 +172,7 @@ func bindConfig(fs *flag.FlagSet, c *Config, getenv func(string) string) {
 			panic("config flag without binding: " + f.name) // programmer error at start-up
 		}
 	}
-}
-
-func parseBool(s string) bool {
-	b, _ := strconv.ParseBool(s)
-	return b
-}
-
-func parseDuration(s string) time.Duration {
-	d, _ := time.ParseDuration(s)
-	return d
+	return errors.Join(errs...)
 }
 
 // dataDir returns the configured data directory or the user's default one.

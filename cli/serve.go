@@ -44,7 +44,11 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	defer stop() // before a.Close: the provisioner uses the store
 	if cfg.Transport == "stdio" {
 		a.log.Info().Str("org", cfg.Org).Msg("serving MCP on stdio")
-		return mcpserver.ServeStdio(ctx, s, cfg.Org, env.Stdin, env.Stdout, a.log)
+		err := mcpserver.ServeStdio(ctx, s, cfg.Org, env.Stdin, env.Stdout, a.log)
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return nil // SIGTERM/SIGINT: a clean stop
+		}
+		return err
 	}
 	return serveNetwork(ctx, cfg, a, s)
 }
@@ -100,6 +104,12 @@ func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
+	}
+	// A name such as localhost was checked by name; what counts is where
+	// the socket really listens.
+	if cfg.AllowNoAuth && !mcpserver.IsLoopbackAddr(ln.Addr().String()) {
+		ln.Close()
+		return fmt.Errorf("--allow-no-auth: refused: %s listens on %s, which is not a loopback address", cfg.Addr, ln.Addr())
 	}
 	paths := "/mcp (streamable HTTP, stateless)"
 	if cfg.Transport == mcpserver.TransportSSE {

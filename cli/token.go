@@ -46,7 +46,8 @@ func runToken(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("token %s: want %d argument(s), got %d", sub, n, len(rest))
 	}
 	if sub == "revoke" && !auth.ValidPrefix(rest[0]) {
-		return fmt.Errorf("token revoke: %q is not a token prefix (the %d characters after mg_, as token list shows)", rest[0], auth.PrefixLen)
+		// Not repeated: it may be a whole token, secret included.
+		return fmt.Errorf("token revoke: the argument is not a token prefix (the %d characters after mg_, as token list shows)", auth.PrefixLen)
 	}
 	a, err := openFromFlags(ctx, env, cfg)
 	if err != nil {

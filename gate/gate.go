@@ -234,7 +234,9 @@ func ValidateSecrets(s map[string]string) error {
 	}
 	for name, value := range s {
 		if !secrets.ValidName(name) {
-			return modelgate.Errorf(modelgate.EInvalidArgument, "secrets: invalid name %q: names match ^[A-Z_][A-Z0-9_]{0,127}$", truncate(name, 140))
+			// The name is not repeated: a value pasted where the name goes
+			// must not come back in the error.
+			return modelgate.Errorf(modelgate.EInvalidArgument, "secrets: a name (%d characters) is not a credential name: names match ^[A-Z_][A-Z0-9_]{0,127}$, e.g. ANTHROPIC_API_KEY", utf8.RuneCountInString(name))
 		}
 		if value == "" {
 			return modelgate.Errorf(modelgate.EInvalidArgument, "secrets: value of %s is empty", name)
@@ -244,11 +246,4 @@ func ValidateSecrets(s map[string]string) error {
 		}
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

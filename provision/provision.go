@@ -364,7 +364,7 @@ func (s *Service) Deprovision(ctx context.Context, caller modelgate.Caller, id, 
 // SetOrgSecret seals and stores an org secret. The value is never logged.
 func (s *Service) SetOrgSecret(ctx context.Context, caller modelgate.Caller, key, value string) (modelgate.SecretInfo, error) {
 	if !secrets.ValidName(key) {
-		return modelgate.SecretInfo{}, modelgate.Errorf(modelgate.EInvalidArgument, "key: invalid name %q: names match ^[A-Z_][A-Z0-9_]{0,127}$", truncate(key, 140))
+		return modelgate.SecretInfo{}, invalidKey(key)
 	}
 	if err := gate.ValidateSecrets(map[string]string{key: value}); err != nil {
 		return modelgate.SecretInfo{}, err
@@ -389,7 +389,7 @@ func (s *Service) ListOrgSecrets(ctx context.Context, caller modelgate.Caller) (
 // DeleteOrgSecret deletes an org secret; deleted is false if there was none.
 func (s *Service) DeleteOrgSecret(ctx context.Context, caller modelgate.Caller, key string) (bool, error) {
 	if !secrets.ValidName(key) {
-		return false, modelgate.Errorf(modelgate.EInvalidArgument, "key: invalid name %q: names match ^[A-Z_][A-Z0-9_]{0,127}$", truncate(key, 140))
+		return false, invalidKey(key)
 	}
 	deleted, err := s.store.DeleteOrgSecret(ctx, caller.Org, key)
 	if err != nil {
@@ -406,11 +406,10 @@ func (s *Service) RotateKeys(ctx context.Context) (int, error) {
 	})
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
+// invalidKey refuses a secret name without repeating it: a value pasted
+// where the name goes must not come back in the error.
+func invalidKey(key string) error {
+	return modelgate.Errorf(modelgate.EInvalidArgument, "key: not a credential name (%d characters): names match ^[A-Z_][A-Z0-9_]{0,127}$, e.g. ANTHROPIC_API_KEY", utf8.RuneCountInString(key))
 }
 
 // WaitingMessage is the status_message of a workspace that waits for a

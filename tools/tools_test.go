@@ -507,6 +507,17 @@ func TestTools_HostileArguments(t *testing.T) {
 			t.Errorf("%s %v: empty message", tc.tool, tc.args)
 		}
 	}
+	// A value pasted where a credential name goes never comes back.
+	for _, tc := range []struct {
+		tool string
+		args map[string]any
+	}{
+		{"set_org_secret", map[string]any{"key": "ANTHROPIC_API_KEY=" + canary, "value": "v"}},
+		{"delete_org_secret", map[string]any{"key": canary}},
+		{"provision_workspace", map[string]any{"name": "a", "model": "claude-sonnet-4-6", "secrets": map[string]any{canary: "v"}}},
+	} {
+		b.mustFail(t, tc.tool, tc.args, modelgate.EInvalidArgument) // call() fails the test if the canary comes back
+	}
 }
 
 // logBuffer collects the log lines of concurrent handlers.

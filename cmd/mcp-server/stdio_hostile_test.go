@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -81,5 +82,27 @@ func TestStdio_MalformedJSONRPCKeepsTheSessionAlive(t *testing.T) {
 	m := next()
 	if r, ok := m["result"].(map[string]any); !ok || r["isError"] == true {
 		t.Fatalf("after the garbage, a valid call failed: %v", m)
+	}
+}
+
+// TestStdio_SIGTERMIsACleanStop: the stdio server exits 0 on SIGTERM.
+func TestStdio_SIGTERMIsACleanStop(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(binary)
+	cmd.Env = append(os.Environ(), "MODELGATE_DATA_DIR="+t.TempDir(), "MODELGATE_LOG_LEVEL=info")
+	stdin, _ := cmd.StdinPipe()
+	defer stdin.Close()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Once initialize is answered the server is serving.
+	io.WriteString(stdin, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`+"\n")
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v, want status 0", err)
 	}
 }
