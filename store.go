@@ -28,9 +28,11 @@ type NewWorkspace struct {
 	// transaction as the workspace.
 	Secrets []SealedSecret
 	// Audit, if not nil, is the gate decision that allowed the workspace.
-	// It is appended in the same transaction when the workspace is created
-	// (its WorkspaceID and At are the workspace's), and not at all when an
-	// idempotency key returns an existing workspace.
+	// It is appended in the same transaction when the workspace is created,
+	// and not at all when an idempotency key returns an existing workspace.
+	// Only its TokenPrefix is taken as given: the rest of the entry
+	// describes the created workspace (allowed, its org, id, creation time,
+	// runtime, model, provider and credential scope).
 	Audit *AuditEntry
 }
 

@@ -475,7 +475,7 @@ func (p *Provisioner) handle(ctx context.Context, w *modelgate.Workspace, deadli
 			p.lost(log, err, ctx.Err() != nil)
 			return
 		}
-		err := p.attempt(ctx, w, pf)
+		err := p.attempt(ctx, w, pf, deadline)
 		if err == nil {
 			p.finish(ctx, log, w, modelgate.StatusOnline, "", "")
 			return
@@ -483,7 +483,9 @@ func (p *Provisioner) handle(ctx context.Context, w *modelgate.Workspace, deadli
 		if ctx.Err() != nil {
 			return // the attempt was cut by shutdown, not by the driver
 		}
-		lastErr = pf.redact(err.Error())
+		// Made storable before it is redacted: removing NULs could join
+		// the pieces of a value that NULs split (UTF-16 text) after it.
+		lastErr = pf.redact(storable(err.Error()))
 		log.Warn().Int("attempt", w.Attempts).Str("error", lastErr).Msg("driver attempt failed")
 		if w.Attempts >= p.opts.MaxAttempts {
 			continue
@@ -503,16 +505,19 @@ func (p *Provisioner) handle(ctx context.Context, w *modelgate.Workspace, deadli
 	}
 }
 
-// attempt runs the driver once under the attempt timeout.
-func (p *Provisioner) attempt(ctx context.Context, w *modelgate.Workspace, pf *preflight) error {
-	actx, cancel := context.WithTimeout(ctx, p.opts.AttemptTimeout)
+// attempt runs the driver once under the attempt timeout, cut short at the
+// job deadline: a slow RecordAttempt may have used the room that the check
+// before it saw, and the attempt must end while the lease holds.
+func (p *Provisioner) attempt(ctx context.Context, w *modelgate.Workspace, pf *preflight, deadline time.Time) error {
+	limit := min(p.opts.AttemptTimeout, time.Until(deadline))
+	actx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	view := *w
 	view.Provider, view.PlatformBilled = pf.decision.Provider, pf.decision.PlatformBilled
 	view.CredentialScope = pf.decision.CredentialScope
 	err := p.opts.Driver.Start(actx, &view, pf.creds)
 	if err != nil && actx.Err() != nil && ctx.Err() == nil {
-		err = fmt.Errorf("attempt timed out after %s: %w", p.opts.AttemptTimeout, err)
+		err = fmt.Errorf("attempt timed out after %s: %w", max(limit, 0), err)
 	}
 	return err
 }
@@ -578,8 +583,7 @@ func (p *Provisioner) changed(w *modelgate.Workspace) {
 // cleanMessage makes a status message storable: valid UTF-8, no NUL (which
 // PostgreSQL text refuses) and at most maxMessageBytes.
 func cleanMessage(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.ReplaceAll(s, "\x00", "")
+	s = storable(s)
 	if len(s) > maxMessageBytes {
 		cut := maxMessageBytes
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
@@ -588,4 +592,10 @@ func cleanMessage(s string) string {
 		s = s[:cut] + "…"
 	}
 	return s
+}
+
+// storable returns s as valid UTF-8 without NUL, not shortened.
+func storable(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "")
 }

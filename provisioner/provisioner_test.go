@@ -241,6 +241,35 @@ func TestProvisioner_DriverErrorIsRedactedOfEveryDecryptedValue(t *testing.T) {
 	}
 }
 
+// A status message cannot hold NUL, so the provisioner removes NULs; a value
+// that NULs split (UTF-16 text, as some tools print) must not come out of
+// that whole and unredacted.
+func TestProvisioner_SecretSplitByNULBytesIsRedactedInTheStatusMessage(t *testing.T) {
+	t.Parallel()
+	p, b := setup(t, "sqlite", func(o *provisioner.Options) { o.MaxAttempts = 1 })
+	b.driver.fn = func(_ context.Context, _ *modelgate.Workspace, creds map[string]string) error {
+		var utf16 strings.Builder
+		for _, c := range creds["ANTHROPIC_API_KEY"] {
+			utf16.WriteRune(c)
+			utf16.WriteByte(0)
+		}
+		return fmt.Errorf("bad key %s", utf16.String())
+	}
+	w := b.provision(t, "utf16", byokModel, map[string]string{"ANTHROPIC_API_KEY": "sk-ant-ws-secret"})
+
+	runOnce(t, p)
+	got := b.get(t, w.ID)
+	if got.Status != modelgate.StatusFailed {
+		t.Fatalf("workspace is %s, want failed", got.Status)
+	}
+	if strings.Contains(got.StatusMessage, "sk-ant-ws-secret") {
+		t.Fatalf("status message leaks a secret: %s", got.StatusMessage)
+	}
+	if !strings.Contains(got.StatusMessage, "bad key [REDACTED]") {
+		t.Fatalf("status message: %s", got.StatusMessage)
+	}
+}
+
 func TestProvisioner_RunWakesOnANewWorkspaceWithoutPolling(t *testing.T) {
 	t.Parallel()
 	for _, kind := range storeKinds {
@@ -460,6 +489,51 @@ func TestProvisioner_WorkspaceRemovedDuringAnAttemptStaysRemoved(t *testing.T) {
 	case f := <-b.finished:
 		t.Fatalf("OnFinish reported %s %s for a removed workspace", f.ID, f.Status)
 	default:
+	}
+}
+
+// slowAttempts is a store under load: RecordAttempt answers after delay.
+// It notes when the last claim began, before which no lease can start.
+type slowAttempts struct {
+	modelgate.Store
+	delay      time.Duration
+	mu         sync.Mutex
+	claimBegan time.Time
+}
+
+func (s *slowAttempts) ClaimWorkspaces(ctx context.Context, owner string, lease time.Duration, limit int) ([]*modelgate.Workspace, error) {
+	s.mu.Lock()
+	s.claimBegan = time.Now()
+	s.mu.Unlock()
+	return s.Store.ClaimWorkspaces(ctx, owner, lease, limit)
+}
+
+func (s *slowAttempts) RecordAttempt(ctx context.Context, owner string, w *modelgate.Workspace) error {
+	time.Sleep(s.delay) // the latency of a busy store, not synchronisation
+	return s.Store.RecordAttempt(ctx, owner, w)
+}
+
+// The lease is the only thing that keeps another provisioner from running
+// the driver for the same workspace, so an attempt must end before it
+// expires, however long recording the attempt took.
+func TestProvisioner_AttemptEndsWithinTheLeaseEvenWhenTheStoreIsSlow(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, "sqlite")
+	const lease = 200 * time.Millisecond
+	store := &slowAttempts{Store: b.store, delay: 100 * time.Millisecond}
+	var attemptEnds time.Time
+	p := b.provisioner(t, store, func(o *provisioner.Options) {
+		o.Lease, o.AttemptTimeout, o.MaxAttempts = lease, 150*time.Millisecond, 1
+		o.Driver = provisioner.DriverFunc(func(ctx context.Context, _ *modelgate.Workspace, _ map[string]string) error {
+			attemptEnds, _ = ctx.Deadline()
+			return nil
+		})
+	})
+	b.provision(t, "busy", platformModel, nil)
+
+	runOnce(t, p)
+	if leaseEnds := store.claimBegan.Add(lease); attemptEnds.After(leaseEnds) {
+		t.Fatalf("the attempt may run until %s after the lease expired", attemptEnds.Sub(leaseEnds))
 	}
 }
 

@@ -128,7 +128,10 @@ func insertWorkspaceAudit(ctx context.Context, tx *sql.Tx, w *modelgate.Workspac
 	if err != nil {
 		return err
 	}
+	// As the PostgreSQL store: the entry describes the created workspace.
 	e.Org, e.WorkspaceID, e.At = w.Org, w.ID, w.CreatedAt
+	e.Allowed, e.Code, e.DryRun = true, "", false
+	e.Runtime, e.Model, e.Provider, e.CredentialScope = w.Runtime, w.Model, w.Provider, w.CredentialScope
 	return insertAudit(ctx, tx, id.String(), e)
 }
 

@@ -383,6 +383,17 @@ func testParent(t *testing.T, s modelgate.Store) {
 		{"not a UUID", "not-a-uuid"},
 		{"SQL", "'; DROP TABLE workspaces; --"},
 	}
+	// A workspace does not exist before it is created, so it cannot be its
+	// own parent.
+	t.Run("itself", func(t *testing.T) {
+		nw := newWorkspace("acme", "own parent")
+		nw.Workspace.ID = uuid.NewString()
+		nw.Workspace.ParentID = nw.Workspace.ID
+		writesNothing(t, s, func() {
+			_, _, err := s.CreateWorkspace(ctx, nw)
+			wantCode(t, err, modelgate.ENotFound)
+		})
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			nw := newWorkspace("acme", "orphan")

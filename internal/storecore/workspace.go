@@ -17,7 +17,7 @@ import (
 // new random one. It returns EInvalidArgument for a workspace without org
 // or name, a tier outside 1..4, an ID that is not a UUID or a malformed
 // secret (see CheckSecrets), and ENotFound for a ParentID that is not a
-// UUID.
+// UUID or is the workspace's own ID.
 func NewWorkspace(nw modelgate.NewWorkspace, at time.Time) (*modelgate.Workspace, error) {
 	w := nw.Workspace
 	switch {
@@ -46,6 +46,12 @@ func NewWorkspace(nw modelgate.NewWorkspace, at time.Time) (*modelgate.Workspace
 		w.ID = id
 	} else {
 		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "workspace id %q is not a UUID", w.ID)
+	}
+	// The parent must exist before the workspace. PostgreSQL's foreign key,
+	// checked at the end of the inserting statement, would accept the row
+	// as its own parent.
+	if w.ParentID != "" && w.ParentID == w.ID {
+		return nil, ParentNotFound(nw.Workspace.ParentID)
 	}
 	w.Status, w.StatusCode, w.StatusMessage = modelgate.StatusProvisioning, "", ""
 	w.Attempts = 0
