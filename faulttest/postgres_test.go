@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/modelgate/modelgate/internal/testlog"
 	"io"
 	"maps"
 	"net/http"
@@ -80,7 +81,7 @@ type testBundle struct {
 	// acme token.
 	url   string
 	token string
-	logs  *logBuffer
+	logs  *testlog.Buffer
 }
 
 // setup starts a PostgreSQL cluster of the test's own and serves modelgate
@@ -88,7 +89,7 @@ type testBundle struct {
 // timeout, an in-process client and the HTTP handler with /readyz.
 func setup(t *testing.T) testBundle {
 	t.Helper()
-	b := testBundle{cluster: pgcluster.Start(t), logs: &logBuffer{}}
+	b := testBundle{cluster: pgcluster.Start(t), logs: &testlog.Buffer{}}
 	log := zerolog.New(b.logs)
 	var err error
 	b.store, err = postgres.Open(t.Context(), b.cluster.URL(), postgres.Options{Log: log})
@@ -661,22 +662,4 @@ func (b testBundle) post(t *testing.T, body string) (int, string) {
 func provisionBody(name string) string {
 	args, _ := json.Marshal(map[string]any{"name": name, "model": byokModel, "secrets": workspaceSecrets})
 	return `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"provision_workspace","arguments":` + string(args) + `}}`
-}
-
-// logBuffer collects the server's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

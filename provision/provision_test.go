@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"github.com/modelgate/modelgate/internal/testlog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -36,7 +37,7 @@ type testBundle struct {
 	store  counter
 	tracer *tracer // nil on SQLite
 	schema string  // PostgreSQL only
-	logs   *logBuffer
+	logs   *testlog.Buffer
 	caller modelgate.Caller
 }
 
@@ -45,7 +46,7 @@ var stores = []string{"sqlite", "postgres"}
 
 func setup(t *testing.T, kind string) testBundle {
 	t.Helper()
-	b := testBundle{logs: &logBuffer{}, caller: modelgate.Caller{Org: "acme"}}
+	b := testBundle{logs: &testlog.Buffer{}, caller: modelgate.Caller{Org: "acme"}}
 	log := zerolog.New(b.logs)
 	switch kind {
 	case "sqlite":
@@ -128,23 +129,6 @@ func countOrgSecretQueries(qs []string) int {
 		}
 	}
 	return n
-}
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestProvision_QueryDiscipline proves with a pgx tracer what the gate

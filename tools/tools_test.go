@@ -5,11 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"flag"
+	"github.com/modelgate/modelgate/internal/testlog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +35,7 @@ const canary = "sk-canary-7f3a9c1e-never-show-me"
 type testBundle struct {
 	client *client.Client
 	store  *sqlite.DB
-	logs   *logBuffer
+	logs   *testlog.Buffer
 	ctx    context.Context // carries the caller (org "acme")
 }
 
@@ -50,7 +50,7 @@ func setup(t *testing.T, o setupOpts) testBundle {
 	if o.org == "" {
 		o.org = "acme"
 	}
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	log := zerolog.New(logs)
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "modelgate.db"), sqlite.Options{Log: log})
 	if err != nil {
@@ -518,22 +518,4 @@ func TestTools_HostileArguments(t *testing.T) {
 	} {
 		b.mustFail(t, tc.tool, tc.args, modelgate.EInvalidArgument) // call() fails the test if the canary comes back
 	}
-}
-
-// logBuffer collects the log lines of concurrent handlers.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/modelgate/modelgate/internal/testlog"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,29 +42,11 @@ func TestMain(m *testing.M) {
 
 const canary = "sk-ant-canary-e2e-9d2f71"
 
-// lockedBuffer collects the server's stderr.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startStdio starts the real binary over stdio with env and returns an
 // initialized client.
-func startStdio(t *testing.T, env []string, protocol string) (*client.Client, *lockedBuffer) {
+func startStdio(t *testing.T, env []string, protocol string) (*client.Client, *testlog.Buffer) {
 	t.Helper()
-	stderr := &lockedBuffer{}
+	stderr := &testlog.Buffer{}
 	tr := transport.NewStdioWithOptions(binary, env, nil, transport.WithCommandStderrWriter(stderr))
 	if err := tr.Start(t.Context()); err != nil {
 		t.Fatal(err)
