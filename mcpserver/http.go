@@ -171,6 +171,13 @@ func NewHTTPHandler(s *server.MCPServer, o HTTPOptions) (*HTTPHandler, error) {
 
 // ServeHTTP serves one request.
 func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.sse != nil && r.Method == http.MethodPost {
+		// An SSE message is answered 202 and its call runs afterwards on
+		// its own goroutine; counting the request too lets shutdown see a
+		// call that is still being authenticated or read.
+		h.calls.add()
+		defer h.calls.done()
+	}
 	h.handler.ServeHTTP(w, r)
 }
 
@@ -218,13 +225,20 @@ func Serve(ctx context.Context, ln net.Listener, h *HTTPHandler) error {
 func (h *HTTPHandler) drain(ctx context.Context) error {
 	err := h.calls.wait(ctx)
 	if h.sse != nil {
-		if err == nil {
-			// A finished call's answer is queued for its stream; give the
-			// stream a moment to write it before closing.
+		// A finished call's answer is queued for its stream; give the
+		// stream a moment to write it before closing. A message accepted
+		// just before its call started counts again once it starts: wait
+		// until a whole grace period passes with nothing in flight.
+		for err == nil {
 			select {
 			case <-time.After(sseFlushGrace):
 			case <-ctx.Done():
+				err = ctx.Err()
 			}
+			if err != nil || !h.calls.busy() {
+				break
+			}
+			err = h.calls.wait(ctx)
 		}
 		h.sse.CloseSessions()
 	}
@@ -423,21 +437,33 @@ type callCounter struct {
 
 func (c *callCounter) middleware(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		c.mu.Lock()
-		if c.n == 0 {
-			c.idle = make(chan struct{})
-		}
-		c.n++
-		c.mu.Unlock()
-		defer func() {
-			c.mu.Lock()
-			if c.n--; c.n == 0 {
-				close(c.idle)
-			}
-			c.mu.Unlock()
-		}()
+		c.add()
+		defer c.done()
 		return next(ctx, req)
 	}
+}
+
+func (c *callCounter) add() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		c.idle = make(chan struct{})
+	}
+	c.n++
+}
+
+func (c *callCounter) done() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n--; c.n == 0 {
+		close(c.idle)
+	}
+}
+
+func (c *callCounter) busy() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n > 0
 }
 
 // wait returns when no call is in flight, or ctx's error when it ends first.
