@@ -15,6 +15,7 @@ package gate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -132,8 +133,29 @@ func (g *Gate) check(ctx context.Context, req Request, lookup func(context.Conte
 
 	// 2–5. runtime, model, registration, provider: derivation.
 	d, err := g.catalog.Derive(req.Runtime, req.Model, wsNames)
+	var orgNames []string
+	looked := false
 	if err != nil {
-		return Decision{}, err
+		if !ambiguous(err) {
+			return Decision{}, err
+		}
+		// Several open arms match and the workspace names do not choose
+		// one: the available names include the org's (§2.4), so read them
+		// now and derive with both scopes.
+		names, lerr := lookup(ctx)
+		if lerr != nil {
+			if !failOpen {
+				return Decision{}, fmt.Errorf("gate: read org secret names: %w", lerr)
+			}
+			// Fail-open cannot choose a provider: the model stays ambiguous.
+			g.log.Warn().Err(lerr).Str("org", req.Org).Str("runtime", req.Runtime).
+				Msg("org secret lookup failed; an ambiguous model could not be settled")
+			return Decision{}, err
+		}
+		orgNames, looked = names, true
+		if d, err = g.catalog.Derive(req.Runtime, req.Model, union(wsNames, orgNames)); err != nil {
+			return Decision{}, err
+		}
 	}
 	dec := Decision{
 		Runtime:        req.Runtime,
@@ -151,7 +173,9 @@ func (g *Gate) check(ctx context.Context, req Request, lookup func(context.Conte
 		dec.CredentialScope, dec.Name = modelgate.ScopeWorkspace, name
 		return dec, nil
 	}
-	orgNames, err := lookup(ctx)
+	if !looked {
+		orgNames, err = lookup(ctx)
+	}
 	if err != nil {
 		if !failOpen {
 			return Decision{}, fmt.Errorf("gate: read org secret names: %w", err)
@@ -163,15 +187,9 @@ func (g *Gate) check(ctx context.Context, req Request, lookup func(context.Conte
 		dec.CredentialScope = modelgate.ScopeUnverified
 		return dec, nil
 	}
-	union := make(registry.NameSet, len(wsNames)+len(orgNames))
-	for name := range wsNames {
-		union[name] = struct{}{}
-	}
-	for _, name := range orgNames {
-		union[name] = struct{}{}
-	}
+	all := union(wsNames, orgNames)
 	// An org key can move the model to another arm, so derive again.
-	d, err = g.catalog.Derive(req.Runtime, req.Model, union)
+	d, err = g.catalog.Derive(req.Runtime, req.Model, all)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -180,7 +198,7 @@ func (g *Gate) check(ctx context.Context, req Request, lookup func(context.Conte
 		dec.CredentialScope, dec.Name = modelgate.ScopeWorkspace, name
 		return dec, nil
 	}
-	if name := firstAccepted(d.Provider, union); name != "" {
+	if name := firstAccepted(d.Provider, all); name != "" {
 		dec.CredentialScope, dec.Name = modelgate.ScopeOrg, name
 		return dec, nil
 	}
@@ -213,6 +231,29 @@ func (g *Gate) missing(dec Decision) *modelgate.Error {
 		WithDetail("auth_env", accepted).
 		WithDetail("scopes_checked", []string{modelgate.ScopeWorkspace, modelgate.ScopeOrg}).
 		WithDetail("platform_default_model", def)
+}
+
+// union returns the names of both scopes in one set.
+func union(ws registry.NameSet, org []string) registry.NameSet {
+	all := make(registry.NameSet, len(ws)+len(org))
+	for name := range ws {
+		all[name] = struct{}{}
+	}
+	for _, name := range org {
+		all[name] = struct{}{}
+	}
+	return all
+}
+
+// ambiguous reports whether err is Derive's refusal of an id that several
+// open arms' patterns match (its details name the "candidates").
+func ambiguous(err error) bool {
+	var e *modelgate.Error
+	if !errors.As(err, &e) || e.Code != modelgate.EUnregisteredModel {
+		return false
+	}
+	_, ok := e.Details["candidates"]
+	return ok
 }
 
 func firstAccepted(p *registry.Provider, names registry.NameSet) string {

@@ -354,3 +354,55 @@ func TestGate_AgreesWithDiscovery(t *testing.T) {
 	}
 	t.Logf("checked %d decisions", checked)
 }
+
+// overlapCatalog has two open arms whose patterns both accept "shared/…":
+// only the available credential names can settle which provider serves it.
+const overlapCatalog = `version: 1
+default_runtime: rt
+default_model: platform/m
+providers:
+  - name: platform
+    auth_env: [PLATFORM_TOKEN]
+    pattern: '^platform/'
+  - name: alpha
+    auth_env: [ALPHA_KEY]
+    pattern: '^(shared|alpha)/'
+  - name: beta
+    auth_env: [BETA_KEY]
+    pattern: '^(shared|beta)/'
+runtimes:
+  - name: rt
+    arms:
+      - provider: platform
+        models: [platform/m]
+      - provider: alpha
+      - provider: beta
+`
+
+// TestGate_OrgKeySettlesAmbiguousPatterns: derivation uses the union of
+// workspace and org names (CONTRACT.md §2.4, §3.6), so an org key settles a
+// model that several open arms' patterns match, in Check and in Preflight.
+func TestGate_OrgKeySettlesAmbiguousPatterns(t *testing.T) {
+	t.Parallel()
+	cat, err := registry.Load([]byte(overlapCatalog), "overlap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gate.New(cat, zerolog.Nop())
+	req := gate.Request{Runtime: "rt", Model: "shared/x"}
+
+	dec, err := g.Check(t.Context(), req, &lookup{names: []string{"BETA_KEY"}})
+	if err != nil || dec.Provider != "beta" || dec.CredentialScope != modelgate.ScopeOrg {
+		t.Fatalf("Check with org BETA_KEY = %+v, %v; want beta, scope org", dec, err)
+	}
+	dec, err = g.Preflight(t.Context(), req, map[string]string{"ALPHA_KEY": "k"})
+	if err != nil || dec.Provider != "alpha" || dec.CredentialScope != modelgate.ScopeOrg {
+		t.Fatalf("Preflight with org ALPHA_KEY = %+v, %v; want alpha, scope org", dec, err)
+	}
+	if _, err := g.Check(t.Context(), req, &lookup{}); modelgate.ErrorCode(err) != modelgate.EUnregisteredModel {
+		t.Fatalf("Check with no names = %v, want %s (ambiguous)", err, modelgate.EUnregisteredModel)
+	}
+	if _, err := g.Check(t.Context(), req, &lookup{err: errors.New("connection refused")}); modelgate.ErrorCode(err) != modelgate.EUnregisteredModel {
+		t.Fatalf("Check with a failing lookup = %v, want %s: fail-open cannot choose a provider", err, modelgate.EUnregisteredModel)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/secrets"
 )
 
 // MaxStringArgBytes bounds any string argument before field-specific limits
@@ -120,7 +121,13 @@ func (a *args) stringMap(name string, maxEntries int) map[string]string {
 	for k, v := range m {
 		s, ok := v.(string)
 		if !ok {
-			a.fail("%s: value of %q must be a string", name, truncate(k, 140))
+			// A key that is not a credential name may be a value pasted
+			// where the name goes: it must not come back in the error.
+			if secrets.ValidName(k) {
+				a.fail("%s: value of %q must be a string", name, k)
+			} else {
+				a.fail("%s: every value must be a string", name)
+			}
 			return nil
 		}
 		out[k] = s

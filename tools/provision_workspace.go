@@ -84,6 +84,10 @@ func ProvisionWorkspace(d Deps) server.ServerTool {
 		if err := a.done(); err != nil {
 			return nil, err
 		}
+		if req.Tier == 0 {
+			// provision.Request reads 0 as "not given"; an explicit 0 is out of range.
+			return nil, modelgate.Errorf(modelgate.EInvalidArgument, "tier: must be 1..4, got 0")
+		}
 		if wait < 0 || wait > provision.MaxWaitSeconds {
 			return nil, modelgate.Errorf(modelgate.EInvalidArgument, "wait_seconds: must be 0..%d, got %d", provision.MaxWaitSeconds, wait)
 		}

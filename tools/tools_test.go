@@ -482,6 +482,7 @@ func TestTools_HostileArguments(t *testing.T) {
 		{"provision_workspace", map[string]any{"name": "a", "modle": "moonshot/kimi-k2.6"}, modelgate.EInvalidArgument},
 		{"provision_workspace", map[string]any{"name": "a", "model": "moonshot/kimi-k2.6", "tier": 5}, modelgate.EInvalidArgument},
 		{"provision_workspace", map[string]any{"name": "a", "model": "moonshot/kimi-k2.6", "tier": 2.5}, modelgate.EInvalidArgument},
+		{"provision_workspace", map[string]any{"name": "a", "model": "moonshot/kimi-k2.6", "tier": 0}, modelgate.EInvalidArgument},
 		{"provision_workspace", map[string]any{"name": "a", "model": "moonshot/kimi-k2.6", "secrets": "KEY=v"}, modelgate.EInvalidArgument},
 		{"provision_workspace", map[string]any{"name": "a", "model": "moonshot/kimi-k2.6", "secrets": map[string]any{"K": 1}}, modelgate.EInvalidArgument},
 		{"provision_workspace", map[string]any{"name": "a", "model": "moonshot/kimi-k2.6", "secrets": map[string]any{"lower": "v"}}, modelgate.EInvalidArgument},
@@ -515,6 +516,8 @@ func TestTools_HostileArguments(t *testing.T) {
 		{"set_org_secret", map[string]any{"key": "ANTHROPIC_API_KEY=" + canary, "value": "v"}},
 		{"delete_org_secret", map[string]any{"key": canary}},
 		{"provision_workspace", map[string]any{"name": "a", "model": "claude-sonnet-4-6", "secrets": map[string]any{canary: "v"}}},
+		{"provision_workspace", map[string]any{"name": "a", "model": "claude-sonnet-4-6", "secrets": map[string]any{canary: 1}}},
+		{"provision_workspace", map[string]any{"name": "a", "model": "claude-sonnet-4-6", "secrets": map[string]any{canary: nil}}},
 	} {
 		b.mustFail(t, tc.tool, tc.args, modelgate.EInvalidArgument) // call() fails the test if the canary comes back
 	}
