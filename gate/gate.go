@@ -71,26 +71,11 @@ type Decision struct {
 type Gate struct {
 	catalog *registry.Catalog
 	log     zerolog.Logger
-	// platformDefault is, per runtime, the platform-billed model a refusal
-	// recommends: the catalog default if the runtime bills it on the
-	// platform, else the runtime's first platform-billed id.
-	platformDefault map[string]string
 }
 
 // New returns a gate over catalog that logs fail-open warnings to log.
 func New(catalog *registry.Catalog, log zerolog.Logger) *Gate {
-	g := &Gate{catalog: catalog, log: log, platformDefault: map[string]string{}}
-	for _, rt := range catalog.Runtimes() {
-		if d, err := catalog.Derive(rt, catalog.DefaultModel(), nil); err == nil && d.Provider.PlatformBilled() {
-			g.platformDefault[rt] = catalog.DefaultModel()
-			continue
-		}
-		offered, _ := catalog.Offered(rt, registry.Filter{Billing: "platform"})
-		if len(offered) > 0 {
-			g.platformDefault[rt] = offered[0].Model
-		}
-	}
-	return g
+	return &Gate{catalog: catalog, log: log}
 }
 
 // Catalog returns the catalog the gate decides with.
@@ -98,7 +83,7 @@ func (g *Gate) Catalog() *registry.Catalog { return g.catalog }
 
 // PlatformDefault returns the platform-billed model recommended on runtime,
 // or "" when the runtime bills no model on the platform.
-func (g *Gate) PlatformDefault(runtime string) string { return g.platformDefault[runtime] }
+func (g *Gate) PlatformDefault(runtime string) string { return g.catalog.PlatformDefault(runtime) }
 
 // Check runs the gate of provision_workspace (CONTRACT.md §3). It returns a
 // Decision, or a *modelgate.Error with the code of the first failed check.
@@ -217,7 +202,7 @@ func (g *Gate) AllowsWith(ctx context.Context, runtime, model string, orgNames [
 
 func (g *Gate) missing(dec Decision) *modelgate.Error {
 	accepted := g.catalog.AcceptedNames(dec.Runtime, dec.Model)
-	def := g.platformDefault[dec.Runtime]
+	def := g.catalog.PlatformDefault(dec.Runtime)
 	msg := fmt.Sprintf("model %q on runtime %q is served by %s (BYOK) and needs a credential, but none was found in the workspace secrets or the org secrets. "+
 		"Add one of %s: as a workspace secret (the \"secrets\" argument of provision_workspace) or as an org secret (set_org_secret).",
 		dec.Model, dec.Runtime, dec.Provider, strings.Join(accepted, ", "))

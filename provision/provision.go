@@ -10,6 +10,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -110,7 +111,7 @@ func (s *Service) audit(ctx context.Context, caller modelgate.Caller, req Reques
 	}
 	if res != nil {
 		e.Provider, e.CredentialScope, e.WorkspaceID = res.Provider, res.CredentialScope, res.ID
-	} else if me, ok := err.(*modelgate.Error); ok {
+	} else if me := (*modelgate.Error)(nil); errors.As(err, &me) {
 		e.Provider, _ = me.Details["provider"].(string)
 	}
 	ev := s.log.Info()
@@ -377,6 +378,7 @@ func (s *Service) SetOrgSecret(ctx context.Context, caller modelgate.Caller, key
 	if err != nil {
 		return modelgate.SecretInfo{}, err
 	}
+	info.UpdatedAt = info.UpdatedAt.UTC().Truncate(time.Microsecond) // as list_org_secrets shows it
 	s.log.Info().Str("org", caller.Org).Str("key", key).Msg("org secret set")
 	return info, nil
 }
@@ -430,13 +432,18 @@ func (s *Service) Wait(ctx context.Context, caller modelgate.Caller, id string, 
 	start := time.Now()
 	deadline := start.Add(d)
 	lastTick := start
+	var last *modelgate.Workspace
 	t := time.NewTicker(waitPoll)
 	defer t.Stop()
 	for {
 		w, err := s.store.GetWorkspace(ctx, caller.Org, id)
 		if err != nil {
+			if last != nil && ctx.Err() != nil {
+				return present(last), nil // the wait ended: answer with what was last read
+			}
 			return nil, err
 		}
+		last = w
 		if w.Status != modelgate.StatusProvisioning || !time.Now().Before(deadline) {
 			return present(w), nil
 		}

@@ -30,3 +30,21 @@ func TestWithDefaults_OverridesAndKeepsTheRule(t *testing.T) {
 		}
 	}
 }
+
+func TestPlatformDefault_IsAModelTheRuntimeBillsOnThePlatform(t *testing.T) {
+	t.Parallel()
+	c := registry.Default()
+	want := map[string]string{
+		"claude-code": "moonshot/kimi-k2.6", "hermes": "moonshot/kimi-k2.6", "openclaw": "moonshot/kimi-k2.6",
+		"codex": "openai/gpt-5.4", "google-adk": "platform:gemini-2.5-flash", "langgraph": "",
+	}
+	for rt, def := range want {
+		if got := c.PlatformDefault(rt); got != def {
+			t.Errorf("PlatformDefault(%q) = %q, want %q", rt, got, def)
+		}
+	}
+	_, err := c.Derive("codex", " ", nil)
+	if err == nil || !strings.Contains(err.Error(), "openai/gpt-5.4") || strings.Contains(err.Error(), "kimi") {
+		t.Fatalf("MODEL_REQUIRED on codex = %v, want it to recommend codex's own platform model", err)
+	}
+}

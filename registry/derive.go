@@ -46,9 +46,12 @@ func (c *Catalog) Derive(runtime, model string, available NameSet) (Derivation, 
 	}
 	model = strings.TrimSpace(model)
 	if model == "" {
-		return Derivation{}, modelgate.Errorf(modelgate.EModelRequired,
-			"a model id is required; the platform default model %q needs no credential", c.defaultModel).
-			WithDetail("runtime", runtime)
+		e := modelgate.Errorf(modelgate.EModelRequired, "a model id is required; list_offered_models lists the ids of runtime %q", runtime)
+		if def := c.PlatformDefault(runtime); def != "" {
+			e = modelgate.Errorf(modelgate.EModelRequired,
+				"a model id is required; the platform-billed model %q needs no credential on runtime %q", def, runtime)
+		}
+		return Derivation{}, e.WithDetail("runtime", runtime)
 	}
 
 	if arms, ok := ri.exact[model]; ok {

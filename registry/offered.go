@@ -126,3 +126,24 @@ func (c *Catalog) AcceptedNames(runtime, model string) []string {
 	}
 	return d.Provider.AuthEnv
 }
+
+// PlatformDefault returns the platform-billed model to recommend on runtime
+// (one that needs no user credential): the catalog's default model when the
+// runtime bills it on the platform, otherwise the runtime's first
+// platform-billed id in id order. It returns "" for an unknown runtime or
+// one that bills no model on the platform.
+func (c *Catalog) PlatformDefault(runtime string) string {
+	ri, ok := c.runtimes[runtime]
+	if !ok {
+		return ""
+	}
+	if d, err := c.Derive(runtime, c.defaultModel, nil); err == nil && d.Provider.PlatformBilled() {
+		return c.defaultModel
+	}
+	for _, m := range ri.offered {
+		if m.PlatformBilled {
+			return m.Model
+		}
+	}
+	return ""
+}

@@ -144,7 +144,7 @@ func (a *args) done() error {
 	var unknown []string
 	for k := range a.m {
 		if !a.used[k] {
-			unknown = append(unknown, fmt.Sprintf("%q", truncate(k, 64)))
+			unknown = append(unknown, argName(k))
 		}
 	}
 	if len(unknown) > 0 {
@@ -159,4 +159,18 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// argName quotes an argument name for an error, unless it does not look
+// like one: a value pasted where a name goes must not come back.
+func argName(k string) string {
+	if len(k) == 0 || len(k) > 64 {
+		return "(a name that is not an argument name)"
+	}
+	for _, r := range k {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return "(a name that is not an argument name)"
+		}
+	}
+	return fmt.Sprintf("%q", k)
 }

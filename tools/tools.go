@@ -14,6 +14,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -105,7 +106,8 @@ func structured(v any) (*mcp.CallToolResult, error) {
 func ErrorResult(log zerolog.Logger, tool string, err error) *mcp.CallToolResult {
 	code := modelgate.ErrorCode(err)
 	obj := map[string]any{}
-	if e, ok := err.(*modelgate.Error); ok {
+	var e *modelgate.Error
+	if errors.As(err, &e) {
 		for k, v := range e.Details {
 			obj[k] = v
 		}

@@ -515,6 +515,7 @@ func TestTools_HostileArguments(t *testing.T) {
 	}{
 		{"set_org_secret", map[string]any{"key": "ANTHROPIC_API_KEY=" + canary, "value": "v"}},
 		{"delete_org_secret", map[string]any{"key": canary}},
+		{"list_offered_models", map[string]any{canary: "x"}},
 		{"provision_workspace", map[string]any{"name": "a", "model": "claude-sonnet-4-6", "secrets": map[string]any{canary: "v"}}},
 		{"provision_workspace", map[string]any{"name": "a", "model": "claude-sonnet-4-6", "secrets": map[string]any{canary: 1}}},
 		{"provision_workspace", map[string]any{"name": "a", "model": "claude-sonnet-4-6", "secrets": map[string]any{canary: nil}}},
