@@ -66,6 +66,12 @@ type WorkspaceStore interface {
 	// its name (else EConfirmationRequired). Removing a removed workspace
 	// returns it unchanged. ENotFound as GetWorkspace.
 	DeprovisionWorkspace(ctx context.Context, org, id, confirmName string) (*Workspace, error)
+	// FindWorkspace returns the org's workspace created with idempotency key
+	// key when key is not "", and otherwise its live (not removed)
+	// workspace named name; ENotFound when there is none. provision_workspace
+	// uses it to answer a repeated key with the first result, and a dry run
+	// to report a name conflict.
+	FindWorkspace(ctx context.Context, org, key, name string) (*Workspace, error)
 	// WorkspaceSecrets returns the sealed workspace-scope secrets.
 	WorkspaceSecrets(ctx context.Context, org, id string) ([]SealedSecret, error)
 }

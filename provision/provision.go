@@ -167,6 +167,20 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 	if err := validate(req); err != nil {
 		return nil, false, err
 	}
+	// A repeated idempotency key answers with the first result, whatever
+	// has changed since (a deleted key, other arguments): the one query a
+	// call with a key makes before the gate.
+	if req.IdempotencyKey != "" {
+		first, err := s.store.FindWorkspace(ctx, caller.Org, req.IdempotencyKey, "")
+		if err == nil {
+			r := resultOf(first)
+			r.DryRun = req.DryRun
+			return r, false, nil
+		}
+		if modelgate.ErrorCode(err) != modelgate.ENotFound {
+			return nil, false, err
+		}
+	}
 	dec, err := s.gate.Check(ctx, gate.Request{
 		Org:              caller.Org,
 		Runtime:          req.Runtime,
@@ -195,6 +209,14 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 		IdempotencyKey:  req.IdempotencyKey,
 	}
 	if req.DryRun {
+		// Every check the insert would make: the name, then the parent.
+		_, err := s.store.FindWorkspace(ctx, caller.Org, "", req.Name)
+		if err == nil {
+			return nil, false, modelgate.Errorf(modelgate.ENameConflict, "a workspace named %q already exists", req.Name)
+		}
+		if modelgate.ErrorCode(err) != modelgate.ENotFound {
+			return nil, false, err
+		}
 		if req.ParentID != "" {
 			if _, err := s.store.GetWorkspace(ctx, caller.Org, req.ParentID); err != nil {
 				return nil, false, parentErr(err)

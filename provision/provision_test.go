@@ -336,3 +336,57 @@ func TestProvision_ConcurrentCalls(t *testing.T) {
 		})
 	}
 }
+
+// TestProvision_RepeatedKeyReturnsTheFirstResultEvenIfTheGateWouldNowRefuse:
+// a client retrying after a lost answer gets the workspace it created, not
+// a refusal, even when the org key was deleted since or the retry differs.
+func TestProvision_RepeatedKeyReturnsTheFirstResultEvenIfTheGateWouldNowRefuse(t *testing.T) {
+	t.Parallel()
+	for _, kind := range stores {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, kind)
+			ctx := t.Context()
+			if _, err := b.svc.SetOrgSecret(ctx, b.caller, "ANTHROPIC_API_KEY", canary); err != nil {
+				t.Fatal(err)
+			}
+			first, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "w", Model: "claude-sonnet-4-6", IdempotencyKey: "retry-1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.svc.DeleteOrgSecret(ctx, b.caller, "ANTHROPIC_API_KEY"); err != nil {
+				t.Fatal(err)
+			}
+			again, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "w", Model: "claude-sonet-4-6", IdempotencyKey: "retry-1"})
+			if err != nil {
+				t.Fatalf("retry with the same key = %v, want the first result", err)
+			}
+			if diff := cmp.Diff(first, again); diff != "" {
+				t.Fatalf("retry differs from the first result:\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestProvision_DryRunReportsANameConflict: a dry run makes every check the
+// real call would, including the name.
+func TestProvision_DryRunReportsANameConflict(t *testing.T) {
+	t.Parallel()
+	for _, kind := range stores {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, kind)
+			ctx := t.Context()
+			if _, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "taken", Model: "moonshot/kimi-k2.6"}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "taken", Model: "moonshot/kimi-k2.6", DryRun: true})
+			if modelgate.ErrorCode(err) != modelgate.ENameConflict {
+				t.Fatalf("dry run with a taken name = %v, want NAME_CONFLICT", err)
+			}
+			if _, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "free", Model: "moonshot/kimi-k2.6", DryRun: true}); err != nil {
+				t.Fatalf("dry run with a free name = %v", err)
+			}
+		})
+	}
+}

@@ -302,3 +302,28 @@ func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate
 	}
 	return secrets, nil
 }
+
+// FindWorkspace returns the workspace with the idempotency key (key != "")
+// or else the live workspace named name. It returns ENotFound when there is
+// none and a wrapped error if the database fails.
+func (db *DB) FindWorkspace(ctx context.Context, org, key, name string) (*modelgate.Workspace, error) {
+	var w *modelgate.Workspace
+	var err error
+	if key != "" {
+		w, err = workspaceByKey(ctx, db.read, org, key)
+	} else {
+		w, err = liveWorkspaceByName(ctx, db.read, org, name)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, modelgate.Errorf(modelgate.ENotFound, "no such workspace")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find workspace: %w", err)
+	}
+	return w, nil
+}
+
+func liveWorkspaceByName(ctx context.Context, q querier, org, name string) (*modelgate.Workspace, error) {
+	return scanWorkspace(q.QueryRowContext(ctx, `SELECT `+workspaceCols+` FROM workspaces
+		WHERE org = ? AND name = ? AND status <> 'removed'`, org, name))
+}

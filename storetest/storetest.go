@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"ExpireProvisioning_FailsOnlyOldProvisioning", testExpire},
 		{"Audit_AppendAndListBySinceAndOrg", testAudit},
 		{"Audit_CreateWorkspaceAppendsItsDecisionOnlyWhenItCreates", testCreateAudit},
+		{"FindWorkspace_ByKeyOrLiveNameWithinTheOrg", testFindWorkspace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -639,3 +639,31 @@ func testDeprovision(t *testing.T, s modelgate.Store) {
 		t.Errorf("removed workspace keeps code %q and message %q", removed.StatusCode, removed.StatusMessage)
 	}
 }
+
+func testFindWorkspace(t *testing.T, s modelgate.Store) {
+	ctx := t.Context()
+	keyed := newWorkspace("acme", "keyed")
+	keyed.Workspace.IdempotencyKey = "k1"
+	k := create(t, s, keyed)
+	named := create(t, s, newWorkspace("acme", "named"))
+
+	if got, err := s.FindWorkspace(ctx, "acme", "k1", ""); err != nil || got.ID != k.ID {
+		t.Fatalf("by key = %v, %v; want %s", got, err, k.ID)
+	}
+	if got, err := s.FindWorkspace(ctx, "acme", "", "named"); err != nil || got.ID != named.ID {
+		t.Fatalf("by name = %v, %v; want %s", got, err, named.ID)
+	}
+	for _, tc := range []struct{ org, key, name string }{
+		{"acme", "k2", ""}, {"acme", "", "nobody"}, {"globex", "k1", ""}, {"globex", "", "named"},
+	} {
+		if _, err := s.FindWorkspace(ctx, tc.org, tc.key, tc.name); modelgate.ErrorCode(err) != modelgate.ENotFound {
+			t.Errorf("FindWorkspace(%q, %q, %q) = %v, want NOT_FOUND", tc.org, tc.key, tc.name, err)
+		}
+	}
+	if _, err := s.DeprovisionWorkspace(ctx, "acme", named.ID, "named"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FindWorkspace(ctx, "acme", "", "named"); modelgate.ErrorCode(err) != modelgate.ENotFound {
+		t.Fatalf("a removed workspace is found by name: %v", err)
+	}
+}
