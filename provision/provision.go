@@ -95,6 +95,13 @@ func (s *Service) Provision(ctx context.Context, caller modelgate.Caller, req Re
 	return res, err
 }
 
+// AuditRefusal records a provision_workspace call refused before it
+// reached Provision (its arguments did not decode), as Provision records
+// its own refusals.
+func (s *Service) AuditRefusal(ctx context.Context, caller modelgate.Caller, req Request, err error) {
+	s.audit(ctx, caller, req, nil, err, false)
+}
+
 // audit records a provision decision in the log and, unless the workspace's
 // own transaction already did (audited), in the audit table. An audit write
 // that fails is logged and does not change the answer.

@@ -81,15 +81,18 @@ func ProvisionWorkspace(d Deps) server.ServerTool {
 			DryRun:         a.boolean("dry_run"),
 		}
 		wait := a.integer("wait_seconds", 0)
-		if err := a.done(); err != nil {
-			return nil, err
-		}
-		if req.Tier == 0 {
+		err := a.done()
+		if err == nil && req.Tier == 0 {
 			// provision.Request reads 0 as "not given"; an explicit 0 is out of range.
-			return nil, modelgate.Errorf(modelgate.EInvalidArgument, "tier: must be 1..4, got 0")
+			err = modelgate.Errorf(modelgate.EInvalidArgument, "tier: must be 1..4, got 0")
 		}
-		if wait < 0 || wait > provision.MaxWaitSeconds {
-			return nil, modelgate.Errorf(modelgate.EInvalidArgument, "wait_seconds: must be 0..%d, got %d", provision.MaxWaitSeconds, wait)
+		if err == nil && (wait < 0 || wait > provision.MaxWaitSeconds) {
+			err = modelgate.Errorf(modelgate.EInvalidArgument, "wait_seconds: must be 0..%d, got %d", provision.MaxWaitSeconds, wait)
+		}
+		if err != nil {
+			// Refused before the service saw it: still a decision to record.
+			d.Service.AuditRefusal(ctx, caller, req, err)
+			return nil, err
 		}
 		res, err := d.Service.Provision(ctx, caller, req)
 		if err != nil || wait == 0 || res.DryRun || res.Status != modelgate.StatusProvisioning {

@@ -508,6 +508,17 @@ func TestTools_HostileArguments(t *testing.T) {
 			t.Errorf("%s %v: empty message", tc.tool, tc.args)
 		}
 	}
+	// Every refused provision_workspace is in the audit trail, including
+	// those refused while decoding its arguments.
+	refused := 0
+	for _, tc := range cases {
+		if tc.tool == "provision_workspace" {
+			refused++
+		}
+	}
+	if entries, err := b.store.ListAudit(t.Context(), "acme", time.Time{}, 1000); err != nil || len(entries) != refused {
+		t.Errorf("audit has %d entries (%v) for %d refused provision calls", len(entries), err, refused)
+	}
 	// A value pasted where a credential name goes never comes back.
 	for _, tc := range []struct {
 		tool string
