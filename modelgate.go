@@ -5,9 +5,11 @@
 // The design follows the "standard package layout": this package depends on
 // nothing of the project; packages named after a dependency implement its
 // interfaces (sqlite, postgres), and packages named after a concept use them
-// (registry for the catalog and derivation, gate for the BYOK gate, provision
-// for the workspace service, tools for the MCP tools, server for the
-// transports). cmd/mcp-server only wires them together.
+// (registry for the catalog and derivation, gate for the BYOK gate, secrets
+// for sealing credentials, provision for the workspace service, provisioner
+// for the backstop that starts workspaces, tools for the MCP tools, mcpserver
+// for the MCP server and its transports, auth and ratelimit for the network
+// front). cli holds the commands; cmd/mcp-server only calls it.
 package modelgate
 
 import (
