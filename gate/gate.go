@@ -62,7 +62,7 @@ type Decision struct {
 	PlatformBilled bool
 	// CredentialScope is one of modelgate.Scope*.
 	CredentialScope string
-	// Names is the credential name that satisfied the provider ("" for a
+	// Name is the credential name that satisfied the provider ("" for a
 	// platform model or an unverified decision).
 	Name string
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"flag"
 	"github.com/modelgate/modelgate/internal/testlog"
 	"os"
@@ -43,7 +44,17 @@ type setupOpts struct {
 	protocol    string // "" = the client's default
 	org         string
 	callTimeout time.Duration
+	// lookupErr, when set, makes every org secret-name lookup fail with it.
+	lookupErr error
 }
+
+// failingLookup is the store with its org secret-name lookup broken.
+type failingLookup struct {
+	*sqlite.DB
+	err error
+}
+
+func (f failingLookup) OrgSecretNames(context.Context, string) ([]string, error) { return nil, f.err }
 
 func setup(t *testing.T, o setupOpts) testBundle {
 	t.Helper()
@@ -63,7 +74,11 @@ func setup(t *testing.T, o setupOpts) testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := provision.New(db, gate.New(registry.Default(), log), keys, log)
+	var store modelgate.Store = db
+	if o.lookupErr != nil {
+		store = failingLookup{DB: db, err: o.lookupErr}
+	}
+	svc := provision.New(store, gate.New(registry.Default(), log), keys, log)
 	s, err := mcpserver.New(mcpserver.Options{Deps: tools.Deps{Service: svc, Log: log}, Version: "test", ValidateOutput: true, CallTimeout: o.callTimeout})
 	if err != nil {
 		t.Fatal(err)
@@ -532,5 +547,28 @@ func TestTools_HostileArguments(t *testing.T) {
 		{"provision_workspace", map[string]any{"name": "a", "model": "claude-sonnet-4-6", "secrets": map[string]any{canary: nil}}},
 	} {
 		b.mustFail(t, tc.tool, tc.args, modelgate.EInvalidArgument) // call() fails the test if the canary comes back
+	}
+}
+
+// TestTools_FailOpenWhenOrgLookupFails is the last row of CATALOG.md's cases
+// through the tool: claude-sonnet-4-6 with the org lookup failing is allowed
+// (credential_scope "unverified") with a warning logged, and the workspace
+// is created for the provisioner's backstop to decide.
+func TestTools_FailOpenWhenOrgLookupFails(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{protocol: mcp.ProtocolVersion20251125, lookupErr: errors.New("connection reset by peer")})
+	got := b.mustCall(t, "provision_workspace", map[string]any{"name": "w", "runtime": "claude-code", "model": "claude-sonnet-4-6"})
+	if got["credential_scope"] != "unverified" || got["provider"] != "anthropic-api" || got["status"] != "provisioning" {
+		t.Fatalf("provision with a failing org lookup = %v, want allowed, unverified", got)
+	}
+	if logs := b.logs.String(); !strings.Contains(logs, `"level":"warn"`) || !strings.Contains(logs, "fail-open") {
+		t.Fatalf("no fail-open warning logged:\n%s", logs)
+	}
+	// Discovery does not promise a key it could not see.
+	offered := b.mustCall(t, "list_offered_models", map[string]any{"runtime": "claude-code", "billing": "byok"})
+	for _, m := range offered["models"].([]any) {
+		if m.(map[string]any)["credential_available"] != false {
+			t.Fatalf("credential_available true with a failing lookup: %v", m)
+		}
 	}
 }
