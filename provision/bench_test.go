@@ -1,7 +1,6 @@
 package provision_test
 
 import (
-	"crypto/rand"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -9,13 +8,9 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/modelgate/modelgate"
-	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/mcpserver"
 	"github.com/modelgate/modelgate/postgres"
 	"github.com/modelgate/modelgate/postgres/pgtest"
-	"github.com/modelgate/modelgate/provision"
-	"github.com/modelgate/modelgate/registry"
-	"github.com/modelgate/modelgate/secrets"
 	"github.com/modelgate/modelgate/sqlite"
 	"github.com/modelgate/modelgate/tools"
 	"github.com/rs/zerolog"
@@ -45,11 +40,8 @@ func BenchmarkProvisionWorkspace(b *testing.B) {
 }
 
 func benchProvision(b *testing.B, store modelgate.Store) {
-	key := make([]byte, secrets.KeySize)
-	rand.Read(key)
-	keys, _ := secrets.NewKeyring(key)
 	log := zerolog.Nop()
-	svc := provision.New(store, gate.New(registry.Default(), log), keys, log)
+	svc := newService(b, store, log)
 	h := tools.ProvisionWorkspace(tools.Deps{Service: svc, Log: log}).Handler
 	ctx := mcpserver.WithOrg(b.Context(), "bench")
 	var n atomic.Int64

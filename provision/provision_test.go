@@ -2,7 +2,6 @@ package provision_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"github.com/modelgate/modelgate/internal/testlog"
 	"path/filepath"
@@ -61,14 +60,18 @@ func setup(t *testing.T, kind string) testBundle {
 		b.schema = pgtest.Schema(t)
 		b.store = pgtest.Open(t, postgres.Options{Log: log, Tracer: b.tracer, Schema: b.schema})
 	}
-	key := make([]byte, secrets.KeySize)
-	rand.Read(key)
-	keys, err := secrets.NewKeyring(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.svc = provision.New(b.store, gate.New(registry.Default(), log), keys, log)
+	b.svc = newService(t, b.store, log)
 	return b
+}
+
+// newService returns the service over store with a fresh random keyring.
+func newService(tb testing.TB, store modelgate.Store, log zerolog.Logger) *provision.Service {
+	tb.Helper()
+	keys, err := secrets.NewKeyring(secrets.GenerateKey())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return provision.New(store, gate.New(registry.Default(), log), keys, log)
 }
 
 func (b testBundle) counts(t *testing.T) map[string]int64 {

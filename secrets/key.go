@@ -172,9 +172,16 @@ func readKeyFile(path string) ([]byte, error) {
 // createKeyFile writes a new random key to a temporary file in the same
 // directory and links it to path, so that path never holds a partial key. It
 // returns an error wrapping os.ErrExist when path already exists.
-func createKeyFile(path string) ([]byte, error) {
+// GenerateKey returns a new random 32-byte key. It never fails: crypto/rand
+// panics instead of returning an error.
+func GenerateKey() []byte {
 	key := make([]byte, KeySize)
-	rand.Read(key) // never fails (crypto/rand panics instead)
+	rand.Read(key)
+	return key
+}
+
+func createKeyFile(path string) ([]byte, error) {
+	key := GenerateKey()
 	text := []byte(base64.StdEncoding.EncodeToString(key) + "\n")
 	defer clear(text)
 

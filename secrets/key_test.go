@@ -306,3 +306,11 @@ func TestLoadOrCreateKeyFile_RefusesADirectoryAsKeyFile(t *testing.T) {
 		t.Errorf("err = %v, want a not-a-regular-file error", err)
 	}
 }
+
+func TestGenerateKey_IsAFreshKeyOfTheRightSize(t *testing.T) {
+	t.Parallel()
+	a, b := GenerateKey(), GenerateKey()
+	if len(a) != KeySize || len(b) != KeySize || string(a) == string(b) {
+		t.Fatalf("GenerateKey gave %d and %d bytes, equal=%v", len(a), len(b), string(a) == string(b))
+	}
+}

@@ -1,18 +1,13 @@
 package tools_test
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"path/filepath"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/modelgate/modelgate"
-	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/mcpserver"
-	"github.com/modelgate/modelgate/provision"
-	"github.com/modelgate/modelgate/registry"
-	"github.com/modelgate/modelgate/secrets"
 	"github.com/modelgate/modelgate/sqlite"
 	"github.com/modelgate/modelgate/tools"
 	"github.com/rs/zerolog"
@@ -46,11 +41,8 @@ func FuzzToolArguments(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { db.Close() })
-	key := make([]byte, secrets.KeySize)
-	rand.Read(key)
-	keys, _ := secrets.NewKeyring(key)
 	log := zerolog.Nop()
-	svc := provision.New(db, gate.New(registry.Default(), log), keys, log)
+	svc, _ := newService(f, db, log)
 	all := tools.All(tools.Deps{Service: svc, Log: log})
 	s, err := mcpserver.New(mcpserver.Options{Deps: tools.Deps{Service: svc, Log: log}, ValidateOutput: true})
 	if err != nil {

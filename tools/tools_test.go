@@ -2,7 +2,6 @@ package tools_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -36,6 +35,7 @@ const canary = "sk-canary-7f3a9c1e-never-show-me"
 type testBundle struct {
 	client *client.Client
 	store  *sqlite.DB
+	keys   *secrets.Keyring // what the service seals with
 	logs   *testlog.Buffer
 	ctx    context.Context // carries the caller (org "acme")
 }
@@ -46,6 +46,17 @@ type setupOpts struct {
 	callTimeout time.Duration
 	// lookupErr, when set, makes every org secret-name lookup fail with it.
 	lookupErr error
+}
+
+// newService returns the provision service over store with a fresh random
+// keyring, which it also returns (a provisioner must open with the same keys).
+func newService(tb testing.TB, store modelgate.Store, log zerolog.Logger) (*provision.Service, *secrets.Keyring) {
+	tb.Helper()
+	keys, err := secrets.NewKeyring(secrets.GenerateKey())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return provision.New(store, gate.New(registry.Default(), log), keys, log), keys
 }
 
 // failingLookup is the store with its org secret-name lookup broken.
@@ -68,17 +79,11 @@ func setup(t *testing.T, o setupOpts) testBundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	key := make([]byte, secrets.KeySize)
-	rand.Read(key)
-	keys, err := secrets.NewKeyring(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var store modelgate.Store = db
 	if o.lookupErr != nil {
 		store = failingLookup{DB: db, err: o.lookupErr}
 	}
-	svc := provision.New(store, gate.New(registry.Default(), log), keys, log)
+	svc, keys := newService(t, store, log)
 	s, err := mcpserver.New(mcpserver.Options{Deps: tools.Deps{Service: svc, Log: log}, Version: "test", ValidateOutput: true, CallTimeout: o.callTimeout})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +110,7 @@ func setup(t *testing.T, o setupOpts) testBundle {
 	if o.protocol != "" && res.ProtocolVersion != o.protocol {
 		t.Fatalf("negotiated %s, want %s", res.ProtocolVersion, o.protocol)
 	}
-	return testBundle{client: c, store: db, logs: logs, ctx: ctx}
+	return testBundle{client: c, store: db, keys: keys, logs: logs, ctx: ctx}
 }
 
 // call calls a tool and returns the decoded structured result, or the

@@ -12,7 +12,6 @@ import (
 	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/provisioner"
 	"github.com/modelgate/modelgate/registry"
-	"github.com/modelgate/modelgate/secrets"
 	"github.com/rs/zerolog"
 )
 
@@ -24,10 +23,8 @@ func startProvisioner(t *testing.T, b testBundle, command string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := make([]byte, secrets.KeySize)
-	keys, _ := secrets.NewKeyring(key)
 	p, err := provisioner.New(provisioner.Options{
-		Store: b.store, Gate: gate.New(registry.Default(), zerolog.Nop()), Keys: keys, Driver: driver,
+		Store: b.store, Gate: gate.New(registry.Default(), zerolog.Nop()), Keys: b.keys, Driver: driver,
 		MaxAttempts: 1, Wake: b.store.ListenProvision, Log: zerolog.Nop(),
 	})
 	if err != nil {
