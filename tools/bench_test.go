@@ -1,7 +1,9 @@
 package tools_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -39,4 +41,61 @@ func BenchmarkListOfferedModels(b *testing.B) {
 			b.Fatal(err, res)
 		}
 	}
+}
+
+// BenchmarkResponseEncoding measures what mcp-go's streamable HTTP server
+// spends encoding one answer (json.NewEncoder(w).Encode of the JSON-RPC
+// response, as its handlePost does), for ping's empty result and for the
+// list_offered_models answer of claude-code (structuredContent and the same
+// JSON as text, as the contract asks). compact_only is the part no handler
+// can avoid: CallToolResult is a json.Marshaler, so encoding/json validates
+// and compacts its output again. docs/performance.md uses these numbers to
+// bound the list_offered_models / ping ratio over HTTP.
+func BenchmarkResponseEncoding(b *testing.B) {
+	log := zerolog.Nop()
+	svc := provision.New(noDatabase{}, gate.New(registry.Default(), log), nil, log)
+	h := tools.ListOfferedModels(tools.Deps{Service: svc, Log: log}).Handler
+	req := mcp.CallToolRequest{}
+	req.Params.Arguments = map[string]any{"runtime": "claude-code"}
+	list, err := h(mcpserver.WithOrg(context.Background(), "acme"), req)
+	if err != nil || list.IsError {
+		b.Fatal(err, list)
+	}
+	for _, c := range []struct {
+		name   string
+		result any
+	}{
+		{"ping", mcp.EmptyResult{}},
+		{"list_offered_models", list},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			resp := mcp.NewJSONRPCResultResponse(mcp.NewRequestId(1), c.result)
+			var buf bytes.Buffer
+			if err := json.NewEncoder(&buf).Encode(resp); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(buf.Len()))
+			b.ReportAllocs()
+			for b.Loop() {
+				buf.Reset()
+				if err := json.NewEncoder(&buf).Encode(resp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("list_offered_models/compact_only", func(b *testing.B) {
+		out, err := list.MarshalJSON()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf bytes.Buffer
+		b.SetBytes(int64(len(out)))
+		for b.Loop() {
+			buf.Reset()
+			if err := json.Compact(&buf, out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
