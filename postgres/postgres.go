@@ -15,8 +15,10 @@
 // statement: every insert that may be an org's first starts with a
 // data-modifying WITH (INSERT INTO orgs … ON CONFLICT DO NOTHING). So
 // CreateWorkspace, which inserts the org, the workspace, its secrets and
-// its first event, is one statement and one round trip: it is the hot path,
-// and for rows this small each statement costs about as much as its insert.
+// the audit entry of its decision, is one statement and one round trip: it
+// is the hot path, and for rows this small each statement costs about as
+// much as its insert. Org rows are never deleted, so once CreateWorkspace
+// has committed an org's row it leaves the org out of later statements.
 //
 // Races are settled by the database. A read may answer the common case
 // first (an idempotency key seen before), but the unique indexes decide name
@@ -48,6 +50,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -82,6 +85,8 @@ type DB struct {
 	log    zerolog.Logger
 
 	notifier *notifier
+	// orgs are the orgs whose row this DB has seen committed.
+	orgs orgCache
 
 	// closed ends every ListenProvision and the notifier when Close is
 	// called.
@@ -231,3 +236,15 @@ func violated(err error, constraint string) bool {
 	}
 	return (pe.Code == "23505" || pe.Code == "23503") && pe.ConstraintName == constraint
 }
+
+// orgCache remembers orgs whose row is known to exist. Rows in orgs are
+// never updated or deleted, so an org, once seen, stays valid for the life
+// of the DB; each process learns its orgs on its first write for them.
+type orgCache struct{ m sync.Map }
+
+func (c *orgCache) known(org string) bool {
+	_, ok := c.m.Load(org)
+	return ok
+}
+
+func (c *orgCache) add(org string) { c.m.Store(org, struct{}{}) }

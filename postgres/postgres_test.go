@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,18 +29,56 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) modelgate.Store { return pgtest.Open(t, postgres.Options{}) })
 }
 
+// schemaVersion is the number of files in migrations/.
+const schemaVersion = 2
+
 func TestMigrate_IsIdempotent(t *testing.T) {
 	ctx := t.Context()
 	db := pgtest.Open(t, postgres.Options{})
 	for range 3 {
 		v, err := db.Migrate(ctx)
-		if err != nil || v != 1 {
-			t.Fatalf("Migrate = %d, %v; want 1, nil", v, err)
+		if err != nil || v != schemaVersion {
+			t.Fatalf("Migrate = %d, %v; want %d, nil", v, err, schemaVersion)
 		}
 	}
 	var n int
-	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
-		t.Errorf("schema_migrations has %d rows (%v), want 1", n, err)
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != schemaVersion {
+		t.Errorf("schema_migrations has %d rows (%v), want %d", n, err, schemaVersion)
+	}
+}
+
+// Version 1 wrote each workspace's creation as event seq 1; version 2 reads
+// it from the workspace row. A history must read the same on a database of
+// version 1 (a server of version 2 may start before the migration is
+// applied by another) and after the migration, which deletes those rows.
+func TestMigrate_FromVersion1KeepsStatusHistories(t *testing.T) {
+	ctx := t.Context()
+	db := pgtest.Open(t, postgres.Options{})
+	id, want := storetest.RemovedWorkspace(t, db)
+	if _, err := db.Pool().Exec(ctx, storetest.Version1SQL); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.StatusChanges(ctx, "acme", id)
+	if err != nil {
+		t.Fatalf("StatusChanges on version 1: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("StatusChanges on version 1 (-want +got):\n%s", diff)
+	}
+
+	if v, err := db.Migrate(ctx); err != nil || v != schemaVersion {
+		t.Fatalf("Migrate = %d, %v; want %d, nil", v, err, schemaVersion)
+	}
+	var legacy int
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM workspace_events WHERE seq = 1`).Scan(&legacy); err != nil || legacy != 0 {
+		t.Errorf("creation events left after the migration: %d (%v), want 0", legacy, err)
+	}
+	got, err = db.StatusChanges(ctx, "acme", id)
+	if err != nil {
+		t.Fatalf("StatusChanges after the migration: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("StatusChanges after the migration (-want +got):\n%s", diff)
 	}
 }
 
@@ -73,7 +112,7 @@ func TestOpen_ConcurrentOpensOfFreshSchemaDoNotRace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Counts: %v", err)
 	}
-	want := map[string]int64{"schema_migrations": 1, "orgs": 0, "workspaces": 0, "workspace_secrets": 0,
+	want := map[string]int64{"schema_migrations": schemaVersion, "orgs": 0, "workspaces": 0, "workspace_secrets": 0,
 		"org_secrets": 0, "tokens": 0, "workspace_events": 0, "audit": 0}
 	if diff := cmp.Diff(want, counts); diff != "" {
 		t.Errorf("Counts (-want +got):\n%s", diff)
@@ -153,6 +192,80 @@ func TestOptions_TracerSeesEveryQuery(t *testing.T) {
 	}
 	if got := tracer.n.Load(); got != 1 {
 		t.Errorf("CreateWorkspace without a key made %d queries, want 1", got)
+	}
+}
+
+// sqlTracer records the SQL of the statements it sees.
+type sqlTracer struct {
+	mu  sync.Mutex
+	sql []string
+}
+
+func (tr *sqlTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	tr.mu.Lock()
+	tr.sql = append(tr.sql, data.SQL)
+	tr.mu.Unlock()
+	return ctx
+}
+
+func (tr *sqlTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// insertsOrg reports whether a statement since the last call inserted into
+// orgs, and forgets the statements.
+func (tr *sqlTracer) insertsOrg() bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	found := false
+	for _, sql := range tr.sql {
+		found = found || strings.Contains(sql, "INSERT INTO orgs")
+	}
+	tr.sql = nil
+	return found
+}
+
+// CreateWorkspace writes an org's row with its first workspace and leaves
+// the org out of later statements, but only once the row is committed: a
+// refused first insert must not let a later one skip the org (the integrity
+// check at cleanup finds a workspace without its org).
+func TestCreateWorkspace_InsertsTheOrgUntilItsRowIsCommitted(t *testing.T) {
+	ctx := t.Context()
+	schema := pgtest.Schema(t)
+	tracer := &sqlTracer{}
+	db := pgtest.Open(t, postgres.Options{Schema: schema, Tracer: tracer})
+	create := func(org, name, parent string) error {
+		_, _, err := db.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: modelgate.Workspace{
+			Org: org, Name: name, Tier: 1, ParentID: parent}})
+		return err
+	}
+	tracer.insertsOrg()
+
+	// The first insert of an org is refused (its parent does not exist).
+	if err := create("acme", "a", "6926575e-f19f-4ac9-8fe2-96be7b84ba3f"); modelgate.ErrorCode(err) != modelgate.ENotFound {
+		t.Fatalf("CreateWorkspace with a missing parent: %v, want NOT_FOUND", err)
+	}
+	if !tracer.insertsOrg() {
+		t.Error("the first CreateWorkspace of an org did not insert the org")
+	}
+	for i, want := range []bool{true, false, false} {
+		if err := create("acme", fmt.Sprintf("w%d", i), ""); err != nil {
+			t.Fatalf("CreateWorkspace: %v", err)
+		}
+		if got := tracer.insertsOrg(); got != want {
+			t.Errorf("CreateWorkspace %d of the org inserted the org: %v, want %v", i+1, got, want)
+		}
+	}
+
+	// Another server on the same database learns the org on its own.
+	other := &sqlTracer{}
+	db2 := pgtest.Open(t, postgres.Options{Schema: schema, Tracer: other})
+	for i, want := range []bool{true, false} {
+		if _, _, err := db2.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: modelgate.Workspace{
+			Org: "acme", Name: fmt.Sprintf("other%d", i), Tier: 1}}); err != nil {
+			t.Fatalf("CreateWorkspace on the other DB: %v", err)
+		}
+		if got := other.insertsOrg(); got != want {
+			t.Errorf("CreateWorkspace %d on the other DB inserted the org: %v, want %v", i+1, got, want)
+		}
 	}
 }
 

@@ -111,7 +111,9 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 }
 
 // insertWorkspace writes the org (if new), the workspace, its secrets and
-// its creation event: one statement, so one transaction and one round trip.
+// the audit entry of the decision: one statement, so one transaction and one
+// round trip. The workspace row is its own creation event (see
+// StatusChanges), so nothing is written to workspace_events.
 func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secrets []modelgate.SealedSecret, a *modelgate.AuditEntry) error {
 	names := make([]string, len(secrets))
 	keyIDs := make([]string, len(secrets))
@@ -129,48 +131,57 @@ func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secre
 	if err != nil {
 		return err
 	}
-	_, err = db.pool.Exec(ctx, insertWorkspaceSQL,
+	sql := insertWorkspaceSQL
+	if !db.orgs.known(w.Org) {
+		sql = insertOrgAndWorkspaceSQL
+	}
+	_, err = db.pool.Exec(ctx, sql,
 		w.Org, w.ID, w.Name, w.Role, w.Tier, w.Runtime, w.Model, w.Provider, w.PlatformBilled,
 		w.CredentialScope, w.Status, w.StatusCode, w.StatusMessage, storecore.NullText(w.ParentID),
 		storecore.NullText(w.IdempotencyKey), w.Attempts, w.CreatedAt, w.UpdatedAt,
 		names, keyIDs, ciphertexts, a != nil, auditID.String(), audit.TokenPrefix)
+	if err == nil {
+		db.orgs.add(w.Org)
+	}
 	return err
 }
 
-// insertWorkspaceSQL inserts the org (if new), the workspace ($1..$18 in
-// the order of workspaceColumns), its secrets (arrays $19 names, $20 key
-// ids, $21 ciphertexts), the audit entry of the decision when $22 (id $23,
-// token prefix $24) and its creation event (seq 1) in one statement:
-// for a row this small, each statement and round trip costs about as much
-// as its insert, and CreateWorkspace is the hot path. The parent's foreign
-// key is checked at the end of the statement.
-const insertWorkspaceSQL = `WITH new_org AS (
-	INSERT INTO orgs (org, created_at) VALUES ($1, $17) ON CONFLICT (org) DO NOTHING
-), new_workspace AS (
+// insertWorkspaceSQL inserts the workspace ($1..$18 in the order of
+// workspaceColumns), its secrets (arrays $19 names, $20 key ids, $21
+// ciphertexts) and the audit entry of the decision when $22 (id $23, token
+// prefix $24) in one statement: for a row this small, each statement and
+// round trip costs about as much as its insert, and CreateWorkspace is the
+// hot path. The parent's foreign key is checked at the end of the
+// statement. It is used once this DB has seen the org's row (orgCache).
+const insertWorkspaceSQL = `WITH new_workspace AS (
 	INSERT INTO workspaces (org, id, name, role, tier, runtime, model, provider, platform_billed,
 		credential_scope, status, status_code, status_message, parent_id, idempotency_key,
 		attempts, created_at, updated_at)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-	RETURNING org, id, status, created_at
+	RETURNING org, id, created_at
 ), new_secrets AS (
 	INSERT INTO workspace_secrets (org, workspace_id, name, key_id, ciphertext, updated_at)
 	SELECT w.org, w.id, s.name, s.key_id, s.ciphertext, w.created_at
 	FROM new_workspace w, unnest($19::text[], $20::text[], $21::bytea[]) AS s (name, key_id, ciphertext)
-), new_audit AS (
-	INSERT INTO audit (org, id, at, token_prefix, allowed, code, runtime, model, provider,
-		credential_scope, workspace_id, dry_run)
-	SELECT $1, $23, $17, $24, true, '', $6, $7, $8, $10, $2, false
-	WHERE $22::boolean
 )
-INSERT INTO workspace_events (org, workspace_id, seq, from_status, to_status, code, at)
-SELECT org, id, 1, '', status, '', created_at FROM new_workspace`
+INSERT INTO audit (org, id, at, token_prefix, allowed, code, runtime, model, provider,
+	credential_scope, workspace_id, dry_run)
+SELECT $1, $23, $17, $24, true, '', $6, $7, $8, $10, $2, false
+WHERE $22::boolean`
 
-// queueEvent queues the insert of a status change into b. The caller has
-// written (and so locked) the workspace row in the same transaction, so no
-// other transaction can pick the same seq.
+// insertOrgAndWorkspaceSQL is insertWorkspaceSQL that first inserts the
+// org's row if it is missing, for an org this DB has not seen yet.
+var insertOrgAndWorkspaceSQL = strings.Replace(insertWorkspaceSQL, "WITH ", `WITH new_org AS (
+	INSERT INTO orgs (org, created_at) VALUES ($1, $17) ON CONFLICT (org) DO NOTHING
+), `, 1)
+
+// queueEvent queues the insert of a status change into b. Seq 1 is the
+// creation, which the workspace row records itself, so recorded changes
+// start at 2. The caller has written (and so locked) the workspace row in
+// the same transaction, so no other transaction can pick the same seq.
 func queueEvent(b *pgx.Batch, org, id, from, to, code string, at time.Time) {
 	b.Queue(`INSERT INTO workspace_events (org, workspace_id, seq, from_status, to_status, code, at)
-		SELECT $1, $2, coalesce(max(seq), 0) + 1, $3, $4, $5, $6
+		SELECT $1, $2, coalesce(max(seq), 1) + 1, $3, $4, $5, $6
 		FROM workspace_events WHERE org = $1 AND workspace_id = $2`,
 		org, id, from, to, code, at)
 }

@@ -168,29 +168,36 @@ func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, messa
 	return ws, nil
 }
 
-// StatusChanges returns the recorded status changes of the workspace,
-// oldest first; the first is its creation (from "" to provisioning). It
-// returns ENotFound as GetWorkspace and a wrapped error if the database
-// fails.
+// StatusChanges returns the status changes of the workspace, oldest first.
+// The first is its creation (from "" to provisioning at created_at), which
+// the workspace row records itself; the others are the rows of
+// workspace_events from seq 2. It returns ENotFound as GetWorkspace and a
+// wrapped error if the database fails.
 func (db *DB) StatusChanges(ctx context.Context, org, id string) ([]modelgate.StatusChange, error) {
 	uid, ok := storecore.ParseID(id)
 	if !ok {
 		return nil, storecore.WorkspaceNotFound(id)
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT workspace_id, from_status, to_status, code, at
-		FROM workspace_events WHERE org = ? AND workspace_id = ? ORDER BY seq`, org, uid)
+	// seq > 1 skips the creation events that schema version 1 recorded.
+	rows, err := db.read.QueryContext(ctx, `SELECT id, '', ?3, '', created_at, 1 AS seq
+		FROM workspaces WHERE org = ?1 AND id = ?2
+		UNION ALL
+		SELECT workspace_id, from_status, to_status, code, at, seq
+		FROM workspace_events WHERE org = ?1 AND workspace_id = ?2 AND seq > 1
+		ORDER BY seq`, org, uid, modelgate.StatusProvisioning)
 	if err != nil {
 		return nil, fmt.Errorf("status changes: %w", err)
 	}
 	changes, err := collect(rows, func(r *sql.Rows) (modelgate.StatusChange, error) {
 		var c modelgate.StatusChange
-		err := r.Scan(&c.WorkspaceID, &c.From, &c.To, &c.Code, timeCol{&c.At})
+		var seq int
+		err := r.Scan(&c.WorkspaceID, &c.From, &c.To, &c.Code, timeCol{&c.At}, &seq)
 		return c, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("status changes: %w", err)
 	}
-	// Every workspace has its creation event, so none means no workspace.
+	// The workspace row is always the first: none means no workspace.
 	if len(changes) == 0 {
 		return nil, storecore.WorkspaceNotFound(id)
 	}

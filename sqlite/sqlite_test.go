@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"sync"
@@ -23,7 +24,14 @@ func TestMain(m *testing.M) {
 // open returns a store in a new file, closed when tb ends.
 func open(tb testing.TB) *sqlite.DB {
 	tb.Helper()
-	db, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "modelgate.db"), sqlite.Options{})
+	return openFile(tb, filepath.Join(tb.TempDir(), "modelgate.db"))
+}
+
+// openFile opens (and migrates) the store in path; when tb ends it checks
+// the store's integrity and closes it.
+func openFile(tb testing.TB, path string) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(tb.Context(), path, sqlite.Options{})
 	if err != nil {
 		tb.Fatalf("sqlite.Open: %v", err)
 	}
@@ -57,6 +65,9 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) modelgate.Store { return open(t) })
 }
 
+// schemaVersion is the number of files in migrations/.
+const schemaVersion = 2
+
 func TestMigrate_IsIdempotentAndKeepsData(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "modelgate.db")
@@ -69,8 +80,8 @@ func TestMigrate_IsIdempotentAndKeepsData(t *testing.T) {
 		t.Fatalf("CreateWorkspace: %v", err)
 	}
 	for range 3 {
-		if v, err := db.Migrate(ctx); err != nil || v != 1 {
-			t.Fatalf("Migrate = %d, %v; want 1, nil", v, err)
+		if v, err := db.Migrate(ctx); err != nil || v != schemaVersion {
+			t.Fatalf("Migrate = %d, %v; want %d, nil", v, err, schemaVersion)
 		}
 	}
 	db.Close()
@@ -91,8 +102,8 @@ func TestMigrate_IsIdempotentAndKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Counts: %v", err)
 	}
-	want := map[string]int64{"schema_migrations": 1, "orgs": 1, "workspaces": 1, "workspace_secrets": 0,
-		"org_secrets": 0, "tokens": 0, "workspace_events": 1, "audit": 0}
+	want := map[string]int64{"schema_migrations": schemaVersion, "orgs": 1, "workspaces": 1, "workspace_secrets": 0,
+		"org_secrets": 0, "tokens": 0, "workspace_events": 0, "audit": 0}
 	if diff := cmp.Diff(want, counts); diff != "" {
 		t.Errorf("Counts (-want +got):\n%s", diff)
 	}
@@ -174,5 +185,42 @@ func TestListenProvision_EndsWhenTheDBCloses(t *testing.T) {
 	}
 	if err := db.ListenProvision(t.Context(), nil); err == nil {
 		t.Error("ListenProvision(nil) succeeded, want an error")
+	}
+}
+
+// Version 1 wrote each workspace's creation as event seq 1; version 2 reads
+// it from the workspace row and its migration deletes those rows. A history
+// must read the same after the upgrade.
+func TestMigrate_FromVersion1KeepsStatusHistories(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "modelgate.db")
+	db, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	id, want := storetest.RemovedWorkspace(t, db)
+	db.Close()
+
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = raw.ExecContext(ctx, storetest.Version1SQL)
+	raw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	db = openFile(t, path) // migrates
+	var legacy int
+	if err := db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM workspace_events WHERE seq = 1`).Scan(&legacy); err != nil || legacy != 0 {
+		t.Errorf("creation events left after the migration: %d (%v), want 0", legacy, err)
+	}
+	got, err := db.StatusChanges(ctx, "acme", id)
+	if err != nil {
+		t.Fatalf("StatusChanges after the migration: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("StatusChanges after the migration (-want +got):\n%s", diff)
 	}
 }

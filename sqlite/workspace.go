@@ -98,8 +98,8 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 	return w, true, nil
 }
 
-// insertWorkspace writes the org (if new), the workspace, its secrets and
-// its creation event.
+// insertWorkspace writes the org (if new), the workspace and its secrets.
+// The workspace row is its own creation event (see StatusChanges).
 func insertWorkspace(ctx context.Context, tx *sql.Tx, w *modelgate.Workspace, secrets []modelgate.SealedSecret) error {
 	if err := ensureOrg(ctx, tx, w.Org, w.CreatedAt); err != nil {
 		return err
@@ -118,7 +118,7 @@ func insertWorkspace(ctx context.Context, tx *sql.Tx, w *modelgate.Workspace, se
 			return err
 		}
 	}
-	return insertEvent(ctx, tx, w.Org, w.ID, "", w.Status, "", w.CreatedAt)
+	return nil
 }
 
 // insertWorkspaceAudit appends the decision that allowed w, in w's
@@ -135,11 +135,13 @@ func insertWorkspaceAudit(ctx context.Context, tx *sql.Tx, w *modelgate.Workspac
 	return insertAudit(ctx, tx, id.String(), e)
 }
 
-// insertEvent records a status change. Write transactions are serialized,
-// so no other transaction can pick the same seq.
+// insertEvent records a status change. Seq 1 is the creation, which the
+// workspace row records itself, so recorded changes start at 2. Write
+// transactions are serialized, so no other transaction can pick the same
+// seq.
 func insertEvent(ctx context.Context, tx *sql.Tx, org, id, from, to, code string, at time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO workspace_events (org, workspace_id, seq, from_status, to_status, code, at)
-		SELECT ?1, ?2, coalesce(max(seq), 0) + 1, ?3, ?4, ?5, ?6
+		SELECT ?1, ?2, coalesce(max(seq), 1) + 1, ?3, ?4, ?5, ?6
 		FROM workspace_events WHERE org = ?1 AND workspace_id = ?2`,
 		org, id, from, to, code, ts(at))
 	return err

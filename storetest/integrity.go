@@ -7,9 +7,8 @@ import (
 )
 
 // IntegritySQL names every table with a row that refers to a missing org or
-// workspace, and reports workspaces without their creation event: the
-// invariants that the writing transactions keep instead of foreign keys. It
-// is the same in both SQL dialects.
+// workspace: the invariants that the writing transactions keep instead of
+// foreign keys. It is the same in both SQL dialects.
 const IntegritySQL = `
 SELECT 'workspaces' FROM workspaces x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
 UNION ALL SELECT 'org_secrets' FROM org_secrets x WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.org = x.org)
@@ -17,9 +16,7 @@ UNION ALL SELECT 'tokens' FROM tokens x WHERE NOT EXISTS (SELECT 1 FROM orgs o W
 UNION ALL SELECT 'workspace_secrets' FROM workspace_secrets x
 	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
 UNION ALL SELECT 'workspace_events' FROM workspace_events x
-	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)
-UNION ALL SELECT 'workspaces without a creation event' FROM workspaces w
-	WHERE NOT EXISTS (SELECT 1 FROM workspace_events e WHERE e.org = w.org AND e.workspace_id = w.id AND e.seq = 1)`
+	WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.org = x.org AND w.id = x.workspace_id)`
 
 // CheckIntegrity fails tb if IntegritySQL finds anything, or if it cannot
 // be run. query runs a statement on the store and returns the first column

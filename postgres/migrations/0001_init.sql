@@ -163,6 +163,8 @@ CREATE TABLE workspace_events (
     workspace_id uuid        NOT NULL,
     -- seq numbers the changes of one workspace from 1, in the order they
     -- happened; the writer holds the workspace row, so seq cannot race.
+    -- (Since 0002 the creation, seq 1, is read from the workspace row and
+    -- only the changes after it, from seq 2, are rows here.)
     seq          integer     NOT NULL,
     -- from_status and to_status are the statuses before and after ('' before
     -- the creation event).

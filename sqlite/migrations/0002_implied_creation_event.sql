@@ -1,0 +1,13 @@
+-- 0002_implied_creation_event: a workspace's creation is no longer written
+-- to workspace_events.
+--
+-- The creation event (seq 1, from '' to 'provisioning', at created_at) said
+-- nothing the workspace row does not: every workspace is created
+-- provisioning, and created_at never changes. StatusChanges now reads it
+-- from the row, and CreateWorkspace, the hot path, writes one row and its
+-- index entries fewer. workspace_events holds the changes after the
+-- creation, numbered from 2 (seq 1 stays the creation), so a history reads
+-- the same before and after this migration. The rows of seq 1 written under
+-- version 1 are deleted here; readers skip them anyway, so a server of the
+-- previous version still running during an upgrade does no harm.
+DELETE FROM workspace_events WHERE seq = 1;
