@@ -80,6 +80,10 @@ func TestMigrate_FromVersion1KeepsStatusHistories(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("StatusChanges after the migration (-want +got):\n%s", diff)
 	}
+	storetest.CheckVersion1Change(t, db, func(sql string) error {
+		_, err := db.Pool().Exec(ctx, sql)
+		return err
+	})
 }
 
 func TestOpen_ConcurrentOpensOfFreshSchemaDoNotRace(t *testing.T) {

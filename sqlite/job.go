@@ -170,20 +170,23 @@ func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, messa
 
 // StatusChanges returns the status changes of the workspace, oldest first.
 // The first is its creation (from "" to provisioning at created_at), which
-// the workspace row records itself; the others are the rows of
-// workspace_events from seq 2. It returns ENotFound as GetWorkspace and a
+// the workspace row records itself; the others are the changes recorded in
+// workspace_events, in seq order. It returns ENotFound as GetWorkspace and a
 // wrapped error if the database fails.
 func (db *DB) StatusChanges(ctx context.Context, org, id string) ([]modelgate.StatusChange, error) {
 	uid, ok := storecore.ParseID(id)
 	if !ok {
 		return nil, storecore.WorkspaceNotFound(id)
 	}
-	// seq > 1 skips the creation events that schema version 1 recorded.
-	rows, err := db.read.QueryContext(ctx, `SELECT id, '', ?3, '', created_at, 1 AS seq
+	// Schema version 1 also recorded the creation, as the only event from
+	// ''; skip those rows by what they say rather than by their seq: a
+	// version-1 server still running during an upgrade numbers the first
+	// change of a newer workspace 1.
+	rows, err := db.read.QueryContext(ctx, `SELECT id, '', ?3, '', created_at, 0 AS seq
 		FROM workspaces WHERE org = ?1 AND id = ?2
 		UNION ALL
 		SELECT workspace_id, from_status, to_status, code, at, seq
-		FROM workspace_events WHERE org = ?1 AND workspace_id = ?2 AND seq > 1
+		FROM workspace_events WHERE org = ?1 AND workspace_id = ?2 AND from_status <> ''
 		ORDER BY seq`, org, uid, modelgate.StatusProvisioning)
 	if err != nil {
 		return nil, fmt.Errorf("status changes: %w", err)

@@ -223,4 +223,15 @@ func TestMigrate_FromVersion1KeepsStatusHistories(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("StatusChanges after the migration (-want +got):\n%s", diff)
 	}
+
+	// A version-1 server writes through a connection of its own.
+	storetest.CheckVersion1Change(t, db, func(q string) error {
+		raw, err := sql.Open("sqlite", path)
+		if err != nil {
+			return err
+		}
+		defer raw.Close()
+		_, err = raw.ExecContext(ctx, q)
+		return err
+	})
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/modelgate/modelgate"
@@ -13,6 +14,41 @@ import (
 const Version1SQL = `INSERT INTO workspace_events (org, workspace_id, seq, from_status, to_status, code, at)
 	SELECT org, id, 1, '', 'provisioning', '', created_at FROM workspaces;
 DELETE FROM schema_migrations WHERE version = 2`
+
+// Version1ChangeSQL records, as a server of schema version 1 still running
+// after the migration would, that the workspace "v1" of org "acme" failed:
+// its next seq after the events it finds, which for a workspace created by
+// version 2 (no events) is 1.
+const Version1ChangeSQL = `INSERT INTO workspace_events (org, workspace_id, seq, from_status, to_status, code, at)
+	SELECT w.org, w.id, coalesce((SELECT max(e.seq) FROM workspace_events e
+		WHERE e.org = w.org AND e.workspace_id = w.id), 0) + 1, 'provisioning', 'failed', 'DRIVER_FAILED', w.created_at
+	FROM workspaces w WHERE w.org = 'acme' AND w.name = 'v1'`
+
+// CheckVersion1Change creates the workspace "v1" of org "acme", lets exec
+// run Version1ChangeSQL, and fails t unless s reports both the creation and
+// the change a version-1 server recorded.
+func CheckVersion1Change(t *testing.T, s modelgate.Store, exec func(sql string) error) {
+	t.Helper()
+	ctx := t.Context()
+	w, _, err := s.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: modelgate.Workspace{Org: "acme", Name: "v1", Tier: 1}})
+	if err != nil {
+		t.Fatalf("CreateWorkspace: %v", err)
+	}
+	if err := exec(Version1ChangeSQL); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := s.StatusChanges(ctx, "acme", w.ID)
+	if err != nil {
+		t.Fatalf("StatusChanges: %v", err)
+	}
+	var got []string
+	for _, c := range changes {
+		got = append(got, c.From+"→"+c.To)
+	}
+	if want := []string{"→provisioning", "provisioning→failed"}; !slices.Equal(got, want) {
+		t.Errorf("StatusChanges after a version-1 server's write = %q, want %q", got, want)
+	}
+}
 
 // RemovedWorkspace creates the workspace "w" of org "acme" in s, removes it,
 // and returns its id and its status history (the creation and the removal).

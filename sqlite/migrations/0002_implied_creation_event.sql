@@ -7,7 +7,9 @@
 -- from the row, and CreateWorkspace, the hot path, writes one row and its
 -- index entries fewer. workspace_events holds the changes after the
 -- creation, numbered from 2 (seq 1 stays the creation), so a history reads
--- the same before and after this migration. The rows of seq 1 written under
--- version 1 are deleted here; readers skip them anyway, so a server of the
--- previous version still running during an upgrade does no harm.
-DELETE FROM workspace_events WHERE seq = 1;
+-- the same before and after this migration. The creation rows written under
+-- version 1 (seq 1, the only rows from '') are deleted here. Readers skip
+-- rows from '' rather than rows of seq 1: a server of version 1 still
+-- running during an upgrade numbers the first change of a newer workspace
+-- 1, and that change must not be lost.
+DELETE FROM workspace_events WHERE seq = 1 AND from_status = '';
