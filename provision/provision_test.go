@@ -43,6 +43,18 @@ type testBundle struct {
 // stores are the two implementations every test here runs against.
 var stores = []string{"sqlite", "postgres"}
 
+// eachStore runs test in parallel subtests, one per store, each with its
+// own bundle.
+func eachStore(t *testing.T, test func(t *testing.T, b testBundle)) {
+	t.Helper()
+	for _, kind := range stores {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			test(t, setup(t, kind))
+		})
+	}
+}
+
 func setup(t *testing.T, kind string) testBundle {
 	t.Helper()
 	b := testBundle{logs: &testlog.Buffer{}, caller: modelgate.Caller{Org: "acme"}}
@@ -259,31 +271,27 @@ func TestProvision_RefusalWritesNothing(t *testing.T) {
 		{Name: "taken", Model: "moonshot/kimi-k2.6", Secrets: map[string]string{"X_KEY": canary}},
 		{Name: "a", Model: "moonshot/kimi-k2.6", Tier: 9},
 	}
-	for _, kind := range stores {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			b := setup(t, kind)
-			ctx := t.Context()
-			if _, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "taken", Model: "moonshot/kimi-k2.6"}); err != nil {
-				t.Fatal(err)
+	eachStore(t, func(t *testing.T, b testBundle) {
+		ctx := t.Context()
+		if _, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "taken", Model: "moonshot/kimi-k2.6"}); err != nil {
+			t.Fatal(err)
+		}
+		for i, req := range refusals {
+			before := b.counts(t)
+			if _, err := b.svc.Provision(ctx, b.caller, req); err == nil {
+				t.Fatalf("refusal %d was allowed", i)
 			}
-			for i, req := range refusals {
-				before := b.counts(t)
-				if _, err := b.svc.Provision(ctx, b.caller, req); err == nil {
-					t.Fatalf("refusal %d was allowed", i)
-				}
-				after := b.counts(t)
-				if after["audit"] != before["audit"]+1 {
-					t.Fatalf("refusal %d: audit %d -> %d, want one entry", i, before["audit"], after["audit"])
-				}
-				delete(before, "audit")
-				delete(after, "audit")
-				if diff := cmp.Diff(before, after); diff != "" {
-					t.Fatalf("refusal %d (%+v) wrote rows:\n%s", i, req, diff)
-				}
+			after := b.counts(t)
+			if after["audit"] != before["audit"]+1 {
+				t.Fatalf("refusal %d: audit %d -> %d, want one entry", i, before["audit"], after["audit"])
 			}
-		})
-	}
+			delete(before, "audit")
+			delete(after, "audit")
+			if diff := cmp.Diff(before, after); diff != "" {
+				t.Fatalf("refusal %d (%+v) wrote rows:\n%s", i, req, diff)
+			}
+		}
+	})
 }
 
 // TestProvision_ConcurrentCalls: 50 concurrent calls with one name create
@@ -291,53 +299,49 @@ func TestProvision_RefusalWritesNothing(t *testing.T) {
 // idempotency key create one and all get the identical result.
 func TestProvision_ConcurrentCalls(t *testing.T) {
 	t.Parallel()
-	for _, kind := range stores {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			b := setup(t, kind)
-			ctx := t.Context()
-			run := func(req func(i int) provision.Request) ([]*provision.Result, []error) {
-				results, errs := make([]*provision.Result, 50), make([]error, 50)
-				var wg sync.WaitGroup
-				for i := range 50 {
-					wg.Go(func() { results[i], errs[i] = b.svc.Provision(ctx, b.caller, req(i)) })
-				}
-				wg.Wait()
-				return results, errs
+	eachStore(t, func(t *testing.T, b testBundle) {
+		ctx := t.Context()
+		run := func(req func(i int) provision.Request) ([]*provision.Result, []error) {
+			results, errs := make([]*provision.Result, 50), make([]error, 50)
+			var wg sync.WaitGroup
+			for i := range 50 {
+				wg.Go(func() { results[i], errs[i] = b.svc.Provision(ctx, b.caller, req(i)) })
 			}
-			_, errs := run(func(int) provision.Request {
-				return provision.Request{Name: "same", Model: "claude-sonnet-4-6", Secrets: map[string]string{"ANTHROPIC_API_KEY": canary}}
-			})
-			ok, conflicts := 0, 0
-			for _, err := range errs {
-				switch modelgate.ErrorCode(err) {
-				case "":
-					ok++
-				case modelgate.ENameConflict:
-					conflicts++
-				default:
-					t.Fatalf("unexpected error: %v", err)
-				}
-			}
-			if ok != 1 || conflicts != 49 {
-				t.Fatalf("one name: %d created, %d NAME_CONFLICT; want 1 and 49", ok, conflicts)
-			}
-			results, errs := run(func(i int) provision.Request {
-				return provision.Request{Name: fmt.Sprintf("key-%d", i%3), Model: "moonshot/kimi-k2.6", IdempotencyKey: "k"}
-			})
-			for i, err := range errs {
-				if err != nil {
-					t.Fatalf("idempotent call %d: %v", i, err)
-				}
-				if diff := cmp.Diff(results[0], results[i]); diff != "" {
-					t.Fatalf("idempotent call %d differs:\n%s", i, diff)
-				}
-			}
-			if c := b.counts(t); c["workspaces"] != 2 || c["workspace_secrets"] != 1 {
-				t.Fatalf("counts %v, want 2 workspaces and 1 workspace secret", c)
-			}
+			wg.Wait()
+			return results, errs
+		}
+		_, errs := run(func(int) provision.Request {
+			return provision.Request{Name: "same", Model: "claude-sonnet-4-6", Secrets: map[string]string{"ANTHROPIC_API_KEY": canary}}
 		})
-	}
+		ok, conflicts := 0, 0
+		for _, err := range errs {
+			switch modelgate.ErrorCode(err) {
+			case "":
+				ok++
+			case modelgate.ENameConflict:
+				conflicts++
+			default:
+				t.Fatalf("unexpected error: %v", err)
+			}
+		}
+		if ok != 1 || conflicts != 49 {
+			t.Fatalf("one name: %d created, %d NAME_CONFLICT; want 1 and 49", ok, conflicts)
+		}
+		results, errs := run(func(i int) provision.Request {
+			return provision.Request{Name: fmt.Sprintf("key-%d", i%3), Model: "moonshot/kimi-k2.6", IdempotencyKey: "k"}
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("idempotent call %d: %v", i, err)
+			}
+			if diff := cmp.Diff(results[0], results[i]); diff != "" {
+				t.Fatalf("idempotent call %d differs:\n%s", i, diff)
+			}
+		}
+		if c := b.counts(t); c["workspaces"] != 2 || c["workspace_secrets"] != 1 {
+			t.Fatalf("counts %v, want 2 workspaces and 1 workspace secret", c)
+		}
+	})
 }
 
 // TestProvision_RepeatedKeyReturnsTheFirstResultEvenIfTheGateWouldNowRefuse:
@@ -345,51 +349,43 @@ func TestProvision_ConcurrentCalls(t *testing.T) {
 // a refusal, even when the org key was deleted since or the retry differs.
 func TestProvision_RepeatedKeyReturnsTheFirstResultEvenIfTheGateWouldNowRefuse(t *testing.T) {
 	t.Parallel()
-	for _, kind := range stores {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			b := setup(t, kind)
-			ctx := t.Context()
-			if _, err := b.svc.SetOrgSecret(ctx, b.caller, "ANTHROPIC_API_KEY", canary); err != nil {
-				t.Fatal(err)
-			}
-			first, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "w", Model: "claude-sonnet-4-6", IdempotencyKey: "retry-1"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := b.svc.DeleteOrgSecret(ctx, b.caller, "ANTHROPIC_API_KEY"); err != nil {
-				t.Fatal(err)
-			}
-			again, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "w", Model: "claude-sonet-4-6", IdempotencyKey: "retry-1"})
-			if err != nil {
-				t.Fatalf("retry with the same key = %v, want the first result", err)
-			}
-			if diff := cmp.Diff(first, again); diff != "" {
-				t.Fatalf("retry differs from the first result:\n%s", diff)
-			}
-		})
-	}
+	eachStore(t, func(t *testing.T, b testBundle) {
+		ctx := t.Context()
+		if _, err := b.svc.SetOrgSecret(ctx, b.caller, "ANTHROPIC_API_KEY", canary); err != nil {
+			t.Fatal(err)
+		}
+		first, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "w", Model: "claude-sonnet-4-6", IdempotencyKey: "retry-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.svc.DeleteOrgSecret(ctx, b.caller, "ANTHROPIC_API_KEY"); err != nil {
+			t.Fatal(err)
+		}
+		again, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "w", Model: "claude-sonet-4-6", IdempotencyKey: "retry-1"})
+		if err != nil {
+			t.Fatalf("retry with the same key = %v, want the first result", err)
+		}
+		if diff := cmp.Diff(first, again); diff != "" {
+			t.Fatalf("retry differs from the first result:\n%s", diff)
+		}
+	})
 }
 
 // TestProvision_DryRunReportsANameConflict: a dry run makes every check the
 // real call would, including the name.
 func TestProvision_DryRunReportsANameConflict(t *testing.T) {
 	t.Parallel()
-	for _, kind := range stores {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			b := setup(t, kind)
-			ctx := t.Context()
-			if _, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "taken", Model: "moonshot/kimi-k2.6"}); err != nil {
-				t.Fatal(err)
-			}
-			_, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "taken", Model: "moonshot/kimi-k2.6", DryRun: true})
-			if modelgate.ErrorCode(err) != modelgate.ENameConflict {
-				t.Fatalf("dry run with a taken name = %v, want NAME_CONFLICT", err)
-			}
-			if _, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "free", Model: "moonshot/kimi-k2.6", DryRun: true}); err != nil {
-				t.Fatalf("dry run with a free name = %v", err)
-			}
-		})
-	}
+	eachStore(t, func(t *testing.T, b testBundle) {
+		ctx := t.Context()
+		if _, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "taken", Model: "moonshot/kimi-k2.6"}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "taken", Model: "moonshot/kimi-k2.6", DryRun: true})
+		if modelgate.ErrorCode(err) != modelgate.ENameConflict {
+			t.Fatalf("dry run with a taken name = %v, want NAME_CONFLICT", err)
+		}
+		if _, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "free", Model: "moonshot/kimi-k2.6", DryRun: true}); err != nil {
+			t.Fatalf("dry run with a free name = %v", err)
+		}
+	})
 }
