@@ -7,10 +7,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/tools"
 	"github.com/rs/zerolog"
 )
 
@@ -299,6 +301,19 @@ func (c *Config) allowList() ([]string, error) {
 	}
 	if c.Tools != "" && len(out) == 0 {
 		return nil, fmt.Errorf("--tools (MODELGATE_TOOLS): %q names no tool; name the tools to serve, comma-separated, or unset it to serve every tool", c.Tools)
+	}
+	var known []string
+	for _, t := range tools.All(tools.Deps{}) {
+		known = append(known, t.Tool.Name)
+	}
+	for _, name := range out {
+		if !slices.Contains(known, name) {
+			msg := fmt.Sprintf("--tools (MODELGATE_TOOLS): unknown tool %q", name)
+			if near := nearest(name, known); near != "" {
+				msg += fmt.Sprintf("; did you mean %q?", near)
+			}
+			return nil, fmt.Errorf("%s (the tools: %s)", msg, strings.Join(known, ", "))
+		}
 	}
 	return out, nil
 }
