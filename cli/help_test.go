@@ -143,3 +143,17 @@ func TestREADME_ConfigurationTableIsGenerated(t *testing.T) {
 		}
 	}
 }
+
+// TestCLI_HelpWorksWhateverTheEnvironmentHolds: a malformed variable or a
+// missing *_FILE is reported when the command runs, not when its help is
+// asked for.
+func TestCLI_HelpWorksWhateverTheEnvironmentHolds(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"MODELGATE_READ_ONLY": "yes", "MODELGATE_WEBHOOK_SECRET_FILE": "/nonexistent/secret"}
+	if code, out, errOut := runEnv(vars, "", "serve", "--help"); code != 0 || !strings.Contains(out, "--read-only") {
+		t.Fatalf("serve --help: %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := runEnv(vars, "", "serve"); code != 2 || !strings.Contains(errOut, "MODELGATE_READ_ONLY") || !strings.Contains(errOut, "MODELGATE_WEBHOOK_SECRET_FILE") {
+		t.Fatalf("serve: %d %q; want exit 2 naming both variables", code, errOut)
+	}
+}

@@ -38,17 +38,17 @@ func parse(env Env, c *command, path string, args []string) (*invocation, error)
 	oneLine := func(err error) error {
 		return usageErrorf("%s: %s", path, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
-	getenv, err := resolvedEnv(env.Getenv, c.uses)
-	if err != nil {
-		return nil, oneLine(err)
+	// An error of the environment is reported after parsing, so that
+	// --help works whatever the environment holds.
+	getenv, envErr := resolvedEnv(env.Getenv, c.uses)
+	if envErr != nil {
+		getenv = env.Getenv
 	}
 	fs := flag.NewFlagSet(path, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	inv := &invocation{env: env, cmd: c, path: path, cfg: &Config{}, getenv: getenv, given: map[string]bool{}}
-	if err := bindSettings(fs, inv.cfg, c.uses, getenv); err != nil {
-		return nil, oneLine(err)
-	}
+	envErr = errors.Join(envErr, bindSettings(fs, inv.cfg, c.uses, getenv))
 	inv.act = c.setup(fs)
 	var positional []string
 	for {
@@ -68,6 +68,9 @@ func parse(env Env, c *command, path string, args []string) (*invocation, error)
 		}
 		positional = append(positional, rest[0])
 		args = rest[1:]
+	}
+	if envErr != nil {
+		return nil, oneLine(envErr)
 	}
 	if len(positional) != c.nargs {
 		// The arguments are not repeated: a misplaced secret value may be
