@@ -76,7 +76,12 @@ func (s setting) key() string {
 	return s.env
 }
 
-// settings is every configuration setting, in help order.
+// settings is every configuration setting, in help order. To add one: a
+// Config field, a row here whose field returns a pointer to it (a string,
+// bool, int, int64, float64, time.Duration or a flag.Value of its own), and
+// its key in the uses of the commands that read it (a group below, or a
+// command's list in cli.go). Help, `help config --markdown` and the README
+// table (regenerate it; a test compares) follow.
 var settings = []setting{
 	{name: "org", env: "MODELGATE_ORG", arg: "ORG", def: modelgate.DefaultOrg, usage: "org the stdio server and the people's commands act for: 1 to 63 of a-z, 0-9, '.', '_', '-'", field: func(c *Config) any { return &c.Org }},
 	{name: "catalog", env: "MODELGATE_CATALOG", arg: "FILE", doc: "embedded", usage: "catalog file replacing the embedded default catalog", field: func(c *Config) any { return &c.Catalog }},
@@ -244,6 +249,8 @@ func bindFlag(fs *flag.FlagSet, name, usage string, p any) {
 		fs.Float64Var(p, name, 0, usage)
 	case *time.Duration:
 		fs.DurationVar(p, name, 0, usage)
+	case flag.Value: // a type of its own (a list, an optional boolean)
+		fs.Var(p, name, usage)
 	default:
 		panic(fmt.Sprintf("cli: flag --%s of unsupported type %T", name, p)) // programmer error
 	}

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"flag"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -155,5 +157,49 @@ func TestCLI_HelpWorksWhateverTheEnvironmentHolds(t *testing.T) {
 	}
 	if code, _, errOut := runEnv(vars, "", "serve"); code != 2 || !strings.Contains(errOut, "MODELGATE_READ_ONLY") || !strings.Contains(errOut, "MODELGATE_WEBHOOK_SECRET_FILE") {
 		t.Fatalf("serve: %d %q; want exit 2 naming both variables", code, errOut)
+	}
+}
+
+// TestSettings_TableIsConsistent: every Config field is filled by exactly
+// one setting, names and variables are unique and well-formed, every
+// setting is used by some command, and every default parses.
+func TestSettings_TableIsConsistent(t *testing.T) {
+	t.Parallel()
+	var c Config
+	fields := map[uintptr]string{}
+	v := reflect.ValueOf(&c).Elem()
+	for i := range v.NumField() {
+		fields[v.Field(i).Addr().Pointer()] = v.Type().Field(i).Name
+	}
+	seen := map[string]bool{}
+	for _, s := range settings {
+		if seen[s.key()] || seen[s.env] {
+			t.Errorf("setting %s declared twice", s.key())
+		}
+		seen[s.key()], seen[s.env] = true, true
+		if !strings.HasPrefix(s.env, "MODELGATE_") || s.usage == "" {
+			t.Errorf("setting %s: variable %q, usage %q", s.key(), s.env, s.usage)
+		}
+		if usedByText(s) == "" {
+			t.Errorf("setting %s is used by no command", s.key())
+		}
+		if s.field != nil {
+			p := reflect.ValueOf(s.field(&c)).Pointer()
+			if _, ok := fields[p]; !ok {
+				t.Errorf("setting %s fills no Config field, or one another setting fills", s.key())
+			}
+			delete(fields, p)
+		}
+	}
+	for _, name := range fields {
+		t.Errorf("Config.%s has no setting", name)
+	}
+	all := make([]string, 0, len(settings))
+	for _, s := range settings {
+		all = append(all, s.key())
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	if err := bindSettings(fs, &Config{}, all, func(string) string { return "" }); err != nil { // panics on a bad default
+		t.Fatal(err)
 	}
 }
