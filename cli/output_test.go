@@ -116,6 +116,13 @@ func TestNewLogger_PeopleGetWarnAndTextAtATerminalDaemonsGetJSONAtInfo(t *testin
 	if isTerminal(w) || isTerminal(&bytes.Buffer{}) {
 		t.Error("a pipe or a buffer is taken for a terminal")
 	}
+	// The master side of a new pseudo-terminal is a terminal (Linux).
+	if ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0); err == nil {
+		defer ptmx.Close()
+		if !isTerminal(ptmx) {
+			t.Error("a pseudo-terminal is not taken for a terminal")
+		}
+	}
 }
 
 // TestCLI_ServeLogsJSONAtInfoPeoplesCommandsAtWarn: on a new store (its
