@@ -75,29 +75,28 @@ type invocation struct {
 var commands []*command
 
 func init() {
-	storeOnly := storeSettings
 	commands = []*command{
 		{name: "serve", summary: "serve MCP on stdio (the default), or on the network with --transport http|sse",
 			uses: join(storeSettings, serveSettings, driverSettings), daemon: true, setup: serveSetup},
 		{name: "models", summary: "print the models a runtime offers, as list_offered_models does",
-			uses: storeOnly, setup: modelsSetup},
-		{name: "workspaces", summary: "print the org's workspaces", uses: storeOnly, setup: workspacesSetup},
+			uses: storeSettings, setup: modelsSetup},
+		{name: "workspaces", summary: "print the org's workspaces", uses: storeSettings, setup: workspacesSetup},
 		{name: "secret", summary: "manage the org's secrets (values are read from stdin, never from the command line)", subs: []*command{
-			{name: "set", summary: "set the org secret KEY to the value read from stdin", args: "KEY", nargs: 1, uses: storeOnly, setup: secretSetSetup},
-			{name: "list", summary: "list the org's secret names and when each was set (never the values)", uses: storeOnly, setup: secretListSetup},
-			{name: "delete", summary: "delete the org secret KEY", args: "KEY", nargs: 1, uses: storeOnly, setup: secretDeleteSetup},
-			{name: "rotate-key", summary: "re-encrypt every secret under MODELGATE_SECRETS_KEY (the old key in MODELGATE_SECRETS_PREVIOUS_KEYS)", uses: storeOnly, setup: secretRotateSetup},
+			{name: "set", summary: "set the org secret KEY to the value read from stdin", args: "KEY", nargs: 1, uses: storeSettings, setup: secretSetSetup},
+			{name: "list", summary: "list the org's secret names and when each was set (never the values)", uses: storeSettings, setup: secretListSetup},
+			{name: "delete", summary: "delete the org secret KEY", args: "KEY", nargs: 1, uses: storeSettings, setup: secretDeleteSetup},
+			{name: "rotate-key", summary: "re-encrypt every secret under MODELGATE_SECRETS_KEY (the old key in MODELGATE_SECRETS_PREVIOUS_KEYS)", uses: storeSettings, setup: secretRotateSetup},
 		}},
 		{name: "token", summary: "manage the org tokens of the network transports", subs: []*command{
-			{name: "create", summary: "create a token for --org and print it once on stdout", uses: join(storeOnly, []string{"read-only"}), setup: tokenCreateSetup},
-			{name: "list", summary: "list the tokens of --org (or of every org with --all); never the secrets", uses: storeOnly, setup: tokenListSetup},
-			{name: "revoke", summary: "revoke the token whose prefix is PREFIX (as token list shows it)", args: "PREFIX", nargs: 1, uses: storeOnly, setup: tokenRevokeSetup},
+			{name: "create", summary: "create a token for --org and print it once on stdout", uses: join(storeSettings, []string{"read-only"}), setup: tokenCreateSetup},
+			{name: "list", summary: "list the tokens of --org (or of every org with --all); never the secrets", uses: storeSettings, setup: tokenListSetup},
+			{name: "revoke", summary: "revoke the token whose prefix is PREFIX (as token list shows it)", args: "PREFIX", nargs: 1, uses: storeSettings, setup: tokenRevokeSetup},
 		}},
 		{name: "catalog", summary: "work with catalog files", subs: []*command{
 			{name: "check", summary: "load the catalog FILE and print what it holds, or what is wrong with it", args: "FILE", nargs: 1, setup: catalogCheckSetup},
 		}},
-		{name: "migrate", summary: "apply the database migrations and print the schema version", uses: storeOnly, setup: migrateSetup},
-		{name: "audit", summary: "print the gate decisions of provision_workspace, oldest first (every org unless --org is given)", uses: storeOnly, setup: auditSetup},
+		{name: "migrate", summary: "apply the database migrations and print the schema version", uses: storeSettings, setup: migrateSetup},
+		{name: "audit", summary: "print the gate decisions of provision_workspace, oldest first (every org unless --org is given)", uses: storeSettings, setup: auditSetup},
 		{name: "provisioner", summary: "run a provisioner alone; with --once, handle what is claimable now and exit",
 			uses: join(storeSettings, driverSettings), daemon: true, setup: provisionerSetup},
 	}
