@@ -148,9 +148,18 @@ func runSecret(ctx context.Context, env Env, args []string) error {
 		}
 		fmt.Fprintf(env.Stdout, "set %s for org %s at %s\n", info.Name, cfg.Org, info.UpdatedAt.Format(time.RFC3339))
 	case "list":
-		list, err := a.service.ListOrgSecrets(ctx, a.caller())
-		if err != nil {
-			return userError(err)
+		// Every page: people want the whole list.
+		var list []modelgate.SecretInfo
+		for f := (modelgate.SecretFilter{Limit: 200}); ; {
+			page, next, err := a.service.ListOrgSecrets(ctx, a.caller(), f)
+			if err != nil {
+				return userError(err)
+			}
+			list = append(list, page...)
+			if next == "" {
+				break
+			}
+			f.Cursor = next
 		}
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "KEY\tUPDATED")

@@ -32,6 +32,9 @@ type Config struct {
 	MaxBodyBytes       int64
 	RateLimit          float64
 	Burst              int
+	// Per-org limits (0: none)
+	MaxWorkspacesPerOrg int
+	MaxOrgSecrets       int
 	// Provisioner
 	Driver           string
 	ExecCommand      string
@@ -73,6 +76,8 @@ var configFlags = []flagDef{
 	{name: "max-body-bytes", env: "MODELGATE_MAX_BODY_BYTES", def: "1048576", usage: "serve: largest accepted request body (413 beyond)"},
 	{name: "rate-limit", env: "MODELGATE_RATE_LIMIT", def: "0", usage: "tool calls per second per org and per token (0: no limit)"},
 	{name: "burst", env: "MODELGATE_BURST", def: "20", usage: "burst of the rate limit"},
+	{name: "max-workspaces-per-org", env: "MODELGATE_MAX_WORKSPACES_PER_ORG", def: "1000", usage: "most live (not removed) workspaces of one org; more are refused with WORKSPACE_LIMIT_REACHED (0: no limit)"},
+	{name: "max-org-secrets", env: "MODELGATE_MAX_ORG_SECRETS", def: "100", usage: "most org secrets of one org; more are refused with WORKSPACE_LIMIT_REACHED, replacing one is allowed (0: no limit)"},
 	{name: "driver", env: "MODELGATE_DRIVER", usage: "provisioner driver: exec or webhook (empty: workspaces wait for a provisioner)"},
 	{name: "exec-command", env: "MODELGATE_EXEC_COMMAND", usage: "exec driver: command run (via /bin/sh -c) to start a workspace"},
 	{name: "webhook-url", env: "MODELGATE_WEBHOOK_URL", usage: "webhook driver: URL the workspace is POSTed to"},
@@ -152,6 +157,14 @@ func bindConfig(fs *flag.FlagSet, c *Config, getenv func(string) string) error {
 			n, err := strconv.Atoi(def)
 			check(err)
 			fs.IntVar(&c.Burst, f.name, n, usage)
+		case "max-workspaces-per-org":
+			n, err := strconv.Atoi(def)
+			check(err)
+			fs.IntVar(&c.MaxWorkspacesPerOrg, f.name, n, usage)
+		case "max-org-secrets":
+			n, err := strconv.Atoi(def)
+			check(err)
+			fs.IntVar(&c.MaxOrgSecrets, f.name, n, usage)
 		case "driver":
 			fs.StringVar(&c.Driver, f.name, def, usage)
 		case "exec-command":

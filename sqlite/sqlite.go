@@ -18,7 +18,8 @@
 //
 // Because write transactions are serialized, a write method may read and
 // then decide: CreateWorkspace looks up the idempotency key and the parent
-// before it inserts, and ClaimWorkspaces selects rows and then leases them.
+// before it inserts, CreateWorkspace and SetOrgSecret count the org's rows
+// against its limit, and ClaimWorkspaces selects rows and then leases them.
 // The unique indexes still stand behind every such check.
 //
 // Each store method is one transaction: a method that runs more than one
