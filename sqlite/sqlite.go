@@ -145,7 +145,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 // SQLite creates -wal and -shm with the database file's permissions, so
 // they are 0600 too. The umask can only take bits away from 0600, and the
 // file is set to exactly 0600 after it is created. It returns an error if
-// the directory or the file cannot be created, or a mode cannot be changed.
+// the directory or the file cannot be created; a mode that cannot be
+// changed (another user's file) is logged as a warning.
 func prepareFile(path string, log zerolog.Logger) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
@@ -174,12 +175,17 @@ func prepareFile(path string, log zerolog.Logger) error {
 		if err != nil {
 			return err
 		}
+		if !fi.Mode().IsRegular() {
+			continue // not a database file; the driver says what is wrong
+		}
 		if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
+			ev := log.Warn().Str("file", p).Str("mode", fmt.Sprintf("%04o", perm))
 			if err := os.Chmod(p, perm&^0o077); err != nil {
-				return fmt.Errorf("%s has mode %04o, which grants group or other access, and chmod failed: %w", p, perm, err)
+				// Another user's file: opening it is still allowed.
+				ev.Err(err).Msg("database file is readable by group or others and its mode cannot be changed; chmod it to 0600")
+				continue
 			}
-			log.Warn().Str("file", p).Str("mode", fmt.Sprintf("%04o", perm)).
-				Str("new_mode", fmt.Sprintf("%04o", perm&^0o077)).Msg("database file was readable by group or others; access removed")
+			ev.Str("new_mode", fmt.Sprintf("%04o", perm&^0o077)).Msg("database file was readable by group or others; access removed")
 		}
 	}
 	return nil
