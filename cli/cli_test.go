@@ -196,18 +196,16 @@ func TestCLI_MalformedNumericOrBooleanEnvironmentValueIsRefused(t *testing.T) {
 	// MODELGATE_READ_ONLY=yes would serve the write tools, and
 	// MODELGATE_RATE_LIMIT=ten would turn the limit off.
 	for env, value := range map[string]string{
-		"MODELGATE_READ_ONLY":              "yes",
-		"MODELGATE_ALLOW_NO_AUTH":          "on",
-		"MODELGATE_CALL_TIMEOUT":           "10",
-		"MODELGATE_SHUTDOWN_TIMEOUT":       "15 s",
-		"MODELGATE_MAX_BODY_BYTES":         "1MiB",
-		"MODELGATE_RATE_LIMIT":             "ten",
-		"MODELGATE_BURST":                  "20.5",
-		"MODELGATE_MAX_ATTEMPTS":           "five",
-		"MODELGATE_PROVISION_TIMEOUT":      "10 minutes",
-		"MODELGATE_NO_PROVISIONER":         "nope",
-		"MODELGATE_MAX_WORKSPACES_PER_ORG": "lots",
-		"MODELGATE_MAX_ORG_SECRETS":        "1e3",
+		"MODELGATE_READ_ONLY":         "yes",
+		"MODELGATE_ALLOW_NO_AUTH":     "on",
+		"MODELGATE_CALL_TIMEOUT":      "10",
+		"MODELGATE_SHUTDOWN_TIMEOUT":  "15 s",
+		"MODELGATE_MAX_BODY_BYTES":    "1MiB",
+		"MODELGATE_RATE_LIMIT":        "ten",
+		"MODELGATE_BURST":             "20.5",
+		"MODELGATE_MAX_ATTEMPTS":      "five",
+		"MODELGATE_PROVISION_TIMEOUT": "10 minutes",
+		"MODELGATE_NO_PROVISIONER":    "nope",
 	} {
 		t.Run(env, func(t *testing.T) {
 			t.Parallel()

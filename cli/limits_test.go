@@ -71,3 +71,18 @@ func TestCLI_SecretListPrintsEveryPage(t *testing.T) {
 		t.Errorf("secret list printed %d lines, want a header and %d secrets", lines, n)
 	}
 }
+
+// As every numeric variable: a value that does not parse must not become
+// 0, which would turn the limit off.
+func TestCLI_MalformedLimitInTheEnvironmentIsRefused(t *testing.T) {
+	t.Parallel()
+	for env, value := range map[string]string{"MODELGATE_MAX_WORKSPACES_PER_ORG": "lots", "MODELGATE_MAX_ORG_SECRETS": "1e3"} {
+		vars := map[string]string{"MODELGATE_DATA_DIR": t.TempDir(), env: value}
+		var stdout, stderr bytes.Buffer
+		code := Main(Env{Args: []string{"models", "--json"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+			Getenv: func(k string) string { return vars[k] }})
+		if code == 0 || !strings.Contains(stderr.String(), env) {
+			t.Errorf("%s=%q: exit %d, stderr %q; want a non-zero exit naming the variable", env, value, code, stderr.String())
+		}
+	}
+}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -21,7 +22,8 @@ func limited(nw modelgate.NewWorkspace, limit int) modelgate.NewWorkspace {
 func wantLimit(t *testing.T, err error, limit int) {
 	t.Helper()
 	wantCode(t, err, modelgate.EWorkspaceLimit)
-	e := err.(*modelgate.Error)
+	var e *modelgate.Error
+	errors.As(err, &e)
 	if got, ok := e.Details["limit"].(int); !ok || got != limit {
 		t.Errorf("details[limit] = %v, want %d", e.Details["limit"], limit)
 	}
