@@ -130,6 +130,23 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 // round trip. The workspace row is its own creation event (see
 // StatusChanges), so nothing is written to workspace_events.
 func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secrets []modelgate.SealedSecret, a *modelgate.AuditEntry) error {
+	args, err := insertArgs(w, secrets, a)
+	if err != nil {
+		return err
+	}
+	sql := insertWorkspaceSQL
+	if !db.orgs.known(w.Org) {
+		sql = insertOrgAndWorkspaceSQL
+	}
+	_, err = db.pool.Exec(ctx, sql, args...)
+	if err == nil {
+		db.orgs.add(w.Org)
+	}
+	return err
+}
+
+// insertArgs returns the arguments $1..$24 of insertWorkspaceSQL.
+func insertArgs(w *modelgate.Workspace, secrets []modelgate.SealedSecret, a *modelgate.AuditEntry) ([]any, error) {
 	names := make([]string, len(secrets))
 	keyIDs := make([]string, len(secrets))
 	ciphertexts := make([][]byte, len(secrets))
@@ -144,21 +161,12 @@ func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secre
 	}
 	auditID, err := uuid.NewV7()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sql := insertWorkspaceSQL
-	if !db.orgs.known(w.Org) {
-		sql = insertOrgAndWorkspaceSQL
-	}
-	_, err = db.pool.Exec(ctx, sql,
-		w.Org, w.ID, w.Name, w.Role, w.Tier, w.Runtime, w.Model, w.Provider, w.PlatformBilled,
+	return []any{w.Org, w.ID, w.Name, w.Role, w.Tier, w.Runtime, w.Model, w.Provider, w.PlatformBilled,
 		w.CredentialScope, w.Status, w.StatusCode, w.StatusMessage, storecore.NullText(w.ParentID),
 		storecore.NullText(w.IdempotencyKey), w.Attempts, w.CreatedAt, w.UpdatedAt,
-		names, keyIDs, ciphertexts, a != nil, auditID.String(), audit.TokenPrefix)
-	if err == nil {
-		db.orgs.add(w.Org)
-	}
-	return err
+		names, keyIDs, ciphertexts, a != nil, auditID.String(), audit.TokenPrefix}, nil
 }
 
 // insertWorkspaceSQL inserts the workspace ($1..$18 in the order of
@@ -203,8 +211,8 @@ var insertOrgAndWorkspaceSQL = strings.Replace(insertWorkspaceSQL, "WITH ", `WIT
 //   - First attempt: take it shared and insert only if the live
 //     workspaces the statement sees plus max_connections are below the
 //     limit. The creates it cannot see are those of transactions still in
-//     flight, and each server connection runs at most one of them, so the
-//     org stays below the limit whatever they decide.
+//     flight, and each server connection (of every process) runs at most
+//     one of them, so the org cannot pass its limit whatever they decide.
 //   - Otherwise, a second transaction takes it exclusively, which waits
 //     for every shared holder to finish, and counts exactly.
 //
@@ -212,17 +220,7 @@ var insertOrgAndWorkspaceSQL = strings.Replace(insertWorkspaceSQL, "WITH ", `WIT
 // the insert in a later statement, whose snapshot sees every create
 // committed before the lock was granted.
 func (db *DB) insertWorkspaceLimited(ctx context.Context, w *modelgate.Workspace, secrets []modelgate.SealedSecret, a *modelgate.AuditEntry, limit int) error {
-	names := make([]string, len(secrets))
-	keyIDs := make([]string, len(secrets))
-	ciphertexts := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		names[i], keyIDs[i], ciphertexts[i] = s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext
-	}
-	var audit modelgate.AuditEntry
-	if a != nil {
-		audit = *a
-	}
-	auditID, err := uuid.NewV7()
+	args, err := insertArgs(w, secrets, a)
 	if err != nil {
 		return err
 	}
@@ -238,11 +236,7 @@ func (db *DB) insertWorkspaceLimited(ctx context.Context, w *modelgate.Workspace
 		if !db.orgs.known(w.Org) {
 			sql = insertOrgAndWorkspaceLimitedSQL
 		}
-		b.Queue(sql,
-			w.Org, w.ID, w.Name, w.Role, w.Tier, w.Runtime, w.Model, w.Provider, w.PlatformBilled,
-			w.CredentialScope, w.Status, w.StatusCode, w.StatusMessage, storecore.NullText(w.ParentID),
-			storecore.NullText(w.IdempotencyKey), w.Attempts, w.CreatedAt, w.UpdatedAt,
-			names, keyIDs, ciphertexts, a != nil, auditID.String(), audit.TokenPrefix, limit, shared)
+		b.Queue(sql, append(args, limit, shared)...)
 		var inserted int
 		br := db.pool.SendBatch(ctx, b)
 		_, err := br.Exec()
