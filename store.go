@@ -34,12 +34,25 @@ type NewWorkspace struct {
 	// describes the created workspace (allowed, its org, id, creation time,
 	// runtime, model, provider and credential scope).
 	Audit *AuditEntry
+	// MaxWorkspaces, when positive, is the org's limit of live (not
+	// removed) workspaces: CreateWorkspace refuses with EWorkspaceLimit,
+	// writing nothing, when the org already has that many. The count and
+	// the insert are one decision: concurrent creates never exceed it.
+	MaxWorkspaces int
 }
 
 // WorkspaceFilter selects workspaces for ListWorkspaces.
 type WorkspaceFilter struct {
 	// Status filters by status; "" means every status except removed.
 	Status string
+	// Limit is 1..200.
+	Limit int
+	// Cursor is the opaque next_cursor of a previous page; "" starts at the top.
+	Cursor string
+}
+
+// SecretFilter selects one page of org secrets for ListOrgSecrets.
+type SecretFilter struct {
 	// Limit is 1..200.
 	Limit int
 	// Cursor is the opaque next_cursor of a previous page; "" starts at the top.
@@ -53,7 +66,9 @@ type WorkspaceStore interface {
 	// If w.IdempotencyKey is set and a workspace of the org already has it,
 	// it returns that workspace and created=false, writing nothing. It
 	// returns ENameConflict when a non-removed workspace of the org has the
-	// name, and ENotFound when ParentID names no workspace of the org.
+	// name, ENotFound when ParentID names no workspace of the org, and
+	// EWorkspaceLimit when nw.MaxWorkspaces is reached (checked after the
+	// idempotency key, before the parent and the name).
 	CreateWorkspace(ctx context.Context, nw NewWorkspace) (w *Workspace, created bool, err error)
 	// GetWorkspace returns ENotFound when the org has no workspace with id
 	// (including ids of other orgs and ids that are not UUIDs).
@@ -72,6 +87,9 @@ type WorkspaceStore interface {
 	// uses it to answer a repeated key with the first result, and a dry run
 	// to report a name conflict.
 	FindWorkspace(ctx context.Context, org, key, name string) (*Workspace, error)
+	// CountLiveWorkspaces returns how many workspaces of the org are not
+	// removed: what NewWorkspace.MaxWorkspaces limits.
+	CountLiveWorkspaces(ctx context.Context, org string) (int, error)
 	// WorkspaceSecrets returns the sealed workspace-scope secrets.
 	WorkspaceSecrets(ctx context.Context, org, id string) ([]SealedSecret, error)
 }
@@ -83,10 +101,16 @@ type SecretStore interface {
 	OrgSecretNames(ctx context.Context, org string) ([]string, error)
 	// OrgSecrets returns the org's sealed secrets (for the provisioner).
 	OrgSecrets(ctx context.Context, org string) ([]SealedSecret, error)
-	// SetOrgSecret inserts or replaces a secret and returns its info.
-	SetOrgSecret(ctx context.Context, org string, s SealedSecret) (SecretInfo, error)
-	// ListOrgSecrets returns names and update times ordered by name.
-	ListOrgSecrets(ctx context.Context, org string) ([]SecretInfo, error)
+	// SetOrgSecret inserts or replaces a secret and returns its info. When
+	// max is positive, a new name in an org that already holds max secrets
+	// is refused with EWorkspaceLimit, writing nothing; replacing the value
+	// of an existing name is always allowed. The count and the insert are
+	// one decision: concurrent calls never exceed max.
+	SetOrgSecret(ctx context.Context, org string, s SealedSecret, max int) (SecretInfo, error)
+	// ListOrgSecrets returns one page of names and update times ordered by
+	// name, and the cursor of the next page ("" on the last page). A limit
+	// outside 1..200 or a malformed cursor is EInvalidArgument.
+	ListOrgSecrets(ctx context.Context, org string, f SecretFilter) ([]SecretInfo, string, error)
 	// DeleteOrgSecret deletes a secret; deleted is false if there was none.
 	DeleteOrgSecret(ctx context.Context, org, name string) (deleted bool, err error)
 	// RotateSecrets calls reseal for every sealed value (org and workspace

@@ -92,6 +92,9 @@ func openApp(ctx context.Context, cfg *Config, log zerolog.Logger, getenv func(s
 	if err != nil {
 		return nil, err
 	}
+	if cfg.MaxWorkspacesPerOrg < 0 || cfg.MaxOrgSecrets < 0 {
+		return nil, errors.New("--max-workspaces-per-org and --max-org-secrets must be 0 (no limit) or more")
+	}
 	a := &app{cfg: cfg, log: log, catalog: cat, limiter: ratelimit.New(cfg.RateLimit, cfg.Burst)}
 	keys, haveKey, err := secrets.KeyringFromEnv(getenv)
 	if err != nil {
@@ -129,7 +132,8 @@ func openApp(ctx context.Context, cfg *Config, log zerolog.Logger, getenv func(s
 		a.store, a.listen = db, db.ListenProvision
 	}
 	a.keys = keys
-	a.service = provision.New(a.store, gate.New(cat, log), keys, log)
+	a.service = provision.New(a.store, gate.New(cat, log), keys, log).WithLimits(provision.Limits{
+		Workspaces: cfg.MaxWorkspacesPerOrg, OrgSecrets: cfg.MaxOrgSecrets})
 	return a, nil
 }
 

@@ -38,6 +38,9 @@ type Config struct {
 	MaxBodyBytes       int64
 	RateLimit          float64
 	Burst              int
+	// Per-org limits (0: none)
+	MaxWorkspacesPerOrg int
+	MaxOrgSecrets       int
 	// Provisioner
 	Driver           string
 	ExecCommand      string
@@ -103,6 +106,8 @@ var settings = []setting{
 	{name: "max-body-bytes", env: "MODELGATE_MAX_BODY_BYTES", arg: "N", def: "1048576", usage: "largest accepted request body (413 beyond)", field: func(c *Config) any { return &c.MaxBodyBytes }},
 	{name: "rate-limit", env: "MODELGATE_RATE_LIMIT", arg: "N", def: "0", usage: "tool calls per second per org and per token (0: no limit; 429 / RATE_LIMITED beyond)", field: func(c *Config) any { return &c.RateLimit }},
 	{name: "burst", env: "MODELGATE_BURST", arg: "N", def: "20", usage: "burst of the rate limit", field: func(c *Config) any { return &c.Burst }},
+	{name: "max-workspaces-per-org", env: "MODELGATE_MAX_WORKSPACES_PER_ORG", arg: "N", def: "1000", usage: "most live (not removed) workspaces of one org; more are refused with WORKSPACE_LIMIT_REACHED (0: no limit)", field: func(c *Config) any { return &c.MaxWorkspacesPerOrg }},
+	{name: "max-org-secrets", env: "MODELGATE_MAX_ORG_SECRETS", arg: "N", def: "100", usage: "most org secrets of one org; a new name beyond is refused with WORKSPACE_LIMIT_REACHED, replacing one is allowed (0: no limit)", field: func(c *Config) any { return &c.MaxOrgSecrets }},
 	{name: "driver", env: "MODELGATE_DRIVER", arg: "NAME", doc: "none", usage: "provisioner driver: exec or webhook (none: workspaces wait for a provisioner)", field: func(c *Config) any { return &c.Driver }},
 	{name: "exec-command", env: "MODELGATE_EXEC_COMMAND", arg: "CMD", usage: "exec driver: command run (via /bin/sh -c) to start a workspace", field: func(c *Config) any { return &c.ExecCommand }},
 	{name: "webhook-url", env: "MODELGATE_WEBHOOK_URL", arg: "URL", usage: "webhook driver: URL the workspace is POSTed to", field: func(c *Config) any { return &c.WebhookURL }},
@@ -116,7 +121,8 @@ var settings = []setting{
 var (
 	// storeSettings are read by every command that opens the store.
 	storeSettings = []string{"org", "catalog", "default-runtime", "default-model", "database-url", "data-dir",
-		"MODELGATE_SECRETS_KEY", "MODELGATE_SECRETS_PREVIOUS_KEYS", "insecure-dev-secrets", "log-level"}
+		"MODELGATE_SECRETS_KEY", "MODELGATE_SECRETS_PREVIOUS_KEYS", "insecure-dev-secrets", "log-level",
+		"max-workspaces-per-org", "max-org-secrets"}
 	// driverSettings configure a provisioner.
 	driverSettings = []string{"driver", "exec-command", "webhook-url", "webhook-secret", "max-attempts", "provision-timeout"}
 	// serveSettings are serve's own.

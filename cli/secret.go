@@ -49,9 +49,18 @@ func secretListSetup(fs *flag.FlagSet) action {
 			return err
 		}
 		defer a.Close()
-		list, err := a.service.ListOrgSecrets(ctx, a.caller())
-		if err != nil {
-			return userError(err)
+		// Every page: people want the whole list.
+		var list []modelgate.SecretInfo
+		for f := (modelgate.SecretFilter{Limit: 200}); ; {
+			page, next, err := a.service.ListOrgSecrets(ctx, a.caller(), f)
+			if err != nil {
+				return userError(err)
+			}
+			list = append(list, page...)
+			if next == "" {
+				break
+			}
+			f.Cursor = next
 		}
 		if asJSON {
 			if list == nil {

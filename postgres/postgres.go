@@ -24,7 +24,11 @@
 // first (an idempotency key seen before), but the unique indexes decide name
 // conflicts and keys, the foreign key decides whether a parent exists, and
 // ClaimWorkspaces locks rows with FOR UPDATE SKIP LOCKED so that concurrent
-// provisioners never claim the same row.
+// provisioners never claim the same row. An org's limits (live workspaces,
+// org secrets) are counted and enforced in the inserting transaction under
+// an advisory lock of the org; for workspaces the lock is shared while the
+// org is far from its limit, so an org's creates still share WAL flushes
+// (see insertWorkspaceLimited).
 //
 // Times are chosen in Go, rounded to microseconds (PostgreSQL's precision)
 // and stored in UTC, so what a method returns is exactly what a later read

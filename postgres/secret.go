@@ -45,9 +45,13 @@ func (db *DB) OrgSecrets(ctx context.Context, org string) ([]modelgate.SealedSec
 
 // SetOrgSecret inserts the secret or replaces the value of the org's secret
 // of that name, and returns its name and update time. It returns
-// EInvalidArgument for an empty org or name or an unsealed value, and a
-// wrapped error if the database fails.
-func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSecret) (modelgate.SecretInfo, error) {
+// EInvalidArgument for an empty org or name or an unsealed value,
+// EWorkspaceLimit for a new name when max is positive and the org already
+// holds max secrets (replacing is always allowed), and a wrapped error if
+// the database fails. With a limit, the count and the insert run under an
+// exclusive advisory lock of the org's secrets, in one batch (one implicit
+// transaction), so concurrent calls never take the org past its limit.
+func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSecret, max int) (modelgate.SecretInfo, error) {
 	if err := storecore.CheckOrg(org); err != nil {
 		return modelgate.SecretInfo{}, err
 	}
@@ -55,26 +59,68 @@ func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSe
 		return modelgate.SecretInfo{}, err
 	}
 	at := storecore.Now()
-	if _, err := db.pool.Exec(ctx, `WITH new_org AS (
-			INSERT INTO orgs (org, created_at) VALUES ($1, $5) ON CONFLICT (org) DO NOTHING
-		)
-		INSERT INTO org_secrets (org, name, key_id, ciphertext, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $5)
-		ON CONFLICT (org, name) DO UPDATE
-		SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`,
-		org, s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext, at); err != nil {
+	b := &pgx.Batch{}
+	if max > 0 {
+		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "modelgate.org_secrets:"+db.schema+":"+org)
+	}
+	b.Queue(setOrgSecretSQL, org, s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext, at, max)
+	var written int
+	br := db.pool.SendBatch(ctx, b)
+	var err error
+	if max > 0 {
+		_, err = br.Exec()
+	}
+	if err == nil {
+		err = br.QueryRow().Scan(&written)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return modelgate.SecretInfo{}, fmt.Errorf("set org secret %s: %w", s.Name, err)
+	}
+	if written == 0 {
+		return modelgate.SecretInfo{}, storecore.SecretLimit(max)
 	}
 	return modelgate.SecretInfo{Name: s.Name, UpdatedAt: at}, nil
 }
 
-// ListOrgSecrets returns the names and update times of the org's secrets
-// ordered by name, never their values. It returns a wrapped error if the
-// database fails.
-func (db *DB) ListOrgSecrets(ctx context.Context, org string) ([]modelgate.SecretInfo, error) {
-	rows, err := db.pool.Query(ctx, `SELECT name, updated_at FROM org_secrets WHERE org = $1 ORDER BY name`, org)
+// setOrgSecretSQL upserts the secret $2 of org $1 unless $6 is positive,
+// the org has no secret of that name and already holds $6 secrets, and
+// answers how many it wrote (0 or 1). The org's row is inserted only with
+// the secret: a refused call writes nothing.
+const setOrgSecretSQL = `WITH allowed AS (
+	SELECT WHERE $6::integer <= 0
+		OR EXISTS (SELECT FROM org_secrets WHERE org = $1 AND name = $2)
+		OR (SELECT count(*) FROM org_secrets WHERE org = $1) < $6::integer
+), written AS (
+	INSERT INTO org_secrets (org, name, key_id, ciphertext, created_at, updated_at)
+	SELECT $1::text, $2::text, $3::text, $4::bytea, $5::timestamptz, $5::timestamptz FROM allowed
+	ON CONFLICT (org, name) DO UPDATE
+	SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at
+	RETURNING org
+), new_org AS (
+	INSERT INTO orgs (org, created_at) SELECT org, $5 FROM written ON CONFLICT (org) DO NOTHING
+)
+SELECT count(*)::integer FROM written`
+
+// ListOrgSecrets returns one page of the names and update times of the
+// org's secrets ordered by name, never their values, and the cursor of the
+// next page ("" on the last page). It returns EInvalidArgument for a limit
+// outside 1..200 or a malformed cursor, and a wrapped error if the database
+// fails.
+func (db *DB) ListOrgSecrets(ctx context.Context, org string, f modelgate.SecretFilter) ([]modelgate.SecretInfo, string, error) {
+	if err := storecore.CheckSecretFilter(f); err != nil {
+		return nil, "", err
+	}
+	after, err := storecore.DecodeSecretCursor(f.Cursor)
 	if err != nil {
-		return nil, fmt.Errorf("list org secrets: %w", err)
+		return nil, "", err
+	}
+	rows, err := db.pool.Query(ctx, `SELECT name, updated_at FROM org_secrets
+		WHERE org = $1 AND name > $2 ORDER BY name LIMIT $3`, org, after, f.Limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list org secrets: %w", err)
 	}
 	infos, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (modelgate.SecretInfo, error) {
 		var i modelgate.SecretInfo
@@ -83,9 +129,10 @@ func (db *DB) ListOrgSecrets(ctx context.Context, org string) ([]modelgate.Secre
 		return i, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list org secrets: %w", err)
+		return nil, "", fmt.Errorf("list org secrets: %w", err)
 	}
-	return infos, nil
+	infos, next := storecore.PageSecrets(infos, f.Limit)
+	return infos, next, nil
 }
 
 // DeleteOrgSecret deletes the org's secret of that name; deleted is false if

@@ -61,8 +61,10 @@ func collectWorkspaces(rows pgx.Rows, err error) ([]*modelgate.Workspace, error)
 // writes nothing. It returns EInvalidArgument for a workspace without org or
 // name, a tier outside 1..4, an ID that is not a UUID or is already taken,
 // or a malformed secret, ENameConflict when a live workspace of the org has
-// the name, ENotFound when ParentID names no workspace of the org, and a
-// wrapped error if the database fails.
+// the name, ENotFound when ParentID names no workspace of the org,
+// EWorkspaceLimit when the org already has nw.MaxWorkspaces (if positive)
+// live workspaces (see insertWorkspaceLimited), and a wrapped error if the
+// database fails.
 func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*modelgate.Workspace, bool, error) {
 	w, err := storecore.NewWorkspace(nw, storecore.Now())
 	if err != nil {
@@ -80,11 +82,24 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 			return nil, false, fmt.Errorf("create workspace: %w", err)
 		}
 	}
-	err = db.insertWorkspace(ctx, w, nw.Secrets, nw.Audit)
+	if nw.MaxWorkspaces > 0 {
+		err = db.insertWorkspaceLimited(ctx, w, nw.Secrets, nw.Audit, nw.MaxWorkspaces)
+	} else {
+		err = db.insertWorkspace(ctx, w, nw.Secrets, nw.Audit)
+	}
 	switch {
 	case err == nil:
 		db.notifier.add(w.Org)
 		return w, true, nil
+	case modelgate.ErrorCode(err) == modelgate.EWorkspaceLimit && w.IdempotencyKey != "":
+		// A concurrent call with the same key may have taken the last
+		// place: it answers this call.
+		if existing, kerr := workspaceByKey(ctx, db.pool, w.Org, w.IdempotencyKey); kerr == nil {
+			return existing, false, nil
+		}
+		return nil, false, err
+	case modelgate.ErrorCode(err) == modelgate.EWorkspaceLimit:
+		return nil, false, err
 	case violated(err, constraintIdempotencyKey), violated(err, constraintLiveName) && w.IdempotencyKey != "":
 		// A concurrent call with the same key committed first. With the
 		// same name, the name index may be the one that noticed.
@@ -115,6 +130,23 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 // round trip. The workspace row is its own creation event (see
 // StatusChanges), so nothing is written to workspace_events.
 func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secrets []modelgate.SealedSecret, a *modelgate.AuditEntry) error {
+	args, err := insertArgs(w, secrets, a)
+	if err != nil {
+		return err
+	}
+	sql := insertWorkspaceSQL
+	if !db.orgs.known(w.Org) {
+		sql = insertOrgAndWorkspaceSQL
+	}
+	_, err = db.pool.Exec(ctx, sql, args...)
+	if err == nil {
+		db.orgs.add(w.Org)
+	}
+	return err
+}
+
+// insertArgs returns the arguments $1..$24 of insertWorkspaceSQL.
+func insertArgs(w *modelgate.Workspace, secrets []modelgate.SealedSecret, a *modelgate.AuditEntry) ([]any, error) {
 	names := make([]string, len(secrets))
 	keyIDs := make([]string, len(secrets))
 	ciphertexts := make([][]byte, len(secrets))
@@ -129,21 +161,12 @@ func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secre
 	}
 	auditID, err := uuid.NewV7()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sql := insertWorkspaceSQL
-	if !db.orgs.known(w.Org) {
-		sql = insertOrgAndWorkspaceSQL
-	}
-	_, err = db.pool.Exec(ctx, sql,
-		w.Org, w.ID, w.Name, w.Role, w.Tier, w.Runtime, w.Model, w.Provider, w.PlatformBilled,
+	return []any{w.Org, w.ID, w.Name, w.Role, w.Tier, w.Runtime, w.Model, w.Provider, w.PlatformBilled,
 		w.CredentialScope, w.Status, w.StatusCode, w.StatusMessage, storecore.NullText(w.ParentID),
 		storecore.NullText(w.IdempotencyKey), w.Attempts, w.CreatedAt, w.UpdatedAt,
-		names, keyIDs, ciphertexts, a != nil, auditID.String(), audit.TokenPrefix)
-	if err == nil {
-		db.orgs.add(w.Org)
-	}
-	return err
+		names, keyIDs, ciphertexts, a != nil, auditID.String(), audit.TokenPrefix}, nil
 }
 
 // insertWorkspaceSQL inserts the workspace ($1..$18 in the order of
@@ -174,6 +197,106 @@ WHERE $22::boolean`
 var insertOrgAndWorkspaceSQL = strings.Replace(insertWorkspaceSQL, "WITH ", `WITH new_org AS (
 	INSERT INTO orgs (org, created_at) VALUES ($1, $17) ON CONFLICT (org) DO NOTHING
 ), `, 1)
+
+// insertWorkspaceLimited is insertWorkspace for an org with a limit of
+// live workspaces. It returns the EWorkspaceLimit error, having written
+// nothing, when the org already has limit live workspaces; concurrent
+// calls, from any process, never take the org past its limit.
+//
+// Counting and inserting under a lock that every create of the org holds
+// exclusively would make the org's creates wait for each other's commits
+// (one WAL flush at a time, where they now share flushes), so the lock, an
+// advisory lock of the org, is taken exclusively only near the limit:
+//
+//   - First attempt: take it shared and insert only if the live
+//     workspaces the statement sees plus max_connections are below the
+//     limit. The creates it cannot see are those of transactions still in
+//     flight, and each server connection (of every process) runs at most
+//     one of them, so the org cannot pass its limit whatever they decide.
+//   - Otherwise, a second transaction takes it exclusively, which waits
+//     for every shared holder to finish, and counts exactly.
+//
+// Each attempt is one batch, so one implicit transaction: the lock, then
+// the insert in a later statement, whose snapshot sees every create
+// committed before the lock was granted.
+func (db *DB) insertWorkspaceLimited(ctx context.Context, w *modelgate.Workspace, secrets []modelgate.SealedSecret, a *modelgate.AuditEntry, limit int) error {
+	args, err := insertArgs(w, secrets, a)
+	if err != nil {
+		return err
+	}
+	lockKey := "modelgate.workspaces:" + db.schema + ":" + w.Org
+	for _, shared := range []bool{true, false} {
+		lock := `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`
+		if shared {
+			lock = `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`
+		}
+		b := &pgx.Batch{}
+		b.Queue(lock, lockKey)
+		sql := insertWorkspaceLimitedSQL
+		if !db.orgs.known(w.Org) {
+			sql = insertOrgAndWorkspaceLimitedSQL
+		}
+		b.Queue(sql, append(args, limit, shared)...)
+		var inserted int
+		br := db.pool.SendBatch(ctx, b)
+		_, err := br.Exec()
+		if err == nil {
+			err = br.QueryRow().Scan(&inserted)
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		if inserted == 1 {
+			db.orgs.add(w.Org)
+			return nil
+		}
+	}
+	return storecore.WorkspaceLimit(limit)
+}
+
+// insertWorkspaceLimitedSQL is insertWorkspaceSQL that inserts only when
+// the org's live workspaces, plus max_connections when $26 (the shared
+// attempt of insertWorkspaceLimited), are fewer than $25, and answers how
+// many workspaces it inserted (0 or 1).
+const insertWorkspaceLimitedSQL = `WITH new_workspace AS (
+	INSERT INTO workspaces (org, id, name, role, tier, runtime, model, provider, platform_billed,
+		credential_scope, status, status_code, status_message, parent_id, idempotency_key,
+		attempts, created_at, updated_at)
+	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
+	WHERE (SELECT count(*) FROM workspaces WHERE org = $1 AND status <> 'removed')
+		+ CASE WHEN $26::boolean THEN current_setting('max_connections')::integer ELSE 0 END < $25::integer
+	RETURNING org, id, created_at
+), new_secrets AS (
+	INSERT INTO workspace_secrets (org, workspace_id, name, key_id, ciphertext, updated_at)
+	SELECT w.org, w.id, s.name, s.key_id, s.ciphertext, w.created_at
+	FROM new_workspace w, unnest($19::text[], $20::text[], $21::bytea[]) AS s (name, key_id, ciphertext)
+), new_audit AS (
+	INSERT INTO audit (org, id, at, token_prefix, allowed, code, runtime, model, provider,
+		credential_scope, workspace_id, dry_run)
+	SELECT w.org, $23, w.created_at, $24, true, '', $6, $7, $8, $10, w.id, false
+	FROM new_workspace w WHERE $22::boolean
+)
+SELECT count(*)::integer FROM new_workspace`
+
+// insertOrgAndWorkspaceLimitedSQL is insertWorkspaceLimitedSQL that also
+// inserts the org's row if it is missing, for an org this DB has not seen
+// yet; only with the workspace, so a refused call writes nothing.
+var insertOrgAndWorkspaceLimitedSQL = strings.Replace(insertWorkspaceLimitedSQL, "), new_secrets AS (", `), new_org AS (
+	INSERT INTO orgs (org, created_at) SELECT org, created_at FROM new_workspace ON CONFLICT (org) DO NOTHING
+), new_secrets AS (`, 1)
+
+// CountLiveWorkspaces returns how many of the org's workspaces are not
+// removed. It returns a wrapped error if the database fails.
+func (db *DB) CountLiveWorkspaces(ctx context.Context, org string) (int, error) {
+	var n int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*)::integer FROM workspaces WHERE org = $1 AND status <> 'removed'`, org).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count live workspaces: %w", err)
+	}
+	return n, nil
+}
 
 // queueEvent queues the insert of a status change into b. Seq 1 is the
 // creation, which the workspace row records itself, so recorded changes

@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/gate"
+	"github.com/modelgate/modelgate/internal/storecore"
 	"github.com/modelgate/modelgate/secrets"
 	"github.com/rs/zerolog"
 )
@@ -42,6 +43,27 @@ type Service struct {
 	gate  *gate.Gate
 	keys  *secrets.Keyring
 	log   zerolog.Logger
+	// limits are the per-org caps; see WithLimits.
+	limits Limits
+}
+
+// Limits caps what one org may hold; zero means no limit. A call that
+// would go past a limit is refused with WORKSPACE_LIMIT_REACHED (detail
+// "limit") and writes nothing.
+type Limits struct {
+	// Workspaces is the most live (not removed) workspaces of an org.
+	Workspaces int
+	// OrgSecrets is the most org secrets of an org; replacing the value of
+	// an existing one is always allowed.
+	OrgSecrets int
+}
+
+// WithLimits returns a copy of s that enforces l (New's service has no
+// limits). Negative limits are treated as zero.
+func (s *Service) WithLimits(l Limits) *Service {
+	c := *s
+	c.limits = Limits{Workspaces: max(l.Workspaces, 0), OrgSecrets: max(l.OrgSecrets, 0)}
+	return &c
 }
 
 // New returns a service over store that decides with g and seals secrets
@@ -216,7 +238,17 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 		IdempotencyKey:  req.IdempotencyKey,
 	}
 	if req.DryRun {
-		// Every check the insert would make: the name, then the parent.
+		// Every check the insert would make: the limit, the name, then
+		// the parent.
+		if s.limits.Workspaces > 0 {
+			n, err := s.store.CountLiveWorkspaces(ctx, caller.Org)
+			if err != nil {
+				return nil, false, err
+			}
+			if n >= s.limits.Workspaces {
+				return nil, false, storecore.WorkspaceLimit(s.limits.Workspaces)
+			}
+		}
 		_, err := s.store.FindWorkspace(ctx, caller.Org, "", req.Name)
 		if err == nil {
 			return nil, false, modelgate.Errorf(modelgate.ENameConflict, "a workspace named %q already exists", req.Name)
@@ -247,7 +279,7 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 		Org: caller.Org, TokenPrefix: caller.TokenPrefix, Allowed: true, Runtime: w.Runtime, Model: w.Model,
 		Provider: w.Provider, CredentialScope: w.CredentialScope,
 	}
-	stored, created, err := s.store.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: w, Secrets: sealed, Audit: decision})
+	stored, created, err := s.store.CreateWorkspace(ctx, modelgate.NewWorkspace{Workspace: w, Secrets: sealed, Audit: decision, MaxWorkspaces: s.limits.Workspaces})
 	if err != nil {
 		if modelgate.ErrorCode(err) == modelgate.ENotFound {
 			return nil, false, parentErr(err)
@@ -403,7 +435,7 @@ func (s *Service) SetOrgSecret(ctx context.Context, caller modelgate.Caller, key
 	if err != nil {
 		return modelgate.SecretInfo{}, fmt.Errorf("seal org secret %s: %w", key, err)
 	}
-	info, err := s.store.SetOrgSecret(ctx, caller.Org, modelgate.SealedSecret{Name: key, Sealed: sv})
+	info, err := s.store.SetOrgSecret(ctx, caller.Org, modelgate.SealedSecret{Name: key, Sealed: sv}, s.limits.OrgSecrets)
 	if err != nil {
 		return modelgate.SecretInfo{}, err
 	}
@@ -412,9 +444,21 @@ func (s *Service) SetOrgSecret(ctx context.Context, caller modelgate.Caller, key
 	return info, nil
 }
 
-// ListOrgSecrets returns the names and update times of the org's secrets.
-func (s *Service) ListOrgSecrets(ctx context.Context, caller modelgate.Caller) ([]modelgate.SecretInfo, error) {
-	return s.store.ListOrgSecrets(ctx, caller.Org)
+// ListOrgSecrets returns one page of the names and update times of the
+// org's secrets, ordered by name, and the cursor of the next page ("" on
+// the last). A zero f.Limit means 50; a limit outside 1..200 or a
+// malformed cursor is INVALID_ARGUMENT.
+func (s *Service) ListOrgSecrets(ctx context.Context, caller modelgate.Caller, f modelgate.SecretFilter) ([]modelgate.SecretInfo, string, error) {
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	if f.Limit < 1 || f.Limit > 200 {
+		return nil, "", modelgate.Errorf(modelgate.EInvalidArgument, "limit: must be 1..200, got %d", f.Limit)
+	}
+	if err := CheckText("cursor", f.Cursor, 0, 512, false); err != nil {
+		return nil, "", err
+	}
+	return s.store.ListOrgSecrets(ctx, caller.Org, f)
 }
 
 // DeleteOrgSecret deletes an org secret; deleted is false if there was none.

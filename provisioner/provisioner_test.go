@@ -79,7 +79,7 @@ func TestProvisioner_CredentialGoneSinceCreationFailsWithoutCallingTheDriver(t *
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := b.store.SetOrgSecret(context.Background(), org, modelgate.SealedSecret{Name: "ANTHROPIC_API_KEY", Sealed: sv}); err != nil {
+			if _, err := b.store.SetOrgSecret(context.Background(), org, modelgate.SealedSecret{Name: "ANTHROPIC_API_KEY", Sealed: sv}, 0); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -131,7 +131,7 @@ func TestProvisioner_UndecryptableSecretIsNamedInTheRefusal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.store.SetOrgSecret(context.Background(), org, modelgate.SealedSecret{Name: "ANTHROPIC_API_KEY", Sealed: sv}); err != nil {
+	if _, err := b.store.SetOrgSecret(context.Background(), org, modelgate.SealedSecret{Name: "ANTHROPIC_API_KEY", Sealed: sv}, 0); err != nil {
 		t.Fatal(err)
 	}
 

@@ -48,9 +48,12 @@ func (db *DB) OrgSecrets(ctx context.Context, org string) ([]modelgate.SealedSec
 
 // SetOrgSecret inserts the secret or replaces the value of the org's secret
 // of that name, and returns its name and update time. It returns
-// EInvalidArgument for an empty org or name or an unsealed value, and a
-// wrapped error if the database fails.
-func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSecret) (modelgate.SecretInfo, error) {
+// EInvalidArgument for an empty org or name or an unsealed value,
+// EWorkspaceLimit for a new name when max is positive and the org already
+// holds max secrets (replacing is always allowed), and a wrapped error if
+// the database fails. The count runs in the write transaction, so no
+// other insert can slip in between.
+func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSecret, max int) (modelgate.SecretInfo, error) {
 	if err := storecore.CheckOrg(org); err != nil {
 		return modelgate.SecretInfo{}, err
 	}
@@ -63,6 +66,16 @@ func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSe
 		return modelgate.SecretInfo{}, fmt.Errorf("set org secret: %w", err)
 	}
 	defer tx.Rollback()
+	if max > 0 {
+		var n, exists int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(name = ?), 0) FROM org_secrets WHERE org = ?`,
+			s.Name, org).Scan(&n, &exists); err != nil {
+			return modelgate.SecretInfo{}, fmt.Errorf("set org secret %s: %w", s.Name, err)
+		}
+		if exists == 0 && n >= max {
+			return modelgate.SecretInfo{}, storecore.SecretLimit(max)
+		}
+	}
 	if err := ensureOrg(ctx, tx, org, at); err != nil {
 		return modelgate.SecretInfo{}, fmt.Errorf("set org secret %s: %w", s.Name, err)
 	}
@@ -84,13 +97,23 @@ func upsertOrgSecret(ctx context.Context, tx *sql.Tx, org string, s modelgate.Se
 	return err
 }
 
-// ListOrgSecrets returns the names and update times of the org's secrets
-// ordered by name, never their values. It returns a wrapped error if the
-// database fails.
-func (db *DB) ListOrgSecrets(ctx context.Context, org string) ([]modelgate.SecretInfo, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT name, updated_at FROM org_secrets WHERE org = ? ORDER BY name`, org)
+// ListOrgSecrets returns one page of the names and update times of the
+// org's secrets ordered by name, never their values, and the cursor of the
+// next page ("" on the last page). It returns EInvalidArgument for a limit
+// outside 1..200 or a malformed cursor, and a wrapped error if the database
+// fails.
+func (db *DB) ListOrgSecrets(ctx context.Context, org string, f modelgate.SecretFilter) ([]modelgate.SecretInfo, string, error) {
+	if err := storecore.CheckSecretFilter(f); err != nil {
+		return nil, "", err
+	}
+	after, err := storecore.DecodeSecretCursor(f.Cursor)
 	if err != nil {
-		return nil, fmt.Errorf("list org secrets: %w", err)
+		return nil, "", err
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT name, updated_at FROM org_secrets
+		WHERE org = ? AND name > ? ORDER BY name LIMIT ?`, org, after, f.Limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list org secrets: %w", err)
 	}
 	infos, err := collect(rows, func(r *sql.Rows) (modelgate.SecretInfo, error) {
 		var i modelgate.SecretInfo
@@ -98,9 +121,10 @@ func (db *DB) ListOrgSecrets(ctx context.Context, org string) ([]modelgate.Secre
 		return i, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list org secrets: %w", err)
+		return nil, "", fmt.Errorf("list org secrets: %w", err)
 	}
-	return infos, nil
+	infos, next := storecore.PageSecrets(infos, f.Limit)
+	return infos, next, nil
 }
 
 // DeleteOrgSecret deletes the org's secret of that name; deleted is false if

@@ -18,7 +18,8 @@
 //
 // Because write transactions are serialized, a write method may read and
 // then decide: CreateWorkspace looks up the idempotency key and the parent
-// before it inserts, and ClaimWorkspaces selects rows and then leases them.
+// before it inserts, CreateWorkspace and SetOrgSecret count the org's rows
+// against its limit, and ClaimWorkspaces selects rows and then leases them.
 // The unique indexes still stand behind every such check.
 //
 // Each store method is one transaction: a method that runs more than one
@@ -41,7 +42,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -81,12 +85,17 @@ var _ modelgate.Store = (*DB)(nil)
 const busyTimeout = 10 * time.Second
 
 // Open opens (creating if missing) the database file at path, applies
-// pending migrations and returns the store. It returns an error if the
-// file cannot be opened or a migration fails; nothing is left open in that
-// case.
+// pending migrations and returns the store. The file and its -wal and -shm
+// files are readable by their owner only (0600), and a missing directory is
+// created for the owner only (0700); see prepareFile. It returns an error if
+// the directory or file cannot be created or opened or a migration fails;
+// nothing is left open in that case.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: open: empty path")
+	}
+	if err := prepareFile(path, opts.Log); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	write, err := sql.Open("sqlite", dsn(path, url.Values{
 		"_txlock":       {"immediate"},
@@ -127,6 +136,59 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// prepareFile makes the database private before the driver touches it: it
+// creates the file's directory (mode 0700) if missing and the file itself
+// with mode 0600, and takes group and other access away from an existing
+// file and its -wal and -shm files (an older version created them 0644).
+// SQLite creates -wal and -shm with the database file's permissions, so
+// they are 0600 too. The umask can only take bits away from 0600, and the
+// file is set to exactly 0600 after it is created. It returns an error if
+// the directory or the file cannot be created; a mode that cannot be
+// changed (another user's file) is logged as a warning.
+func prepareFile(path string, log zerolog.Logger) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	// O_EXCL tells this process whether it created the file; another
+	// process opening the same new file at once finds it and goes on.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		err = f.Chmod(0o600) // whatever the umask left
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("create database file: %w", err)
+		}
+		return nil
+	case !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("create database file: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) && p != path {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			continue // not a database file; the driver says what is wrong
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
+			ev := log.Warn().Str("file", p).Str("mode", fmt.Sprintf("%04o", perm))
+			if err := os.Chmod(p, perm&^0o077); err != nil {
+				// Another user's file: opening it is still allowed.
+				ev.Err(err).Msg("database file is readable by group or others and its mode cannot be changed; chmod it to 0600")
+				continue
+			}
+			ev.Str("new_mode", fmt.Sprintf("%04o", perm&^0o077)).Msg("database file was readable by group or others; access removed")
+		}
+	}
+	return nil
 }
 
 // dsn returns a file: URI for path (escaped, so any file name works) with

@@ -45,8 +45,10 @@ func collectWorkspaces(rows *sql.Rows, err error) ([]*modelgate.Workspace, error
 // writes nothing. It returns EInvalidArgument for a workspace without org or
 // name, a tier outside 1..4, an ID that is not a UUID or is already taken,
 // or a malformed secret, ENameConflict when a live workspace of the org has
-// the name, ENotFound when ParentID names no workspace of the org, and a
-// wrapped error if the database fails.
+// the name, ENotFound when ParentID names no workspace of the org,
+// EWorkspaceLimit when the org already has nw.MaxWorkspaces (if positive)
+// live workspaces, and a wrapped error if the database fails. The count
+// runs in the write transaction, so no other create can slip in between.
 func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*modelgate.Workspace, bool, error) {
 	w, err := storecore.NewWorkspace(nw, storecore.Now())
 	if err != nil {
@@ -67,6 +69,15 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return nil, false, fmt.Errorf("create workspace: %w", err)
+		}
+	}
+	if nw.MaxWorkspaces > 0 {
+		n, err := countLive(ctx, tx, w.Org)
+		if err != nil {
+			return nil, false, fmt.Errorf("create workspace: %w", err)
+		}
+		if n >= nw.MaxWorkspaces {
+			return nil, false, storecore.WorkspaceLimit(nw.MaxWorkspaces)
 		}
 	}
 	if w.ParentID != "" {
@@ -96,6 +107,24 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 	}
 	db.signalProvision()
 	return w, true, nil
+}
+
+// countLive returns the number of the org's live workspaces (read from
+// the partial index of live names).
+func countLive(ctx context.Context, q querier, org string) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM workspaces WHERE org = ? AND status <> 'removed'`, org).Scan(&n)
+	return n, err
+}
+
+// CountLiveWorkspaces returns how many of the org's workspaces are not
+// removed. It returns a wrapped error if the database fails.
+func (db *DB) CountLiveWorkspaces(ctx context.Context, org string) (int, error) {
+	n, err := countLive(ctx, db.read, org)
+	if err != nil {
+		return 0, fmt.Errorf("count live workspaces: %w", err)
+	}
+	return n, nil
 }
 
 // insertWorkspace writes the org (if new), the workspace and its secrets.

@@ -52,7 +52,7 @@ func testOrgSecrets(t *testing.T, s modelgate.Store) {
 	set := func(name string, v modelgate.Sealed) modelgate.SecretInfo {
 		t.Helper()
 		before := time.Now()
-		info, err := s.SetOrgSecret(ctx, "acme", modelgate.SealedSecret{Name: name, Sealed: v})
+		info, err := s.SetOrgSecret(ctx, "acme", modelgate.SealedSecret{Name: name, Sealed: v}, 0)
 		if err != nil {
 			t.Fatalf("SetOrgSecret(%s): %v", name, err)
 		}
@@ -72,7 +72,7 @@ func testOrgSecrets(t *testing.T, s modelgate.Store) {
 	if diff := cmp.Diff([]string{"ANTHROPIC_API_KEY", "OPENAI_API_KEY"}, names); diff != "" {
 		t.Errorf("OrgSecretNames (-want +got):\n%s", diff)
 	}
-	infos, err := s.ListOrgSecrets(ctx, "acme")
+	infos, _, err := s.ListOrgSecrets(ctx, "acme", modelgate.SecretFilter{Limit: 200})
 	if err != nil {
 		t.Fatalf("ListOrgSecrets: %v", err)
 	}
@@ -111,11 +111,11 @@ func testOrgSecrets(t *testing.T, s modelgate.Store) {
 
 	for _, bad := range []modelgate.SealedSecret{{Name: "", Sealed: sealed("k1", "v")}, {Name: "K", Sealed: modelgate.Sealed{KeyID: "k1"}}} {
 		writesNothing(t, s, func() {
-			_, err := s.SetOrgSecret(ctx, "acme", bad)
+			_, err := s.SetOrgSecret(ctx, "acme", bad, 0)
 			wantCode(t, err, modelgate.EInvalidArgument)
 		})
 	}
-	_, err = s.SetOrgSecret(ctx, "", modelgate.SealedSecret{Name: "K", Sealed: sealed("k1", "v")})
+	_, err = s.SetOrgSecret(ctx, "", modelgate.SealedSecret{Name: "K", Sealed: sealed("k1", "v")}, 0)
 	wantCode(t, err, modelgate.EInvalidArgument)
 }
 
@@ -142,7 +142,7 @@ func testRotate(t *testing.T, s modelgate.Store) {
 	// More than one batch of org secrets in one org.
 	for i := range 130 {
 		name := fmt.Sprintf("KEY_%03d", i)
-		if _, err := s.SetOrgSecret(ctx, "acme", modelgate.SealedSecret{Name: name, Sealed: sealed("k1", name)}); err != nil {
+		if _, err := s.SetOrgSecret(ctx, "acme", modelgate.SealedSecret{Name: name, Sealed: sealed("k1", name)}, 0); err != nil {
 			t.Fatalf("SetOrgSecret: %v", err)
 		}
 		wantCalls = append(wantCalls, "org acme "+name)
@@ -151,7 +151,7 @@ func testRotate(t *testing.T, s modelgate.Store) {
 		{Name: "CURRENT", Sealed: sealed("k2", "already current")},
 		{Name: "OLD", Sealed: sealed("k0", "older still")},
 	} {
-		if _, err := s.SetOrgSecret(ctx, "beta", sec); err != nil {
+		if _, err := s.SetOrgSecret(ctx, "beta", sec, 0); err != nil {
 			t.Fatalf("SetOrgSecret: %v", err)
 		}
 	}
@@ -164,7 +164,7 @@ func testRotate(t *testing.T, s modelgate.Store) {
 	w2 := create(t, s, nw2)
 	// A workspace secret is sealed to its org and workspace.
 	wantCalls = append(wantCalls, "workspace acme/"+w.ID+" A_KEY", "workspace beta/"+w2.ID+" A_KEY")
-	infosBefore, err := s.ListOrgSecrets(ctx, "acme")
+	infosBefore, _, err := s.ListOrgSecrets(ctx, "acme", modelgate.SecretFilter{Limit: 200})
 	if err != nil {
 		t.Fatalf("ListOrgSecrets: %v", err)
 	}
@@ -213,7 +213,7 @@ func testRotate(t *testing.T, s modelgate.Store) {
 		t.Errorf("beta's workspace secrets = %v, want resealed", ws2)
 	}
 	// Resealing keeps the value, so the time it was set stays.
-	infosAfter, _ := s.ListOrgSecrets(ctx, "acme")
+	infosAfter, _, _ := s.ListOrgSecrets(ctx, "acme", modelgate.SecretFilter{Limit: 200})
 	if diff := cmp.Diff(infosBefore, infosAfter); diff != "" {
 		t.Errorf("RotateSecrets changed UpdatedAt (-before +after):\n%s", diff)
 	}
@@ -231,7 +231,7 @@ func testRotateError(t *testing.T, s modelgate.Store) {
 	ctx := t.Context()
 	value := sealed("k1", "do not leak me")
 	for _, name := range []string{"A", "B", "C"} {
-		if _, err := s.SetOrgSecret(ctx, "acme", modelgate.SealedSecret{Name: name, Sealed: value}); err != nil {
+		if _, err := s.SetOrgSecret(ctx, "acme", modelgate.SealedSecret{Name: name, Sealed: value}, 0); err != nil {
 			t.Fatalf("SetOrgSecret: %v", err)
 		}
 	}

@@ -78,6 +78,11 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"Audit_AppendAndListBySinceAndOrg", testAudit},
 		{"Audit_CreateWorkspaceAppendsItsDecisionOnlyWhenItCreates", testCreateAudit},
 		{"FindWorkspace_ByKeyOrLiveNameWithinTheOrg", testFindWorkspace},
+		{"CreateWorkspace_RefusedAtTheOrgsLimitOfLiveWorkspaces", testWorkspaceLimit},
+		{"CreateWorkspace_ConcurrentCreatesNeverPassTheLimit", testConcurrentWorkspaceLimit},
+		{"SetOrgSecret_RefusedAtTheLimitButReplacingIsAllowed", testOrgSecretLimit},
+		{"SetOrgSecret_ConcurrentSetsNeverPassTheLimit", testConcurrentOrgSecretLimit},
+		{"ListOrgSecrets_PagesByNameWithoutGapsOrDuplicates", testOrgSecretPagination},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

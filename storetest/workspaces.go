@@ -462,7 +462,7 @@ func testOrgIsolation(t *testing.T, s modelgate.Store) {
 	nw := newWorkspace("org-a", "shared name")
 	nw.Secrets = []modelgate.SealedSecret{{Name: "ANTHROPIC_API_KEY", Sealed: sealed("k1", "a's key")}}
 	a := create(t, s, nw)
-	if _, err := s.SetOrgSecret(ctx, "org-a", modelgate.SealedSecret{Name: "OPENAI_API_KEY", Sealed: sealed("k1", "a's org key")}); err != nil {
+	if _, err := s.SetOrgSecret(ctx, "org-a", modelgate.SealedSecret{Name: "OPENAI_API_KEY", Sealed: sealed("k1", "a's org key")}, 0); err != nil {
 		t.Fatalf("SetOrgSecret: %v", err)
 	}
 
@@ -488,7 +488,7 @@ func testOrgIsolation(t *testing.T, s modelgate.Store) {
 	if err != nil || len(secrets) != 0 {
 		t.Errorf("OrgSecrets(org-b) = %d secrets, %v; want none", len(secrets), err)
 	}
-	infos, err := s.ListOrgSecrets(ctx, "org-b")
+	infos, _, err := s.ListOrgSecrets(ctx, "org-b", modelgate.SecretFilter{Limit: 200})
 	if err != nil || len(infos) != 0 {
 		t.Errorf("ListOrgSecrets(org-b) = %v, %v; want none", infos, err)
 	}

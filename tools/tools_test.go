@@ -46,6 +46,8 @@ type setupOpts struct {
 	callTimeout time.Duration
 	// lookupErr, when set, makes every org secret-name lookup fail with it.
 	lookupErr error
+	// limits are the service's per-org limits (zero: none).
+	limits provision.Limits
 }
 
 // newService returns the provision service over store with a fresh random
@@ -84,6 +86,7 @@ func setup(t *testing.T, o setupOpts) testBundle {
 		store = failingLookup{DB: db, err: o.lookupErr}
 	}
 	svc, keys := newService(t, store, log)
+	svc = svc.WithLimits(o.limits)
 	s, err := mcpserver.New(mcpserver.Options{Deps: tools.Deps{Service: svc, Log: log}, Version: "test", ValidateOutput: true, CallTimeout: o.callTimeout})
 	if err != nil {
 		t.Fatal(err)
