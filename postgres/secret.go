@@ -3,18 +3,20 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/internal/storecore"
 )
 
-// OrgSecretNames returns the names of the org's secrets ordered by name, in
-// one query: the one the gate may make. It returns a wrapped error if the
+// OrgSecretNames returns the names of the org's secrets that no provider
+// rejected, ordered by name, in one query: the one the gate may make. It returns a wrapped error if the
 // database fails.
 func (db *DB) OrgSecretNames(ctx context.Context, org string) ([]string, error) {
-	rows, err := db.pool.Query(ctx, `SELECT name FROM org_secrets WHERE org = $1 ORDER BY name`, org)
+	rows, err := db.pool.Query(ctx, `SELECT name FROM org_secrets WHERE org = $1 AND rejected_at IS NULL ORDER BY name`, org)
 	if err != nil {
 		return nil, fmt.Errorf("org secret names: %w", err)
 	}
@@ -25,16 +27,19 @@ func (db *DB) OrgSecretNames(ctx context.Context, org string) ([]string, error) 
 	return names, nil
 }
 
-// OrgSecrets returns the org's sealed secrets ordered by name. It returns a
-// wrapped error if the database fails.
+// OrgSecrets returns the org's sealed secrets ordered by name, with the
+// verdicts of their last checks. It returns a wrapped error if the database
+// fails.
 func (db *DB) OrgSecrets(ctx context.Context, org string) ([]modelgate.SealedSecret, error) {
-	rows, err := db.pool.Query(ctx, `SELECT name, key_id, ciphertext FROM org_secrets WHERE org = $1 ORDER BY name`, org)
+	rows, err := db.pool.Query(ctx, `SELECT name, key_id, ciphertext, checked_at, rejected_at FROM org_secrets WHERE org = $1 ORDER BY name`, org)
 	if err != nil {
 		return nil, fmt.Errorf("org secrets: %w", err)
 	}
 	secrets, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (modelgate.SealedSecret, error) {
 		var s modelgate.SealedSecret
-		err := r.Scan(&s.Name, &s.Sealed.KeyID, &s.Sealed.Ciphertext)
+		var checked, rejected *time.Time
+		err := r.Scan(&s.Name, &s.Sealed.KeyID, &s.Sealed.Ciphertext, &checked, &rejected)
+		s.CheckedAt, s.RejectedAt = zeroTime(checked), zeroTime(rejected)
 		return s, err
 	})
 	if err != nil {
@@ -58,14 +63,59 @@ func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSe
 	if _, err := db.pool.Exec(ctx, `WITH new_org AS (
 			INSERT INTO orgs (org, created_at) VALUES ($1, $5) ON CONFLICT (org) DO NOTHING
 		)
-		INSERT INTO org_secrets (org, name, key_id, ciphertext, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $5)
+		INSERT INTO org_secrets (org, name, key_id, ciphertext, created_at, updated_at, checked_at, rejected_at)
+		VALUES ($1, $2, $3, $4, $5, $5, $6, NULL)
 		ON CONFLICT (org, name) DO UPDATE
-		SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`,
-		org, s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext, at); err != nil {
+		SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at,
+			checked_at = excluded.checked_at, rejected_at = NULL`,
+		org, s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext, at, nullTime(s.CheckedAt)); err != nil {
 		return modelgate.SecretInfo{}, fmt.Errorf("set org secret %s: %w", s.Name, err)
 	}
 	return modelgate.SecretInfo{Name: s.Name, UpdatedAt: at}, nil
+}
+
+// RecordSecretCheck sets checked_at and rejected_at of the org secret
+// (workspaceID "") or workspace secret named s.Name whose ciphertext is
+// still s.Sealed.Ciphertext. It returns false when no row matched (the
+// value was replaced or deleted since), and a wrapped error if the database
+// fails.
+func (db *DB) RecordSecretCheck(ctx context.Context, org, workspaceID string, s modelgate.SealedSecret) (bool, error) {
+	var tag pgconn.CommandTag
+	var err error
+	if workspaceID == "" {
+		tag, err = db.pool.Exec(ctx, `UPDATE org_secrets SET checked_at = $1, rejected_at = $2
+			WHERE org = $3 AND name = $4 AND ciphertext = $5`,
+			nullTime(s.CheckedAt), nullTime(s.RejectedAt), org, s.Name, s.Sealed.Ciphertext)
+	} else {
+		id, ok := storecore.ParseID(workspaceID)
+		if !ok {
+			return false, nil
+		}
+		tag, err = db.pool.Exec(ctx, `UPDATE workspace_secrets SET checked_at = $1, rejected_at = $2
+			WHERE org = $3 AND workspace_id = $4 AND name = $5 AND ciphertext = $6`,
+			nullTime(s.CheckedAt), nullTime(s.RejectedAt), org, id, s.Name, s.Sealed.Ciphertext)
+	}
+	if err != nil {
+		return false, fmt.Errorf("record secret check %s: %w", s.Name, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// nullTime returns t rounded to microseconds, or nil (NULL) for the zero time.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = storecore.Micro(t)
+	return &t
+}
+
+// zeroTime returns *t in UTC, or the zero time for nil (NULL).
+func zeroTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 // ListOrgSecrets returns the names and update times of the org's secrets

@@ -118,8 +118,13 @@ func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secre
 	names := make([]string, len(secrets))
 	keyIDs := make([]string, len(secrets))
 	ciphertexts := make([][]byte, len(secrets))
+	checkedAt := make([]*time.Time, len(secrets))
 	for i, s := range secrets {
 		names[i], keyIDs[i], ciphertexts[i] = s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext
+		if !s.CheckedAt.IsZero() {
+			at := storecore.Micro(s.CheckedAt)
+			checkedAt[i] = &at
+		}
 	}
 	// The audit row of the decision rides in the same statement ($22 says
 	// whether there is one).
@@ -139,7 +144,7 @@ func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secre
 		w.Org, w.ID, w.Name, w.Role, w.Tier, w.Runtime, w.Model, w.Provider, w.PlatformBilled,
 		w.CredentialScope, w.Status, w.StatusCode, w.StatusMessage, storecore.NullText(w.ParentID),
 		storecore.NullText(w.IdempotencyKey), w.Attempts, w.CreatedAt, w.UpdatedAt,
-		names, keyIDs, ciphertexts, a != nil, auditID.String(), audit.TokenPrefix)
+		names, keyIDs, ciphertexts, a != nil, auditID.String(), audit.TokenPrefix, checkedAt)
 	if err == nil {
 		db.orgs.add(w.Org)
 	}
@@ -148,7 +153,7 @@ func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secre
 
 // insertWorkspaceSQL inserts the workspace ($1..$18 in the order of
 // workspaceColumns), its secrets (arrays $19 names, $20 key ids, $21
-// ciphertexts) and the audit entry of the decision when $22 (id $23, token
+// ciphertexts, $25 checked_at, NULL for unchecked) and the audit entry of the decision when $22 (id $23, token
 // prefix $24) in one statement: for a row this small, each statement and
 // round trip costs about as much as its insert, and CreateWorkspace is the
 // hot path. The parent's foreign key is checked at the end of the
@@ -160,9 +165,10 @@ const insertWorkspaceSQL = `WITH new_workspace AS (
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 	RETURNING org, id, created_at
 ), new_secrets AS (
-	INSERT INTO workspace_secrets (org, workspace_id, name, key_id, ciphertext, updated_at)
-	SELECT w.org, w.id, s.name, s.key_id, s.ciphertext, w.created_at
-	FROM new_workspace w, unnest($19::text[], $20::text[], $21::bytea[]) AS s (name, key_id, ciphertext)
+	INSERT INTO workspace_secrets (org, workspace_id, name, key_id, ciphertext, updated_at, checked_at)
+	SELECT w.org, w.id, s.name, s.key_id, s.ciphertext, w.created_at, s.checked_at
+	FROM new_workspace w, unnest($19::text[], $20::text[], $21::bytea[], $25::timestamptz[])
+		AS s (name, key_id, ciphertext, checked_at)
 )
 INSERT INTO audit (org, id, at, token_prefix, allowed, code, runtime, model, provider,
 	credential_scope, workspace_id, dry_run)
@@ -324,7 +330,7 @@ func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate
 	}
 	// One statement: the workspace row tells "no such workspace" (no row)
 	// from "no secrets" (one row of NULLs).
-	rows, err := db.pool.Query(ctx, `SELECT s.name, s.key_id, s.ciphertext
+	rows, err := db.pool.Query(ctx, `SELECT s.name, s.key_id, s.ciphertext, s.checked_at, s.rejected_at
 		FROM workspaces w LEFT JOIN workspace_secrets s ON s.org = w.org AND s.workspace_id = w.id
 		WHERE w.org = $1 AND w.id = $2
 		ORDER BY s.name`, org, uid)
@@ -338,11 +344,13 @@ func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate
 		found = true
 		var name, keyID *string
 		var ct []byte
-		if err := rows.Scan(&name, &keyID, &ct); err != nil {
+		var checked, rejected *time.Time
+		if err := rows.Scan(&name, &keyID, &ct, &checked, &rejected); err != nil {
 			return nil, fmt.Errorf("workspace secrets: %w", err)
 		}
 		if name != nil {
-			secrets = append(secrets, modelgate.SealedSecret{Name: *name, Sealed: modelgate.Sealed{KeyID: *keyID, Ciphertext: ct}})
+			secrets = append(secrets, modelgate.SealedSecret{Name: *name, Sealed: modelgate.Sealed{KeyID: *keyID, Ciphertext: ct},
+				CheckedAt: zeroTime(checked), RejectedAt: zeroTime(rejected)})
 		}
 	}
 	if err := rows.Err(); err != nil {

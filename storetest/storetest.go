@@ -78,6 +78,8 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"Audit_AppendAndListBySinceAndOrg", testAudit},
 		{"Audit_CreateWorkspaceAppendsItsDecisionOnlyWhenItCreates", testCreateAudit},
 		{"FindWorkspace_ByKeyOrLiveNameWithinTheOrg", testFindWorkspace},
+		{"Secrets_CarryTheVerdictOfTheirLastCheck", testSecretVerdicts},
+		{"CredentialChecks_AppendAndListBySinceAndOrg", testCredentialChecks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
