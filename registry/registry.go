@@ -27,6 +27,9 @@ type Provider struct {
 	// Pattern is the RE2 source as written in the catalog. It is anchored
 	// at the start of the id and consulted only for open arms.
 	Pattern string
+	// Check is the provider's live credential check, or nil when it
+	// declares none (CONTRACT.md §8).
+	Check *Check
 
 	re *regexp.Regexp
 	// prefix is the literal text every match of re starts with ("" for
