@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,66 @@ type Config struct {
 	MaxAttempts      int
 	ProvisionTimeout time.Duration
 	NoProvisioner    bool
+	// Live credential checks (CONTRACT.md §8)
+	VerifyCredentials string
+	VerifyTimeout     time.Duration
+	VerifyMaxAge      time.Duration
+	VerifyBaseURLs    baseURLs
+}
+
+// baseURLs is the repeatable --verify-base-url PROVIDER=URL flag, whose
+// default comes from MODELGATE_VERIFY_BASE_URLS ("provider=url,provider=url").
+// Flags given on the command line replace the environment's list.
+type baseURLs struct {
+	m       map[string]string
+	fromEnv bool
+}
+
+// String returns the list as provider=url pairs joined by commas.
+func (b *baseURLs) String() string {
+	if b == nil {
+		return ""
+	}
+	var parts []string
+	for k, v := range b.m {
+		parts = append(parts, k+"="+v)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+// Set adds one PROVIDER=URL pair; it returns an error for any other shape.
+func (b *baseURLs) Set(v string) error {
+	if b.fromEnv || b.m == nil {
+		b.m, b.fromEnv = map[string]string{}, false
+	}
+	return b.add(v)
+}
+
+func (b *baseURLs) add(v string) error {
+	provider, url, ok := strings.Cut(strings.TrimSpace(v), "=")
+	if !ok || provider == "" || url == "" {
+		return fmt.Errorf("want PROVIDER=URL, got %q", v)
+	}
+	if b.m == nil {
+		b.m = map[string]string{}
+	}
+	b.m[provider] = url
+	return nil
+}
+
+// parseBaseURLs parses the environment form "provider=url,provider=url".
+func parseBaseURLs(s string) (baseURLs, error) {
+	b := baseURLs{fromEnv: true}
+	for part := range strings.SplitSeq(s, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		if err := b.add(part); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
 }
 
 // flagDef is one configuration flag with its environment variable.
@@ -80,6 +141,10 @@ var configFlags = []flagDef{
 	{name: "max-attempts", env: "MODELGATE_MAX_ATTEMPTS", def: "5", usage: "provisioner: driver attempts before a workspace fails"},
 	{name: "provision-timeout", env: "MODELGATE_PROVISION_TIMEOUT", def: "10m", usage: "provisioner: a workspace still provisioning after this fails with PROVISION_TIMEOUT"},
 	{name: "no-provisioner", env: "MODELGATE_NO_PROVISIONER", def: "false", usage: "serve: do not run a provisioner inside the server"},
+	{name: "verify-credentials", env: "MODELGATE_VERIFY_CREDENTIALS", def: "on", usage: "check keys with their provider when stored and before a workspace starts: on or off (off sends nothing anywhere)"},
+	{name: "verify-timeout", env: "MODELGATE_VERIFY_TIMEOUT", def: "5s", usage: "bound of one credential check; a key without an answer is stored unchecked"},
+	{name: "verify-max-age", env: "MODELGATE_VERIFY_MAX_AGE", def: "1h", usage: "provisioner: re-check a key whose last check is older than this before starting a workspace"},
+	{name: "verify-base-url", env: "MODELGATE_VERIFY_BASE_URLS", usage: "`PROVIDER=URL`: send PROVIDER's credential check to URL instead of the catalog's (repeatable; the environment takes provider=url,provider=url)"},
 }
 
 // bindConfig registers every configuration flag on fs, with defaults taken
@@ -168,6 +233,17 @@ func bindConfig(fs *flag.FlagSet, c *Config, getenv func(string) string) error {
 			fs.DurationVar(&c.ProvisionTimeout, f.name, parseDuration(def), usage)
 		case "no-provisioner":
 			fs.BoolVar(&c.NoProvisioner, f.name, parseBool(def), usage)
+		case "verify-credentials":
+			fs.StringVar(&c.VerifyCredentials, f.name, def, usage)
+		case "verify-timeout":
+			fs.DurationVar(&c.VerifyTimeout, f.name, parseDuration(def), usage)
+		case "verify-max-age":
+			fs.DurationVar(&c.VerifyMaxAge, f.name, parseDuration(def), usage)
+		case "verify-base-url":
+			b, err := parseBaseURLs(def)
+			check(err)
+			c.VerifyBaseURLs = b
+			fs.Var(&c.VerifyBaseURLs, f.name, usage)
 		default:
 			panic("config flag without binding: " + f.name) // programmer error at start-up
 		}
