@@ -48,6 +48,16 @@ func New(tb testing.TB, keyHeader, keyPrefix string) *Provider {
 	return p
 }
 
+// NewLoopback starts a fake provider over plain HTTP on a loopback address
+// (the one place a check may use plain HTTP), for tests of the real binary,
+// which cannot be given the test's CA.
+func NewLoopback(tb testing.TB, keyHeader, keyPrefix string) *Provider {
+	p := &Provider{keyHeader: keyHeader, keyPrefix: keyPrefix, status: map[string]int{}}
+	p.server = httptest.NewServer(http.HandlerFunc(p.serve))
+	tb.Cleanup(p.server.Close)
+	return p
+}
+
 func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimPrefix(r.Header.Get(p.keyHeader), p.keyPrefix)
 	p.mu.Lock()
