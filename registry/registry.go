@@ -191,6 +191,13 @@ func (c *Catalog) Summary() string {
 	fmt.Fprintf(&b, "%d providers, %d runtimes\n", len(c.providers), len(c.runtimeNames))
 	fmt.Fprintf(&b, "default runtime: %s\n", c.defaultRuntime)
 	fmt.Fprintf(&b, "default model:   %s (platform-billed)\n", c.defaultModel)
+	var checked []string
+	for _, p := range c.providers {
+		if p.Check != nil {
+			checked = append(checked, p.Name)
+		}
+	}
+	fmt.Fprintf(&b, "credential checks: %d providers (%s)\n", len(checked), strings.Join(checked, ", "))
 	width := 0
 	for _, name := range c.runtimeNames {
 		width = max(width, len(name))
