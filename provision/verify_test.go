@@ -128,16 +128,42 @@ func TestProvision_WorkspaceKeyTheProviderRejects_CreatesNothing(t *testing.T) {
 	}
 }
 
-// No verdict is never a refusal: the workspace is created and its key
-// stored unchecked.
+// No verdict is never a refusal: 429, 500, a timeout, a refused
+// connection and a redirect to another host create the workspace with its
+// key stored unchecked, and the redirect's target never gets the key.
 func TestProvision_NoVerdictStoresTheKeyUnchecked(t *testing.T) {
 	t.Parallel()
-	for _, status := range []int{http.StatusTooManyRequests, http.StatusInternalServerError} {
-		t.Run(http.StatusText(status), func(t *testing.T) {
+	cases := []struct {
+		name string
+		// arrange makes the fake provider give no verdict; it returns a
+		// check run after the call, for what else must hold.
+		arrange func(t *testing.T, f fakes) (after func(t *testing.T))
+	}{
+		{"429", func(t *testing.T, f fakes) func(*testing.T) { f.anthropic.Answer(canary, 429); return nil }},
+		{"500", func(t *testing.T, f fakes) func(*testing.T) { f.anthropic.Answer(canary, 500); return nil }},
+		{"timeout", func(t *testing.T, f fakes) func(*testing.T) {
+			_, release := f.anthropic.Hold()
+			t.Cleanup(release)
+			return nil
+		}},
+		{"connection refused", func(t *testing.T, f fakes) func(*testing.T) { f.anthropic.Close(); return nil }},
+		{"redirect to another host", func(t *testing.T, f fakes) func(*testing.T) {
+			target := verifytest.New(t, "x-api-key", "")
+			target.Accept(canary)
+			f.anthropic.RedirectTo(target.URL() + "/v1/models")
+			return func(t *testing.T) {
+				if n := len(target.Requests()); n != 0 {
+					t.Errorf("the redirect target received %d requests, want none", n)
+				}
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			eachStore(t, func(t *testing.T, b testBundle) {
-				f := withChecks(t, b, verify.Options{})
-				f.anthropic.Answer(canary, status)
+				f := withChecks(t, b, verify.Options{Timeout: 300 * time.Millisecond})
+				after := tc.arrange(t, f)
 				res, err := b.svc.Provision(t.Context(), b.caller, wsRequest("w"))
 				if err != nil {
 					t.Fatalf("Provision = %v, want the workspace created", err)
@@ -146,6 +172,14 @@ func TestProvision_NoVerdictStoresTheKeyUnchecked(t *testing.T) {
 				if len(ws) != 1 || !ws[0].CheckedAt.IsZero() {
 					t.Errorf("stored secrets %+v, want the key unchecked", ws)
 				}
+				checks, _ := b.store.ListCredentialChecks(t.Context(), "acme", time.Time{}, 10)
+				if len(checks) != 1 || checks[0].Verdict != modelgate.VerdictUnchecked || checks[0].Reason == "" {
+					t.Errorf("audit trail %+v, want one unchecked check with its reason", checks)
+				}
+				if after != nil {
+					after(t)
+				}
+				noCanary(t, b, nil)
 			})
 		})
 	}
