@@ -29,8 +29,10 @@ type preflight struct {
 	// redactor removes every value decrypted for this job, passed on or not.
 	redactor *secrets.Redactor
 	// stored are the sealed secrets creds came from, by scope and name,
-	// with the verdicts of their last live checks (for recheck.go).
-	stored map[string]map[string]modelgate.SealedSecret
+	// with the verdicts of their last live checks, and credScope the scope
+	// each of creds came from (for recheck.go).
+	stored    map[string]map[string]modelgate.SealedSecret
+	credScope map[string]string
 }
 
 // redact removes every decrypted value from s.
@@ -91,7 +93,7 @@ func (p *Provisioner) preflight(ctx context.Context, w *modelgate.Workspace) (*p
 		return pf, nil
 	}
 	pf.decision = dec
-	pf.creds = map[string]string{}
+	pf.creds, pf.credScope = map[string]string{}, map[string]string{}
 	if dec.PlatformBilled {
 		return pf, nil
 	}
@@ -102,9 +104,9 @@ func (p *Provisioner) preflight(ctx context.Context, w *modelgate.Workspace) (*p
 	}
 	for _, name := range provider.AuthEnv {
 		if v := ws[name]; v != "" {
-			pf.creds[name] = v
+			pf.creds[name], pf.credScope[name] = v, modelgate.ScopeWorkspace
 		} else if v := org[name]; v != "" {
-			pf.creds[name] = v
+			pf.creds[name], pf.credScope[name] = v, modelgate.ScopeOrg
 		}
 	}
 	return pf, nil

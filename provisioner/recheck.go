@@ -41,11 +41,9 @@ func (p *Provisioner) recheck(ctx context.Context, w *modelgate.Workspace, pf *p
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		scope, stored := modelgate.ScopeWorkspace, pf.stored[modelgate.ScopeWorkspace][name]
-		if stored.Name == "" {
-			scope, stored = modelgate.ScopeOrg, pf.stored[modelgate.ScopeOrg][name]
-		}
-		if stored.Name == "" {
+		scope := pf.credScope[name]
+		stored, ok := pf.stored[scope][name]
+		if !ok {
 			continue // a value the preflight did not read: nothing to re-check
 		}
 		if !stored.CheckedAt.IsZero() && time.Since(stored.CheckedAt) < p.opts.VerifyMaxAge {
