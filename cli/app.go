@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/mcpserver"
@@ -37,13 +40,31 @@ type app struct {
 	limiter *ratelimit.Limiter
 }
 
-// newLogger returns the structured stderr logger at the configured level.
-func newLogger(cfg *Config, stderr io.Writer) (zerolog.Logger, error) {
-	level, err := zerolog.ParseLevel(strings.ToLower(cfg.LogLevel))
-	if err != nil || cfg.LogLevel == "" {
+// newLogger returns the stderr logger at the configured level. A daemon
+// (serve, provisioner) logs JSON at info by default; the people's commands
+// log at warn, in zerolog's console format when stderr is a terminal.
+func newLogger(cfg *Config, stderr io.Writer, daemon, terminal bool) (zerolog.Logger, error) {
+	name := cfg.LogLevel
+	if name == "" {
+		name = "warn"
+		if daemon {
+			name = "info"
+		}
+	}
+	level, err := zerolog.ParseLevel(strings.ToLower(name))
+	if err != nil || name == "" {
 		return zerolog.Nop(), fmt.Errorf("--log-level: unknown level %q (debug, info, warn, error)", cfg.LogLevel)
 	}
+	if terminal && !daemon {
+		stderr = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}
+	}
 	return zerolog.New(stderr).Level(level).With().Timestamp().Logger(), nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 // loadCatalog loads the configured catalog (or the embedded one) and applies
@@ -165,13 +186,17 @@ func (a *app) deps() tools.Deps { return tools.Deps{Service: a.service, Log: a.l
 func (a *app) caller() modelgate.Caller { return modelgate.Caller{Org: a.cfg.Org} }
 
 // mcpServerOptions are the MCP server options from the configuration.
-func (a *app) mcpServerOptions(version string) mcpserver.Options {
+func (a *app) mcpServerOptions(version string) (mcpserver.Options, error) {
+	allow, err := a.cfg.allowList()
+	if err != nil {
+		return mcpserver.Options{}, err
+	}
 	return mcpserver.Options{
 		Deps:        a.deps(),
 		Version:     version,
 		ReadOnly:    a.cfg.ReadOnly,
-		Allow:       a.cfg.allowList(),
+		Allow:       allow,
 		CallTimeout: a.cfg.CallTimeout,
 		Limiter:     a.limiter,
-	}
+	}, nil
 }

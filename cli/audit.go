@@ -6,41 +6,32 @@ import (
 	"fmt"
 	"text/tabwriter"
 	"time"
+
+	"github.com/modelgate/modelgate"
 )
 
-// runAudit prints the gate decisions of provision_workspace, oldest first.
-func runAudit(ctx context.Context, env Env, args []string) error {
+func auditSetup(fs *flag.FlagSet) action {
 	var since string
 	var limit int
 	var asJSON bool
-	var fs *flag.FlagSet
-	cfg, rest, err := parseFlags(env, "audit", args, func(f *flag.FlagSet) {
-		fs = f
-		f.StringVar(&since, "since", "", "only decisions at or after this time: RFC 3339 (2026-11-28T10:00:00Z) or a duration ago (24h)")
-		f.IntVar(&limit, "limit", 1000, "at most this many decisions")
-		f.BoolVar(&asJSON, "json", false, "print JSON")
-	})
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("audit: unexpected argument %q", rest[0])
-	}
+	fs.StringVar(&since, "since", "", "only decisions at or after this `time`: RFC 3339 (2026-11-28T10:00:00Z) or a duration ago (24h)")
+	fs.IntVar(&limit, "limit", 1000, "at most `N` decisions")
+	fs.BoolVar(&asJSON, "json", false, "print one JSON document")
+	return func(ctx context.Context, inv *invocation) error { return runAudit(ctx, inv, since, limit, asJSON) }
+}
+
+// runAudit prints the gate decisions of provision_workspace, oldest first.
+func runAudit(ctx context.Context, inv *invocation, since string, limit int, asJSON bool) error {
 	from, err := parseSince(since, time.Now())
 	if err != nil {
 		return err
 	}
 	// Every org unless one was asked for (--org or MODELGATE_ORG).
 	org := ""
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "org" {
-			org = cfg.Org
-		}
-	})
-	if env.Getenv("MODELGATE_ORG") != "" {
-		org = cfg.Org
+	if inv.given["org"] {
+		org = inv.cfg.Org
 	}
-	a, err := openFromFlags(ctx, env, cfg)
+	a, err := openFromFlags(ctx, inv)
 	if err != nil {
 		return err
 	}
@@ -50,9 +41,12 @@ func runAudit(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if asJSON {
-		return writeJSON(env.Stdout, map[string]any{"audit": entries})
+		if entries == nil {
+			entries = []modelgate.AuditEntry{}
+		}
+		return writeJSON(inv.env.Stdout, map[string]any{"audit": entries})
 	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(inv.env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tORG\tTOKEN\tDECISION\tRUNTIME\tMODEL\tPROVIDER\tSCOPE\tWORKSPACE")
 	for _, e := range entries {
 		decision := "allowed"

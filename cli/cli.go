@@ -2,6 +2,14 @@
 // people's commands (models, workspaces, secret, token, catalog check,
 // migrate, provisioner, audit). cmd/mcp-server only calls Main, so every
 // command is tested in process.
+//
+// Two tables drive it. The settings table (config.go) declares every
+// configuration flag with its MODELGATE_* variable, once: parsing, each
+// command's help and the README's configuration table come from it. The
+// command table (commands below) declares each command with the settings it
+// uses and a setup function that registers its own flags and returns what
+// it runs; help is generated from the same declarations (help.go), and the
+// parser (parse.go) turns every mistake into one line and exit status 2.
 package cli
 
 import (
@@ -13,7 +21,6 @@ import (
 	"os"
 	"os/signal"
 	"sort"
-	"strings"
 	"syscall"
 )
 
@@ -29,32 +36,74 @@ type Env struct {
 	Getenv func(string) string
 }
 
+// command is one command or, with subs, a group of subcommands.
 type command struct {
 	name    string
-	summary string
-	run     func(ctx context.Context, env Env, args []string) error
+	summary string   // one line: what it does
+	args    string   // its positional arguments, for the usage line ("KEY")
+	nargs   int      // how many positional arguments it takes
+	uses    []string // the settings it reads, by key (see settings)
+	// daemon marks a long-running command (serve, provisioner): it logs
+	// JSON at info; the people's commands log at warn, as text at a terminal.
+	daemon bool
+	subs   []*command
+	// setup registers the command's own flags on fs and returns what runs
+	// once the command line is parsed.
+	setup func(fs *flag.FlagSet) action
 }
 
-var commands []command
+// action runs a parsed command.
+type action func(ctx context.Context, inv *invocation) error
+
+// invocation is one parsed command line.
+type invocation struct {
+	env  Env
+	cmd  *command
+	path string // "mcp-server secret list"
+	cfg  *Config
+	args []string // positional
+	// getenv is env.Getenv with the *_FILE variants of secrets read in.
+	getenv func(string) string
+	// given holds the settings set by a flag or an environment variable.
+	given map[string]bool
+	// warnings are logged once the logger exists (secrets given as flags).
+	warnings []string
+	// act is what c.setup returned for the flag set of this command line.
+	act action
+}
+
+var commands []*command
 
 func init() {
-	commands = []command{
-		{"serve", "serve MCP (default: stdio; --transport http|sse for the network)", runServe},
-		{"models", "print the models a runtime offers (as list_offered_models), --json for scripts", runModels},
-		{"workspaces", "print the org's workspaces, --json for scripts", runWorkspaces},
-		{"secret", "org secrets: set KEY (value on stdin), list, delete KEY, rotate-key", runSecret},
-		{"token", "org tokens of the network transports: create --org ORG [--name N] [--read-only], list, revoke PREFIX", runToken},
-		{"catalog", "catalog check FILE: load a catalog and print what it holds", runCatalog},
-		{"migrate", "apply the database migrations and print the schema version", runMigrate},
-		{"audit", "print the gate decisions of provision_workspace: [--org ORG] [--since 24h|TIME] [--json]", runAudit},
-		{"provisioner", "run a provisioner alone (--driver exec|webhook); --once: handle what is claimable now, then exit", runProvisioner},
+	commands = []*command{
+		{name: "serve", summary: "serve MCP on stdio (the default), or on the network with --transport http|sse",
+			uses: join(storeSettings, serveSettings, driverSettings, verifySettings), daemon: true, setup: serveSetup},
+		{name: "models", summary: "print the models a runtime offers, as list_offered_models does",
+			uses: storeSettings, setup: modelsSetup},
+		{name: "workspaces", summary: "print the org's workspaces", uses: storeSettings, setup: workspacesSetup},
+		{name: "secret", summary: "manage the org's secrets (values are read from stdin, never from the command line)", subs: []*command{
+			{name: "set", summary: "set the org secret KEY to the value read from stdin", args: "KEY", nargs: 1, uses: join(storeSettings, verifySettings), setup: secretSetSetup},
+			{name: "list", summary: "list the org's secret names and when each was set (never the values)", uses: storeSettings, setup: secretListSetup},
+			{name: "delete", summary: "delete the org secret KEY", args: "KEY", nargs: 1, uses: storeSettings, setup: secretDeleteSetup},
+			{name: "rotate-key", summary: "re-encrypt every secret under MODELGATE_SECRETS_KEY (the old key in MODELGATE_SECRETS_PREVIOUS_KEYS)", uses: storeSettings, setup: secretRotateSetup},
+		}},
+		{name: "token", summary: "manage the org tokens of the network transports", subs: []*command{
+			{name: "create", summary: "create a token for --org and print it once on stdout", uses: join(storeSettings, []string{"read-only"}), setup: tokenCreateSetup},
+			{name: "list", summary: "list the tokens of --org (or of every org with --all); never the secrets", uses: storeSettings, setup: tokenListSetup},
+			{name: "revoke", summary: "revoke the token whose prefix is PREFIX (as token list shows it)", args: "PREFIX", nargs: 1, uses: storeSettings, setup: tokenRevokeSetup},
+		}},
+		{name: "catalog", summary: "work with catalog files", subs: []*command{
+			{name: "check", summary: "load the catalog FILE and print what it holds, or what is wrong with it", args: "FILE", nargs: 1, setup: catalogCheckSetup},
+		}},
+		{name: "migrate", summary: "apply the database migrations and print the schema version", uses: storeSettings, setup: migrateSetup},
+		{name: "audit", summary: "print the gate decisions of provision_workspace, oldest first (every org unless --org is given)", uses: storeSettings, setup: auditSetup},
+		{name: "provisioner", summary: "run a provisioner alone; with --once, handle what is claimable now and exit",
+			uses: join(storeSettings, driverSettings, verifySettings), daemon: true, setup: provisionerSetup},
 	}
 }
 
-// errUsage is returned when a command line is wrong; the message was printed.
-var errUsage = errors.New("usage")
-
-// Main runs the command line and returns the process exit code.
+// Main runs the command line and returns the process exit code: 0, 1 when
+// a command failed, 2 when the command line is wrong.
 func Main(env Env) int {
 	if env.Getenv == nil {
 		env.Getenv = os.Getenv
@@ -62,12 +111,12 @@ func Main(env Env) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := dispatch(ctx, env)
+	var usage *usageError
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
+	case errors.As(err, &usage):
+		fmt.Fprintln(env.Stderr, err) // one line that starts with the command's path
 		return 2
 	default:
 		fmt.Fprintf(env.Stderr, "mcp-server: %v\n", err)
@@ -75,92 +124,88 @@ func Main(env Env) int {
 	}
 }
 
+// dispatch finds the command the arguments name and runs it.
 func dispatch(ctx context.Context, env Env) error {
 	args := env.Args
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			usage(env.Stdout)
+	switch {
+	case len(args) == 0 || (isFlag(args[0]) && !isHelp(args[0])):
+		return run(ctx, env, findCommand(commands, "serve"), "mcp-server", args) // no command: serve stdio
+	case isHelp(args[0]):
+		printTopHelp(env.Stdout)
+		return nil
+	case args[0] == "help":
+		return runHelp(env, args[1:])
+	}
+	c, path, rest, err := resolve(args)
+	if err != nil || c == nil {
+		return err
+	}
+	if c.subs != nil {
+		if len(rest) > 0 && isHelp(rest[0]) {
+			printHelp(env.Stdout, c, path)
 			return nil
 		}
-		return runServe(ctx, env, args) // no command: serve stdio
+		return usageErrorf("%s: missing subcommand, one of: %s (%s --help)", path, subNames(c), path)
 	}
-	if args[0] == "help" {
-		usage(env.Stdout)
-		return nil
-	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(ctx, env, args[1:])
-		}
-	}
-	fmt.Fprintf(env.Stderr, "mcp-server: unknown command %q\n\n", args[0])
-	usage(env.Stderr)
-	return errUsage
+	return run(ctx, env, c, path, rest)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `mcp-server — modelgate, the MCP server that provisions agent workspaces that really start.
-
-Usage:
-  mcp-server                      serve MCP on stdio (same as: mcp-server serve)
-  mcp-server COMMAND [flags] [args]
-
-Commands:
-`)
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
-	}
-	fmt.Fprint(w, "\nFlags (every command; each has an environment variable, a flag wins):\n")
-	fs := flag.NewFlagSet("mcp-server", flag.ContinueOnError)
-	var c Config
-	bindConfig(fs, &c, func(string) string { return "" }) // the defaults parse
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fmt.Fprint(w, `
-Secrets: MODELGATE_SECRETS_KEY (base64 of 32 bytes) seals secret values; MODELGATE_SECRETS_PREVIOUS_KEYS
-(comma-separated) still opens values sealed before a rotation. With the embedded store and no key, a key
-file is created in the data dir (mode 0600).
-`)
-}
-
-// parseFlags parses the configuration flags plus the command's own (extra
-// may register them) and returns the positional arguments.
-func parseFlags(env Env, name string, args []string, extra func(fs *flag.FlagSet)) (*Config, []string, error) {
-	fs := flag.NewFlagSet("mcp-server "+name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	cfg := &Config{}
-	if err := bindConfig(fs, cfg, env.Getenv); err != nil {
-		return nil, nil, err
-	}
-	if extra != nil {
-		extra(fs)
-	}
-	// Allow flags after positional arguments (mcp-server secret set KEY --org x).
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, nil, err
+// resolve walks args down the command tree. It returns the command (a
+// group when args end, or stop at a help flag, inside one), its path and
+// the arguments after it.
+func resolve(args []string) (c *command, path string, rest []string, err error) {
+	list, path := commands, "mcp-server"
+	for len(args) > 0 {
+		next := findCommand(list, args[0])
+		if next == nil {
+			if c != nil && isFlag(args[0]) {
+				break // a flag after a group: the caller says what is missing
 			}
-			return nil, nil, errUsage
+			return nil, "", nil, unknownCommand(path, args[0], list)
 		}
-		rest := fs.Args()
-		if len(rest) == 0 {
+		c, path, args = next, path+" "+next.name, args[1:]
+		if c.subs == nil {
 			break
 		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
+		list = c.subs
 	}
-	return cfg, positional, nil
+	return c, path, args, nil
 }
 
+func findCommand(list []*command, name string) *command {
+	for _, c := range list {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func subNames(c *command) string {
+	s := ""
+	for i, sub := range c.subs {
+		if i > 0 {
+			s += ", "
+		}
+		s += sub.name
+	}
+	return s
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
+
+func isFlag(arg string) bool { return len(arg) > 1 && arg[0] == '-' }
+
 // openFromFlags builds the logger and opens the app.
-func openFromFlags(ctx context.Context, env Env, cfg *Config) (*app, error) {
-	log, err := newLogger(cfg, env.Stderr)
+func openFromFlags(ctx context.Context, inv *invocation) (*app, error) {
+	log, err := newLogger(inv.cfg, inv.env.Stderr, inv.cmd.daemon, isTerminal(inv.env.Stderr))
 	if err != nil {
 		return nil, err
 	}
-	return openApp(ctx, cfg, log, env.Getenv)
+	for _, w := range inv.warnings {
+		log.Warn().Msg(w)
+	}
+	return openApp(ctx, inv.cfg, log, inv.getenv)
 }
 
 func sortedKeys[M ~map[string]V, V any](m M) []string {

@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// run runs the command line on the embedded store in dir with stdin and
+// runIn runs the command line on the embedded store in dir with stdin and
 // an environment of its own.
-func run(t *testing.T, dir, stdin string, args ...string) (int, string, string) {
+func runIn(t *testing.T, dir, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	env := map[string]string{"MODELGATE_DATA_DIR": dir}
@@ -26,15 +26,15 @@ const cliCanary = "sk-cli-canary-0c5b"
 func TestCLI_SecretSetReadsTheValueFromStdinAndNeverPrintsIt(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	code, out, errOut := run(t, dir, cliCanary+"\n", "secret", "set", "ANTHROPIC_API_KEY", "--org", "acme")
+	code, out, errOut := runIn(t, dir, cliCanary+"\n", "secret", "set", "ANTHROPIC_API_KEY", "--org", "acme")
 	if code != 0 || !strings.Contains(out, "set ANTHROPIC_API_KEY for org acme") {
 		t.Fatalf("secret set: %d %q %q", code, out, errOut)
 	}
-	code, out, _ = run(t, dir, "", "secret", "list", "--org", "acme")
+	code, out, _ = runIn(t, dir, "", "secret", "list", "--org", "acme")
 	if code != 0 || !strings.Contains(out, "ANTHROPIC_API_KEY") {
 		t.Fatalf("secret list: %d %q", code, out)
 	}
-	code, out, _ = run(t, dir, "", "models", "--runtime", "claude-code", "--org", "acme", "--json")
+	code, out, _ = runIn(t, dir, "", "models", "--runtime", "claude-code", "--org", "acme", "--json")
 	var models struct {
 		Models []struct {
 			Model               string `json:"model"`
@@ -49,16 +49,16 @@ func TestCLI_SecretSetReadsTheValueFromStdinAndNeverPrintsIt(t *testing.T) {
 			t.Fatal("the org secret set by the CLI is not seen by discovery")
 		}
 	}
-	if code, out, _ = run(t, dir, "", "secret", "delete", "ANTHROPIC_API_KEY", "--org", "acme"); code != 0 || !strings.Contains(out, "deleted") {
+	if code, out, _ = runIn(t, dir, "", "secret", "delete", "ANTHROPIC_API_KEY", "--org", "acme"); code != 0 || !strings.Contains(out, "deleted") {
 		t.Fatalf("secret delete: %d %q", code, out)
 	}
-	if code, out, _ = run(t, dir, "", "secret", "delete", "ANTHROPIC_API_KEY", "--org", "acme"); code != 0 || !strings.Contains(out, "was not set") {
+	if code, out, _ = runIn(t, dir, "", "secret", "delete", "ANTHROPIC_API_KEY", "--org", "acme"); code != 0 || !strings.Contains(out, "was not set") {
 		t.Fatalf("second delete: %d %q", code, out)
 	}
-	if code, _, errOut = run(t, dir, "", "secret", "set", "ANTHROPIC_API_KEY"); code == 0 || !strings.Contains(errOut, "stdin") {
+	if code, _, errOut = runIn(t, dir, "", "secret", "set", "ANTHROPIC_API_KEY"); code == 0 || !strings.Contains(errOut, "stdin") {
 		t.Fatalf("set with empty stdin: %d %q", code, errOut)
 	}
-	if code, _, errOut = run(t, dir, "v", "secret", "set", "lower-case"); code == 0 || !strings.Contains(errOut, "INVALID_ARGUMENT") {
+	if code, _, errOut = runIn(t, dir, "v", "secret", "set", "lower-case"); code == 0 || !strings.Contains(errOut, "INVALID_ARGUMENT") {
 		t.Fatalf("set with a bad name: %d %q", code, errOut)
 	}
 	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
@@ -75,15 +75,15 @@ func TestCLI_WorkspacesAndAuditShowProvisioning(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	id := provisionOnEmbeddedStore(t, dir)
-	code, out, errOut := run(t, dir, "", "workspaces", "--json")
+	code, out, errOut := runIn(t, dir, "", "workspaces", "--json")
 	if code != 0 || !strings.Contains(out, id) {
 		t.Fatalf("workspaces --json: %d %q %q", code, out, errOut)
 	}
-	code, out, _ = run(t, dir, "", "workspaces")
+	code, out, _ = runIn(t, dir, "", "workspaces")
 	if code != 0 || !strings.Contains(out, "provisioning") || !strings.Contains(out, "NAME") {
 		t.Fatalf("workspaces: %d %q", code, out)
 	}
-	code, out, _ = run(t, dir, "", "audit", "--json", "--since", "1h")
+	code, out, _ = runIn(t, dir, "", "audit", "--json", "--since", "1h")
 	var audit struct {
 		Audit []struct {
 			Allowed     bool   `json:"allowed"`
@@ -93,10 +93,10 @@ func TestCLI_WorkspacesAndAuditShowProvisioning(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &audit) != nil || len(audit.Audit) != 1 || !audit.Audit[0].Allowed || audit.Audit[0].WorkspaceID != id {
 		t.Fatalf("audit --json: %d %q", code, out)
 	}
-	if code, out, _ = run(t, dir, "", "audit", "--org", "someone-else"); code != 0 || strings.Contains(out, id) {
+	if code, out, _ = runIn(t, dir, "", "audit", "--org", "someone-else"); code != 0 || strings.Contains(out, id) {
 		t.Fatalf("audit of another org shows this org's decision: %q", out)
 	}
-	if code, _, errOut = run(t, dir, "", "audit", "--since", "yesterday"); code == 0 || !strings.Contains(errOut, "--since") {
+	if code, _, errOut = runIn(t, dir, "", "audit", "--since", "yesterday"); code == 0 || !strings.Contains(errOut, "--since") {
 		t.Fatalf("bad --since: %d %q", code, errOut)
 	}
 }
@@ -115,26 +115,30 @@ runtimes:
     arms:
       - {provider: platform, models: [platform/m]}
 `), 0o644)
-	if code, out, errOut := run(t, dir, "", "catalog", "check", good); code != 0 || !strings.Contains(out, "ok") || !strings.Contains(out, "1 providers") {
+	if code, out, errOut := runIn(t, dir, "", "catalog", "check", good); code != 0 || !strings.Contains(out, "ok") || !strings.Contains(out, "1 providers") {
 		t.Fatalf("catalog check good: %d %q %q", code, out, errOut)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("version: 2\n"), 0o644)
-	if code, _, errOut := run(t, dir, "", "catalog", "check", bad); code != 1 || !strings.Contains(errOut, "bad.yaml:1") {
+	if code, _, errOut := runIn(t, dir, "", "catalog", "check", bad); code != 1 || !strings.Contains(errOut, "bad.yaml:1") {
 		t.Fatalf("catalog check bad: %d %q", code, errOut)
 	}
 }
 
-func TestCLI_HelpDocumentsEveryFlagAndItsEnvironmentVariable(t *testing.T) {
+func TestCLI_HelpConfigDocumentsEverySettingAndItsEnvironmentVariable(t *testing.T) {
 	t.Parallel()
-	code, out, _ := run(t, t.TempDir(), "", "--help")
+	code, out, _ := runIn(t, t.TempDir(), "", "help", "config")
+	if code != 0 {
+		t.Fatalf("help config exit %d", code)
+	}
+	for _, s := range settings {
+		if (s.name != "" && !strings.Contains(out, "--"+s.name)) || !strings.Contains(out, "$"+s.env) {
+			t.Errorf("help config does not document --%s [$%s]", s.name, s.env)
+		}
+	}
+	code, out, _ = runIn(t, t.TempDir(), "", "--help")
 	if code != 0 {
 		t.Fatalf("--help exit %d", code)
-	}
-	for _, f := range configFlags {
-		if !strings.Contains(out, "-"+f.name) || !strings.Contains(out, "$"+f.env) {
-			t.Errorf("--help does not document -%s [$%s]", f.name, f.env)
-		}
 	}
 	for _, c := range commands {
 		if !strings.Contains(out, c.name) {
@@ -163,10 +167,10 @@ func TestCLI_ConfigFromEnvironmentAndFlags(t *testing.T) {
 		t.Fatalf("defaults from the environment: %d %q %q", code, stdout.String(), stderr.String())
 	}
 	// A flag wins over the environment.
-	if code, out, _ := run(t, dir, "", "models", "--json", "--default-runtime", "hermes"); code != 0 || !strings.Contains(out, `"runtime": "hermes"`) {
+	if code, out, _ := runIn(t, dir, "", "models", "--json", "--default-runtime", "hermes"); code != 0 || !strings.Contains(out, `"runtime": "hermes"`) {
 		t.Fatalf("--default-runtime: %d %q", code, out)
 	}
-	if code, _, errOut := run(t, dir, "", "models", "--log-level", "loud"); code == 0 || !strings.Contains(errOut, "log-level") {
+	if code, _, errOut := runIn(t, dir, "", "models", "--log-level", "loud"); code == 0 || !strings.Contains(errOut, "log-level") {
 		t.Fatalf("bad --log-level: %d %q", code, errOut)
 	}
 }
@@ -182,7 +186,7 @@ func TestCLI_ArgumentThatIsASecretIsRefusedWithoutEchoingIt(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			code, out, errOut := run(t, t.TempDir(), "x\n", args...)
+			code, out, errOut := runIn(t, t.TempDir(), "x\n", args...)
 			if code == 0 || strings.Contains(out+errOut, cliCanary) || strings.Contains(out+errOut, "ZZZZ") {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want a refusal that does not repeat the argument", code, out, errOut)
 			}
@@ -211,7 +215,7 @@ func TestCLI_MalformedNumericOrBooleanEnvironmentValueIsRefused(t *testing.T) {
 			t.Parallel()
 			vars := map[string]string{"MODELGATE_DATA_DIR": t.TempDir(), env: value}
 			var stdout, stderr bytes.Buffer
-			code := Main(Env{Args: []string{"models", "--json"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+			code := Main(Env{Args: []string{"serve"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
 				Getenv: func(k string) string { return vars[k] }})
 			if code == 0 || !strings.Contains(stderr.String(), env) {
 				t.Fatalf("%s=%q: exit %d, stderr %q; want a non-zero exit naming the variable", env, value, code, stderr.String())

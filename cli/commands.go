@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -13,39 +12,36 @@ import (
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/registry"
-	"github.com/modelgate/modelgate/secrets"
 	"github.com/modelgate/modelgate/tools"
 )
 
-// runModels prints what list_offered_models returns, through the same code.
-func runModels(ctx context.Context, env Env, args []string) error {
+func modelsSetup(fs *flag.FlagSet) action {
 	var runtime, provider, billing string
 	var asJSON bool
-	cfg, rest, err := parseFlags(env, "models", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&runtime, "runtime", "", "runtime (default: the default runtime)")
-		fs.StringVar(&provider, "provider", "", "only this provider")
-		fs.StringVar(&billing, "billing", "all", "platform, byok or all")
-		fs.BoolVar(&asJSON, "json", false, "print JSON (the tool's structured result)")
-	})
-	if err != nil {
-		return err
+	fs.StringVar(&runtime, "runtime", "", "`runtime` whose models to print (default: the default runtime)")
+	fs.StringVar(&provider, "provider", "", "only this `provider`")
+	fs.StringVar(&billing, "billing", "all", "`billing`: platform, byok or all")
+	fs.BoolVar(&asJSON, "json", false, "print one JSON document: the tool's structured result")
+	return func(ctx context.Context, inv *invocation) error {
+		return runModels(ctx, inv, runtime, registry.Filter{Provider: provider, Billing: billing}, asJSON)
 	}
-	if len(rest) > 0 {
-		return fmt.Errorf("models: unexpected argument %q", rest[0])
-	}
-	a, err := openFromFlags(ctx, env, cfg)
+}
+
+// runModels prints what list_offered_models returns, through the same code.
+func runModels(ctx context.Context, inv *invocation, runtime string, filter registry.Filter, asJSON bool) error {
+	a, err := openFromFlags(ctx, inv)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	out, err := tools.Offered(ctx, a.deps(), a.caller(), runtime, registry.Filter{Provider: provider, Billing: billing})
+	out, err := tools.Offered(ctx, a.deps(), a.caller(), runtime, filter)
 	if err != nil {
 		return userError(err)
 	}
 	if asJSON {
-		return writeJSON(env.Stdout, out)
+		return writeJSON(inv.env.Stdout, out)
 	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(inv.env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "runtime %s (platform default model: %s)\n", out.Runtime, out.DefaultModel)
 	fmt.Fprintln(tw, "MODEL\tPROVIDER\tBILLING\tCREDENTIAL\tACCEPTED KEYS")
 	for _, m := range out.Models {
@@ -60,21 +56,17 @@ func runModels(ctx context.Context, env Env, args []string) error {
 	return tw.Flush()
 }
 
-// runWorkspaces prints the org's workspaces (every page).
-func runWorkspaces(ctx context.Context, env Env, args []string) error {
+func workspacesSetup(fs *flag.FlagSet) action {
 	var status string
 	var asJSON bool
-	cfg, rest, err := parseFlags(env, "workspaces", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&status, "status", "", "only this status (provisioning, online, failed, removed)")
-		fs.BoolVar(&asJSON, "json", false, "print JSON")
-	})
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("workspaces: unexpected argument %q", rest[0])
-	}
-	a, err := openFromFlags(ctx, env, cfg)
+	fs.StringVar(&status, "status", "", "only this `status` (provisioning, online, failed, removed)")
+	fs.BoolVar(&asJSON, "json", false, "print one JSON document")
+	return func(ctx context.Context, inv *invocation) error { return runWorkspaces(ctx, inv, status, asJSON) }
+}
+
+// runWorkspaces prints the org's workspaces (every page).
+func runWorkspaces(ctx context.Context, inv *invocation, status string, asJSON bool) error {
+	a, err := openFromFlags(ctx, inv)
 	if err != nil {
 		return err
 	}
@@ -93,9 +85,9 @@ func runWorkspaces(ctx context.Context, env Env, args []string) error {
 		cursor = next
 	}
 	if asJSON {
-		return writeJSON(env.Stdout, map[string]any{"workspaces": all})
+		return writeJSON(inv.env.Stdout, map[string]any{"workspaces": all})
 	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(inv.env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tRUNTIME\tMODEL\tPROVIDER\tSTATUS\tCREATED")
 	for _, w := range all {
 		st := w.Status
@@ -107,105 +99,16 @@ func runWorkspaces(ctx context.Context, env Env, args []string) error {
 	return tw.Flush()
 }
 
-// runSecret manages org secrets. A value is read from stdin, never from the
-// command line, where other users could see it in the process list.
-func runSecret(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(env.Stderr, "usage: mcp-server secret set KEY | list | delete KEY | rotate-key   [--org ORG]")
-		return errUsage
-	}
-	sub := args[0]
-	cfg, rest, err := parseFlags(env, "secret "+sub, args[1:], nil)
-	if err != nil {
-		return err
-	}
-	want := map[string]int{"set": 1, "delete": 1, "list": 0, "rotate-key": 0}
-	n, ok := want[sub]
-	if !ok {
-		return fmt.Errorf("secret: unknown subcommand %q (set, list, delete, rotate-key)", sub)
-	}
-	if len(rest) != n {
-		return fmt.Errorf("secret %s: want %d argument(s), got %d", sub, n, len(rest))
-	}
-	if n == 1 && !secrets.ValidName(rest[0]) {
-		// Not repeated: people type KEY=VALUE, or the value itself, here.
-		return fmt.Errorf("%s: secret %s: KEY must be a name matching ^[A-Z_][A-Z0-9_]{0,127}$ (the value is read from stdin)", modelgate.EInvalidArgument, sub)
-	}
-	a, err := openFromFlags(ctx, env, cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	switch sub {
-	case "set":
-		value, err := readSecretValue(env.Stdin)
-		if err != nil {
-			return err
-		}
-		info, err := a.service.SetOrgSecret(ctx, a.caller(), rest[0], value)
-		if err != nil {
-			return userError(err)
-		}
-		fmt.Fprintf(env.Stdout, "set %s for org %s at %s\n", info.Name, cfg.Org, info.UpdatedAt.Format(time.RFC3339))
-	case "list":
-		list, err := a.service.ListOrgSecrets(ctx, a.caller())
-		if err != nil {
-			return userError(err)
-		}
-		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KEY\tUPDATED")
-		for _, s := range list {
-			fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.UpdatedAt.Format(time.RFC3339))
-		}
-		return tw.Flush()
-	case "delete":
-		deleted, err := a.service.DeleteOrgSecret(ctx, a.caller(), rest[0])
-		if err != nil {
-			return userError(err)
-		}
-		if !deleted {
-			fmt.Fprintf(env.Stdout, "%s was not set for org %s\n", rest[0], cfg.Org)
-		} else {
-			fmt.Fprintf(env.Stdout, "deleted %s for org %s\n", rest[0], cfg.Org)
-		}
-	case "rotate-key":
-		n, err := a.service.RotateKeys(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stdout, "re-encrypted %d secret(s) under key %s\n", n, a.keys.CurrentKeyID())
-	}
-	return nil
-}
+func catalogCheckSetup(*flag.FlagSet) action { return runCatalogCheck }
 
-// readSecretValue reads one value from stdin: everything, less one trailing
-// newline (so `echo KEY | mcp-server secret set` works).
-func readSecretValue(r io.Reader) (string, error) {
-	if r == nil {
-		return "", fmt.Errorf("secret set: the value is read from stdin, which is empty")
-	}
-	b, err := io.ReadAll(bufio.NewReader(io.LimitReader(r, 1<<20)))
-	if err != nil {
-		return "", fmt.Errorf("secret set: read stdin: %w", err)
-	}
-	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-	if v == "" {
-		return "", fmt.Errorf("secret set: the value is read from stdin, which is empty")
-	}
-	return v, nil
-}
-
-// runCatalog checks a catalog file for operators editing one.
-func runCatalog(ctx context.Context, env Env, args []string) error {
-	if len(args) != 2 || args[0] != "check" {
-		fmt.Fprintln(env.Stderr, "usage: mcp-server catalog check FILE")
-		return errUsage
-	}
-	c, err := registry.LoadFile(args[1])
+// runCatalogCheck checks a catalog file for operators editing one.
+func runCatalogCheck(_ context.Context, inv *invocation) error {
+	file := inv.args[0]
+	c, err := registry.LoadFile(file)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "%s: ok\n%s", args[1], c.Summary())
+	fmt.Fprintf(inv.env.Stdout, "%s: ok\n%s", file, c.Summary())
 	return nil
 }
 
@@ -214,15 +117,10 @@ type migrator interface {
 	Migrate(ctx context.Context) (int, error)
 }
 
-func runMigrate(ctx context.Context, env Env, args []string) error {
-	cfg, rest, err := parseFlags(env, "migrate", args, nil)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("migrate: unexpected argument %q", rest[0])
-	}
-	a, err := openFromFlags(ctx, env, cfg)
+func migrateSetup(*flag.FlagSet) action { return runMigrate }
+
+func runMigrate(ctx context.Context, inv *invocation) error {
+	a, err := openFromFlags(ctx, inv)
 	if err != nil {
 		return err
 	}
@@ -235,7 +133,7 @@ func runMigrate(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "schema version %d\n", v)
+	fmt.Fprintf(inv.env.Stdout, "schema version %d\n", v)
 	return nil
 }
 

@@ -4,16 +4,21 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/tools"
+	"github.com/rs/zerolog"
 )
 
-// Config is the server's configuration. Every field has a flag and a
-// MODELGATE_* environment variable; a flag given on the command line wins.
+// Config is the server's configuration. Every field is a setting of the
+// settings table below: a flag and a MODELGATE_* environment variable, and
+// a flag given on the command line wins.
 type Config struct {
 	Catalog            string
 	DefaultRuntime     string
@@ -48,20 +53,18 @@ type Config struct {
 	VerifyBaseURLs    baseURLs
 }
 
-// baseURLs is the repeatable --verify-base-url PROVIDER=URL flag, whose
-// default comes from MODELGATE_VERIFY_BASE_URLS ("provider=url,provider=url").
-// Flags given on the command line replace the environment's list.
-type baseURLs struct {
-	m       map[string]string
-	fromEnv bool
-}
+// baseURLs is the --verify-base-url setting: PROVIDER=URL pairs. The flag
+// is repeatable and MODELGATE_VERIFY_BASE_URLS holds "provider=url,
+// provider=url"; each pair adds to the list, and a flag given on the
+// command line (set after the environment) wins for its provider.
+type baseURLs struct{ m map[string]string }
 
-// String returns the list as provider=url pairs joined by commas.
+// String returns the pairs, sorted, joined by commas.
 func (b *baseURLs) String() string {
 	if b == nil {
 		return ""
 	}
-	var parts []string
+	parts := make([]string, 0, len(b.m))
 	for k, v := range b.m {
 		parts = append(parts, k+"="+v)
 	}
@@ -69,186 +72,337 @@ func (b *baseURLs) String() string {
 	return strings.Join(parts, ",")
 }
 
-// Set adds one PROVIDER=URL pair; it returns an error for any other shape.
+// Set adds the comma-separated PROVIDER=URL pairs of v; it returns an
+// error for any other shape.
 func (b *baseURLs) Set(v string) error {
-	if b.fromEnv || b.m == nil {
-		b.m, b.fromEnv = map[string]string{}, false
-	}
-	return b.add(v)
-}
-
-func (b *baseURLs) add(v string) error {
-	provider, url, ok := strings.Cut(strings.TrimSpace(v), "=")
-	if !ok || provider == "" || url == "" {
-		return fmt.Errorf("want PROVIDER=URL, got %q", v)
-	}
-	if b.m == nil {
-		b.m = map[string]string{}
-	}
-	b.m[provider] = url
-	return nil
-}
-
-// parseBaseURLs parses the environment form "provider=url,provider=url".
-func parseBaseURLs(s string) (baseURLs, error) {
-	b := baseURLs{fromEnv: true}
-	for part := range strings.SplitSeq(s, ",") {
+	for part := range strings.SplitSeq(v, ",") {
 		if strings.TrimSpace(part) == "" {
 			continue
 		}
-		if err := b.add(part); err != nil {
-			return b, err
+		provider, u, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || provider == "" || u == "" {
+			return fmt.Errorf("want PROVIDER=URL, got %q", part)
+		}
+		if b.m == nil {
+			b.m = map[string]string{}
+		}
+		b.m[provider] = u
+	}
+	return nil
+}
+
+// Get returns the pairs as a map (flag.Getter).
+func (b *baseURLs) Get() any { return b.m }
+
+// setting is one configuration setting: a flag and its environment
+// variable, or an environment variable alone (name ""). The table of
+// settings is the one place a setting is declared: it drives parsing, the
+// help of each command and the README's configuration table.
+type setting struct {
+	name  string // flag name without dashes; "" for an environment variable alone
+	env   string // MODELGATE_* variable
+	arg   string // what the value is, in help: FILE, URL, DURATION; "" for a boolean
+	def   string // default as the flag parses it
+	doc   string // default as the docs show it, when def alone would not say it
+	usage string // one line, no trailing period
+	// secret marks a value that is a credential: it may be given as the
+	// contents of the file $env_FILE, and a warning is logged when it is
+	// given on the command line, where the process list shows it.
+	secret bool
+	// field points at the Config field the setting fills; nil for an
+	// environment variable that another package reads (the secrets keys).
+	field func(*Config) any
+}
+
+// key names a setting in a command's list of the settings it uses.
+func (s setting) key() string {
+	if s.name != "" {
+		return s.name
+	}
+	return s.env
+}
+
+// settings is every configuration setting, in help order. To add one: a
+// Config field, a row here whose field returns a pointer to it (a string,
+// bool, int, int64, float64, time.Duration or a flag.Value of its own), and
+// its key in the uses of the commands that read it (a group below, or a
+// command's list in cli.go). Help, `help config --markdown` and the README
+// table (regenerate it; a test compares) follow.
+var settings = []setting{
+	{name: "org", env: "MODELGATE_ORG", arg: "ORG", def: modelgate.DefaultOrg, usage: "org the stdio server and the people's commands act for: 1 to 63 of a-z, 0-9, '.', '_', '-'", field: func(c *Config) any { return &c.Org }},
+	{name: "catalog", env: "MODELGATE_CATALOG", arg: "FILE", doc: "embedded", usage: "catalog file replacing the embedded default catalog", field: func(c *Config) any { return &c.Catalog }},
+	{name: "default-runtime", env: "MODELGATE_DEFAULT_RUNTIME", arg: "RUNTIME", doc: "the catalog's", usage: "runtime used when a call names none", field: func(c *Config) any { return &c.DefaultRuntime }},
+	{name: "default-model", env: "MODELGATE_DEFAULT_MODEL", arg: "MODEL", doc: "the catalog's", usage: "platform-billed model recommended when a key is missing", field: func(c *Config) any { return &c.DefaultModel }},
+	{name: "database-url", env: "MODELGATE_DATABASE_URL", arg: "URL", doc: "the embedded store", secret: true, usage: "PostgreSQL URL (postgres://...); empty: the embedded store in --data-dir", field: func(c *Config) any { return &c.DatabaseURL }},
+	{name: "data-dir", env: "MODELGATE_DATA_DIR", arg: "DIR", doc: "~/.local/share/modelgate", usage: "directory of the embedded store and its key file", field: func(c *Config) any { return &c.DataDir }},
+	{env: "MODELGATE_SECRETS_KEY", doc: "a key file in --data-dir (embedded store)", secret: true, usage: "base64 of 32 bytes sealing secret values; required with PostgreSQL"},
+	{env: "MODELGATE_SECRETS_PREVIOUS_KEYS", secret: true, usage: "old keys, comma-separated, still opening values sealed before a rotation"},
+	{name: "insecure-dev-secrets", env: "MODELGATE_INSECURE_DEV_SECRETS", def: "false", usage: "with PostgreSQL and no MODELGATE_SECRETS_KEY, use a key file in --data-dir (development only)", field: func(c *Config) any { return &c.InsecureDevSecrets }},
+	{name: "log-level", env: "MODELGATE_LOG_LEVEL", arg: "LEVEL", doc: "info for serve and provisioner, warn for the other commands", usage: "debug, info, warn or error; logs go to stderr (JSON, or text for people at a terminal)", field: func(c *Config) any { return &c.LogLevel }},
+	{name: "call-timeout", env: "MODELGATE_CALL_TIMEOUT", arg: "DURATION", def: "10s", usage: "deadline of each tool call, including its queries", field: func(c *Config) any { return &c.CallTimeout }},
+	{name: "read-only", env: "MODELGATE_READ_ONLY", def: "false", usage: "serve only the read-only tools (token create: make a read-only token)", field: func(c *Config) any { return &c.ReadOnly }},
+	{name: "tools", env: "MODELGATE_TOOLS", arg: "LIST", doc: "all", usage: "comma-separated allow-list of the tools to serve", field: func(c *Config) any { return &c.Tools }},
+	{name: "transport", env: "MODELGATE_TRANSPORT", arg: "NAME", def: "stdio", usage: "stdio, http (streamable HTTP at /mcp) or sse (/sse and /message)", field: func(c *Config) any { return &c.Transport }},
+	{name: "addr", env: "MODELGATE_ADDR", arg: "HOST:PORT", def: "127.0.0.1:8080", usage: "listen address of http and sse", field: func(c *Config) any { return &c.Addr }},
+	{name: "allow-no-auth", env: "MODELGATE_ALLOW_NO_AUTH", def: "false", usage: "accept requests without a token, acting for --org; refused unless --addr is a loopback address", field: func(c *Config) any { return &c.AllowNoAuth }},
+	{name: "shutdown-timeout", env: "MODELGATE_SHUTDOWN_TIMEOUT", arg: "DURATION", def: "15s", usage: "how long in-flight calls may finish after SIGTERM/SIGINT", field: func(c *Config) any { return &c.ShutdownTimeout }},
+	{name: "max-body-bytes", env: "MODELGATE_MAX_BODY_BYTES", arg: "N", def: "1048576", usage: "largest accepted request body (413 beyond)", field: func(c *Config) any { return &c.MaxBodyBytes }},
+	{name: "rate-limit", env: "MODELGATE_RATE_LIMIT", arg: "N", def: "0", usage: "tool calls per second per org and per token (0: no limit; 429 / RATE_LIMITED beyond)", field: func(c *Config) any { return &c.RateLimit }},
+	{name: "burst", env: "MODELGATE_BURST", arg: "N", def: "20", usage: "burst of the rate limit", field: func(c *Config) any { return &c.Burst }},
+	{name: "driver", env: "MODELGATE_DRIVER", arg: "NAME", doc: "none", usage: "provisioner driver: exec or webhook (none: workspaces wait for a provisioner)", field: func(c *Config) any { return &c.Driver }},
+	{name: "exec-command", env: "MODELGATE_EXEC_COMMAND", arg: "CMD", usage: "exec driver: command run (via /bin/sh -c) to start a workspace", field: func(c *Config) any { return &c.ExecCommand }},
+	{name: "webhook-url", env: "MODELGATE_WEBHOOK_URL", arg: "URL", usage: "webhook driver: URL the workspace is POSTed to", field: func(c *Config) any { return &c.WebhookURL }},
+	{name: "webhook-secret", env: "MODELGATE_WEBHOOK_SECRET", arg: "SECRET", secret: true, usage: "webhook driver: HMAC-SHA256 signing secret", field: func(c *Config) any { return &c.WebhookSecret }},
+	{name: "max-attempts", env: "MODELGATE_MAX_ATTEMPTS", arg: "N", def: "5", usage: "provisioner: driver attempts before a workspace fails", field: func(c *Config) any { return &c.MaxAttempts }},
+	{name: "provision-timeout", env: "MODELGATE_PROVISION_TIMEOUT", arg: "DURATION", def: "10m", usage: "provisioner: a workspace still provisioning after this fails with PROVISION_TIMEOUT", field: func(c *Config) any { return &c.ProvisionTimeout }},
+	{name: "no-provisioner", env: "MODELGATE_NO_PROVISIONER", def: "false", usage: "serve without the in-process provisioner (run mcp-server provisioner elsewhere)", field: func(c *Config) any { return &c.NoProvisioner }},
+	{name: "verify-credentials", env: "MODELGATE_VERIFY_CREDENTIALS", arg: "on|off", def: "on", usage: "ask the provider whether a key is good when it is stored and before a workspace starts; off sends nothing anywhere (docs/credential-checks.md)", field: func(c *Config) any { return &c.VerifyCredentials }},
+	{name: "verify-timeout", env: "MODELGATE_VERIFY_TIMEOUT", arg: "DURATION", def: "5s", usage: "bound of one credential check; a key without an answer is stored unchecked, never refused", field: func(c *Config) any { return &c.VerifyTimeout }},
+	{name: "verify-max-age", env: "MODELGATE_VERIFY_MAX_AGE", arg: "DURATION", def: "1h", usage: "provisioner: re-check a key whose last check is older than this before starting a workspace", field: func(c *Config) any { return &c.VerifyMaxAge }},
+	{name: "verify-base-url", env: "MODELGATE_VERIFY_BASE_URLS", arg: "PROVIDER=URL", doc: "the catalog's", usage: "send PROVIDER's credential check to URL (https; plain http only to loopback); repeatable, the variable takes provider=url,provider=url", field: func(c *Config) any { return &c.VerifyBaseURLs }},
+}
+
+// Groups of settings that commands share.
+var (
+	// storeSettings are read by every command that opens the store.
+	storeSettings = []string{"org", "catalog", "default-runtime", "default-model", "database-url", "data-dir",
+		"MODELGATE_SECRETS_KEY", "MODELGATE_SECRETS_PREVIOUS_KEYS", "insecure-dev-secrets", "log-level"}
+	// driverSettings configure a provisioner.
+	driverSettings = []string{"driver", "exec-command", "webhook-url", "webhook-secret", "max-attempts", "provision-timeout", "verify-max-age"}
+	// verifySettings configure the live credential checks of every command
+	// that stores a secret or starts a workspace.
+	verifySettings = []string{"verify-credentials", "verify-timeout", "verify-base-url"}
+	// serveSettings are serve's own.
+	serveSettings = []string{"transport", "addr", "allow-no-auth", "call-timeout", "read-only", "tools",
+		"shutdown-timeout", "max-body-bytes", "rate-limit", "burst", "no-provisioner"}
+)
+
+func join(groups ...[]string) []string {
+	var out []string
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
+}
+
+// settingByKey returns the setting named key (a flag name, or the variable
+// of a setting without a flag).
+func settingByKey(key string) (setting, bool) {
+	for _, s := range settings {
+		if s.key() == key {
+			return s, true
 		}
 	}
-	return b, nil
+	return setting{}, false
 }
 
-// flagDef is one configuration flag with its environment variable.
-type flagDef struct {
-	name, env, usage string
-	bind             func(fs *flag.FlagSet, c *Config, def string)
-	def              string
+// readEnv returns the value of s's environment variable. For a secret
+// setting, $env_FILE names a file holding the value (one trailing newline
+// is dropped); giving both is an error, as is an empty or unreadable file.
+// Errors name the variable and the file, never the value.
+func readEnv(s setting, getenv func(string) string) (string, error) {
+	v := getenv(s.env)
+	if !s.secret {
+		return v, nil
+	}
+	file := getenv(s.env + "_FILE")
+	if file == "" {
+		return v, nil
+	}
+	if v != "" {
+		return "", fmt.Errorf("$%s and $%s_FILE are both set; set one", s.env, s.env)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("$%s_FILE: %w", s.env, err)
+	}
+	v = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if strings.TrimSpace(v) == "" {
+		return "", fmt.Errorf("$%s_FILE: %s is empty", s.env, file)
+	}
+	return v, nil
 }
 
-func strFlag(p func(*Config) *string) func(*flag.FlagSet, *Config, string) {
-	return func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(p(c), "", def, "") }
-}
-
-// configFlags lists every configuration flag. The order is the --help order.
-var configFlags = []flagDef{
-	{name: "catalog", env: "MODELGATE_CATALOG", usage: "catalog `file` replacing the embedded default catalog"},
-	{name: "default-runtime", env: "MODELGATE_DEFAULT_RUNTIME", usage: "runtime used when a call names none (default: the catalog's)"},
-	{name: "default-model", env: "MODELGATE_DEFAULT_MODEL", usage: "platform-billed model recommended when a key is missing (default: the catalog's)"},
-	{name: "org", env: "MODELGATE_ORG", def: "default", usage: "org the stdio server and the people's commands act for"},
-	{name: "database-url", env: "MODELGATE_DATABASE_URL", usage: "PostgreSQL URL (postgres://…); empty: the embedded store in --data-dir"},
-	{name: "data-dir", env: "MODELGATE_DATA_DIR", usage: "directory of the embedded store and its key file (default ~/.local/share/modelgate)"},
-	{name: "log-level", env: "MODELGATE_LOG_LEVEL", def: "info", usage: "log level: debug, info, warn, error (logs go to stderr)"},
-	{name: "insecure-dev-secrets", env: "MODELGATE_INSECURE_DEV_SECRETS", def: "false", usage: "with PostgreSQL and no MODELGATE_SECRETS_KEY, use a key file in --data-dir (development only)"},
-	{name: "call-timeout", env: "MODELGATE_CALL_TIMEOUT", def: "10s", usage: "deadline of each tool call, including its queries"},
-	{name: "read-only", env: "MODELGATE_READ_ONLY", def: "false", usage: "serve only the read-only tools"},
-	{name: "tools", env: "MODELGATE_TOOLS", usage: "comma-separated allow-list of tools to serve (default: all)"},
-	{name: "transport", env: "MODELGATE_TRANSPORT", def: "stdio", usage: "serve: stdio, http (streamable HTTP at /mcp) or sse (/sse and /message)"},
-	{name: "addr", env: "MODELGATE_ADDR", def: "127.0.0.1:8080", usage: "serve: listen address for http and sse"},
-	{name: "allow-no-auth", env: "MODELGATE_ALLOW_NO_AUTH", def: "false", usage: "serve: accept requests without a token, acting for --org; refused unless --addr is a loopback address"},
-	{name: "shutdown-timeout", env: "MODELGATE_SHUTDOWN_TIMEOUT", def: "15s", usage: "serve: how long in-flight calls may finish after SIGTERM/SIGINT"},
-	{name: "max-body-bytes", env: "MODELGATE_MAX_BODY_BYTES", def: "1048576", usage: "serve: largest accepted request body (413 beyond)"},
-	{name: "rate-limit", env: "MODELGATE_RATE_LIMIT", def: "0", usage: "tool calls per second per org and per token (0: no limit)"},
-	{name: "burst", env: "MODELGATE_BURST", def: "20", usage: "burst of the rate limit"},
-	{name: "driver", env: "MODELGATE_DRIVER", usage: "provisioner driver: exec or webhook (empty: workspaces wait for a provisioner)"},
-	{name: "exec-command", env: "MODELGATE_EXEC_COMMAND", usage: "exec driver: command run (via /bin/sh -c) to start a workspace"},
-	{name: "webhook-url", env: "MODELGATE_WEBHOOK_URL", usage: "webhook driver: URL the workspace is POSTed to"},
-	{name: "webhook-secret", env: "MODELGATE_WEBHOOK_SECRET", usage: "webhook driver: HMAC-SHA256 signing secret"},
-	{name: "max-attempts", env: "MODELGATE_MAX_ATTEMPTS", def: "5", usage: "provisioner: driver attempts before a workspace fails"},
-	{name: "provision-timeout", env: "MODELGATE_PROVISION_TIMEOUT", def: "10m", usage: "provisioner: a workspace still provisioning after this fails with PROVISION_TIMEOUT"},
-	{name: "no-provisioner", env: "MODELGATE_NO_PROVISIONER", def: "false", usage: "serve: do not run a provisioner inside the server"},
-	{name: "verify-credentials", env: "MODELGATE_VERIFY_CREDENTIALS", def: "on", usage: "check keys with their provider when stored and before a workspace starts: on or off (off sends nothing anywhere)"},
-	{name: "verify-timeout", env: "MODELGATE_VERIFY_TIMEOUT", def: "5s", usage: "bound of one credential check; a key without an answer is stored unchecked"},
-	{name: "verify-max-age", env: "MODELGATE_VERIFY_MAX_AGE", def: "1h", usage: "provisioner: re-check a key whose last check is older than this before starting a workspace"},
-	{name: "verify-base-url", env: "MODELGATE_VERIFY_BASE_URLS", usage: "`PROVIDER=URL`: send PROVIDER's credential check to URL instead of the catalog's (repeatable; the environment takes provider=url,provider=url)"},
-}
-
-// bindConfig registers every configuration flag on fs, with defaults taken
-// from the environment. It returns an error naming the variable when an
-// environment value does not parse as its flag's type: a bad value must not
-// silently become false or 0 (MODELGATE_READ_ONLY=yes serving write tools).
-func bindConfig(fs *flag.FlagSet, c *Config, getenv func(string) string) error {
+// resolvedEnv returns getenv with the $env_FILE of every secret setting
+// among uses read in: the packages that read a variable themselves
+// (secrets.KeyringFromEnv) then see the file's contents under the plain
+// name.
+func resolvedEnv(getenv func(string) string, uses []string) (func(string) string, error) {
+	values := map[string]string{}
 	var errs []error
-	for _, f := range configFlags {
-		def := f.def
-		if v := getenv(f.env); v != "" {
-			def = v
+	for _, key := range uses {
+		s, ok := settingByKey(key)
+		if !ok || !s.secret {
+			continue
 		}
-		check := func(err error) {
-			if err != nil {
-				errs = append(errs, fmt.Errorf("$%s: %w", f.env, err))
+		v, err := readEnv(s, getenv)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		values[s.env] = v
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return func(k string) string {
+		if v, ok := values[k]; ok {
+			return v
+		}
+		return getenv(k)
+	}, nil
+}
+
+// bindSettings registers the flags of the settings named by keys on fs,
+// each with its default, then overridden by its environment variable
+// (getenv has the *_FILE variants resolved). It returns an error naming the
+// variable when an environment value does not parse as its flag's type: a
+// bad value must not silently become false or 0 (MODELGATE_READ_ONLY=yes
+// serving write tools).
+func bindSettings(fs *flag.FlagSet, c *Config, keys []string, getenv func(string) string) error {
+	var errs []error
+	for _, key := range keys {
+		s, ok := settingByKey(key)
+		if !ok {
+			panic("cli: a command uses an undeclared setting " + key) // programmer error at start-up
+		}
+		if s.field == nil {
+			continue // an environment variable alone
+		}
+		bindFlag(fs, s.name, s.usage, s.field(c))
+		f := fs.Lookup(s.name)
+		if s.def != "" {
+			if err := f.Value.Set(s.def); err != nil {
+				panic(fmt.Sprintf("cli: default of --%s: %v", s.name, err)) // programmer error
 			}
+			f.DefValue = s.def
 		}
-		parseBool := func(s string) bool {
-			b, err := strconv.ParseBool(s)
-			check(err)
-			return b
-		}
-		parseDuration := func(s string) time.Duration {
-			d, err := time.ParseDuration(s)
-			check(err)
-			return d
-		}
-		usage := f.usage + " [$" + f.env + "]"
-		switch f.name {
-		case "catalog":
-			fs.StringVar(&c.Catalog, f.name, def, usage)
-		case "default-runtime":
-			fs.StringVar(&c.DefaultRuntime, f.name, def, usage)
-		case "default-model":
-			fs.StringVar(&c.DefaultModel, f.name, def, usage)
-		case "org":
-			fs.StringVar(&c.Org, f.name, def, usage)
-		case "database-url":
-			fs.StringVar(&c.DatabaseURL, f.name, def, usage)
-		case "data-dir":
-			fs.StringVar(&c.DataDir, f.name, def, usage)
-		case "log-level":
-			fs.StringVar(&c.LogLevel, f.name, def, usage)
-		case "insecure-dev-secrets":
-			fs.BoolVar(&c.InsecureDevSecrets, f.name, parseBool(def), usage)
-		case "call-timeout":
-			fs.DurationVar(&c.CallTimeout, f.name, parseDuration(def), usage)
-		case "read-only":
-			fs.BoolVar(&c.ReadOnly, f.name, parseBool(def), usage)
-		case "tools":
-			fs.StringVar(&c.Tools, f.name, def, usage)
-		case "transport":
-			fs.StringVar(&c.Transport, f.name, def, usage)
-		case "addr":
-			fs.StringVar(&c.Addr, f.name, def, usage)
-		case "allow-no-auth":
-			fs.BoolVar(&c.AllowNoAuth, f.name, parseBool(def), usage)
-		case "shutdown-timeout":
-			fs.DurationVar(&c.ShutdownTimeout, f.name, parseDuration(def), usage)
-		case "max-body-bytes":
-			n, err := strconv.ParseInt(def, 10, 64)
-			check(err)
-			fs.Int64Var(&c.MaxBodyBytes, f.name, n, usage)
-		case "rate-limit":
-			x, err := strconv.ParseFloat(def, 64)
-			check(err)
-			fs.Float64Var(&c.RateLimit, f.name, x, usage)
-		case "burst":
-			n, err := strconv.Atoi(def)
-			check(err)
-			fs.IntVar(&c.Burst, f.name, n, usage)
-		case "driver":
-			fs.StringVar(&c.Driver, f.name, def, usage)
-		case "exec-command":
-			fs.StringVar(&c.ExecCommand, f.name, def, usage)
-		case "webhook-url":
-			fs.StringVar(&c.WebhookURL, f.name, def, usage)
-		case "webhook-secret":
-			fs.StringVar(&c.WebhookSecret, f.name, def, usage)
-		case "max-attempts":
-			n, err := strconv.Atoi(def)
-			check(err)
-			fs.IntVar(&c.MaxAttempts, f.name, n, usage)
-		case "provision-timeout":
-			fs.DurationVar(&c.ProvisionTimeout, f.name, parseDuration(def), usage)
-		case "no-provisioner":
-			fs.BoolVar(&c.NoProvisioner, f.name, parseBool(def), usage)
-		case "verify-credentials":
-			fs.StringVar(&c.VerifyCredentials, f.name, def, usage)
-		case "verify-timeout":
-			fs.DurationVar(&c.VerifyTimeout, f.name, parseDuration(def), usage)
-		case "verify-max-age":
-			fs.DurationVar(&c.VerifyMaxAge, f.name, parseDuration(def), usage)
-		case "verify-base-url":
-			b, err := parseBaseURLs(def)
-			check(err)
-			c.VerifyBaseURLs = b
-			fs.Var(&c.VerifyBaseURLs, f.name, usage)
-		default:
-			panic("config flag without binding: " + f.name) // programmer error at start-up
+		if v := getenv(s.env); v != "" {
+			// Value.Set, not fs.Set: the flag stays unset, so Visit
+			// reports only what the command line gave.
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("$%s: %q is not a valid %s", s.env, v, kind(f)))
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// bindFlag registers a flag of p's type with its zero value as default.
+func bindFlag(fs *flag.FlagSet, name, usage string, p any) {
+	switch p := p.(type) {
+	case *string:
+		fs.StringVar(p, name, "", usage)
+	case *bool:
+		fs.BoolVar(p, name, false, usage)
+	case *int:
+		fs.IntVar(p, name, 0, usage)
+	case *int64:
+		fs.Int64Var(p, name, 0, usage)
+	case *float64:
+		fs.Float64Var(p, name, 0, usage)
+	case *time.Duration:
+		fs.DurationVar(p, name, 0, usage)
+	case flag.Value: // a type of its own (a list, an optional boolean)
+		fs.Var(p, name, usage)
+	default:
+		panic(fmt.Sprintf("cli: flag --%s of unsupported type %T", name, p)) // programmer error
+	}
+}
+
+// kind names what a flag's value must be, for error messages.
+func kind(f *flag.Flag) string {
+	switch f.Value.(flag.Getter).Get().(type) {
+	case bool:
+		return "boolean (true or false)"
+	case time.Duration:
+		return "duration (such as 30s or 10m)"
+	case int, int64:
+		return "whole number"
+	case float64:
+		return "number"
+	}
+	return "value"
+}
+
+// check validates the settings that have a grammar of their own, among the
+// ones a command uses.
+func (c *Config) check(uses []string) error {
+	var errs []error
+	for _, key := range uses {
+		switch key {
+		case "org":
+			if err := modelgate.ValidateOrg(c.Org); err != nil {
+				errs = append(errs, fmt.Errorf("--org (MODELGATE_ORG): %s", modelgate.ErrorMessage(err)))
+			}
+		case "tools":
+			if _, err := c.allowList(); err != nil {
+				errs = append(errs, err)
+			}
+		case "verify-credentials":
+			if v := strings.ToLower(c.VerifyCredentials); v != "on" && v != "off" {
+				errs = append(errs, fmt.Errorf("--verify-credentials (MODELGATE_VERIFY_CREDENTIALS): want on or off, got %q", c.VerifyCredentials))
+			}
+		case "log-level":
+			if c.LogLevel != "" {
+				if _, err := zerolog.ParseLevel(strings.ToLower(c.LogLevel)); err != nil {
+					errs = append(errs, fmt.Errorf("--log-level (MODELGATE_LOG_LEVEL): unknown level %q (debug, info, warn, error)", c.LogLevel))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// allowList returns the --tools allow-list; nil means every tool. A list
+// that is set but names no tool (" , ") is an error: read as "no
+// allow-list" it would serve every tool, failing open.
+func (c *Config) allowList() ([]string, error) {
+	var out []string
+	for _, t := range strings.Split(c.Tools, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	if c.Tools != "" && len(out) == 0 {
+		return nil, fmt.Errorf("--tools (MODELGATE_TOOLS): %q names no tool; name the tools to serve, comma-separated, or unset it to serve every tool", c.Tools)
+	}
+	var known []string
+	for _, t := range tools.All(tools.Deps{}) {
+		known = append(known, t.Tool.Name)
+	}
+	for _, name := range out {
+		if !slices.Contains(known, name) {
+			msg := fmt.Sprintf("--tools (MODELGATE_TOOLS): unknown tool %q", name)
+			if near := nearest(name, known); near != "" {
+				msg += fmt.Sprintf("; did you mean %q?", near)
+			}
+			return nil, fmt.Errorf("%s (the tools: %s)", msg, strings.Join(known, ", "))
+		}
+	}
+	return out, nil
+}
+
+// secretOnCommandLine returns a warning for a secret setting given as a
+// flag, where every user of the machine can read it in the process list;
+// "" when the value holds no secret (a database URL without a password).
+func secretOnCommandLine(s setting, value string) string {
+	if !s.secret || s.name == "" {
+		return ""
+	}
+	if s.name == "database-url" && !urlHasPassword(value) {
+		return ""
+	}
+	return fmt.Sprintf("--%s on the command line is visible to other users in the process list; set $%s or $%s_FILE instead", s.name, s.env, s.env)
+}
+
+// urlHasPassword reports whether a PostgreSQL URL or keyword/value string
+// carries a password.
+func urlHasPassword(dsn string) bool {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		_, ok := u.User.Password()
+		return ok || u.Query().Has("password")
+	}
+	return strings.Contains(dsn, "password=")
 }
 
 // dataDir returns the configured data directory or the user's default one.
@@ -264,15 +418,4 @@ func (c *Config) dataDir(getenv func(string) string) (string, error) {
 		return "", fmt.Errorf("no --data-dir and no home directory: %w", err)
 	}
 	return filepath.Join(home, ".local", "share", "modelgate"), nil
-}
-
-// allowList returns the --tools allow-list.
-func (c *Config) allowList() []string {
-	var out []string
-	for _, t := range strings.Split(c.Tools, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			out = append(out, t)
-		}
-	}
-	return out
 }

@@ -9,20 +9,16 @@ import (
 	"github.com/modelgate/modelgate/provisioner"
 )
 
-// runProvisioner runs a provisioner alone: until SIGINT/SIGTERM, or with
-// --once over what is claimable now.
-func runProvisioner(ctx context.Context, env Env, args []string) error {
+func provisionerSetup(fs *flag.FlagSet) action {
 	var once bool
-	cfg, rest, err := parseFlags(env, "provisioner", args, func(fs *flag.FlagSet) {
-		fs.BoolVar(&once, "once", false, "handle the workspaces claimable now, then exit")
-	})
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("provisioner: unexpected argument %q", rest[0])
-	}
-	a, err := openFromFlags(ctx, env, cfg)
+	fs.BoolVar(&once, "once", false, "handle the workspaces claimable now, then exit")
+	return func(ctx context.Context, inv *invocation) error { return runProvisioner(ctx, inv, once) }
+}
+
+// runProvisioner runs a provisioner alone: until SIGINT/SIGTERM, or with
+// once over what is claimable now.
+func runProvisioner(ctx context.Context, inv *invocation, once bool) error {
+	a, err := openFromFlags(ctx, inv)
 	if err != nil {
 		return err
 	}
@@ -39,7 +35,7 @@ func runProvisioner(ctx context.Context, env Env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("provisioner: %w", err)
 		}
-		fmt.Fprintf(env.Stdout, "handled %d workspace(s)\n", n)
+		fmt.Fprintf(inv.env.Stdout, "handled %d workspace(s)\n", n)
 		return nil
 	}
 	return p.Run(ctx)

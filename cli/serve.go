@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 
@@ -12,14 +13,12 @@ import (
 	"github.com/modelgate/modelgate/mcpserver"
 )
 
-func runServe(ctx context.Context, env Env, args []string) error {
-	cfg, rest, err := parseFlags(env, "serve", args, nil)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("serve: unexpected argument %q", rest[0])
-	}
+func serveSetup(*flag.FlagSet) action { return runServe }
+
+// runServe serves MCP on stdio or on the network until ctx ends or, on
+// stdio, the input does.
+func runServe(ctx context.Context, inv *invocation) error {
+	cfg, env := inv.cfg, inv.env
 	switch cfg.Transport {
 	case "stdio", mcpserver.TransportHTTP, mcpserver.TransportSSE:
 	default:
@@ -28,12 +27,16 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	if cfg.Transport != "stdio" && cfg.AllowNoAuth && !mcpserver.IsLoopbackAddr(cfg.Addr) {
 		return fmt.Errorf("--allow-no-auth: refused on --addr %s; serving without tokens is only allowed on a loopback address such as 127.0.0.1:8080", cfg.Addr)
 	}
-	a, err := openFromFlags(ctx, env, cfg)
+	a, err := openFromFlags(ctx, inv)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	s, err := mcpserver.New(a.mcpServerOptions(Version))
+	opts, err := a.mcpServerOptions(Version)
+	if err != nil {
+		return err
+	}
+	s, err := mcpserver.New(opts)
 	if err != nil {
 		return err
 	}

@@ -11,56 +11,25 @@ import (
 	"github.com/modelgate/modelgate/auth"
 )
 
-// runToken manages the org tokens of the network transports. A token is
-// printed once, by create, on stdout alone (so `TOKEN=$(mcp-server token
-// create --org acme)` works); the store keeps only its hash, so a lost token
-// is revoked and replaced, never recovered.
-func runToken(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(env.Stderr, `usage: mcp-server token create --org ORG [--name NAME] [--read-only]
-       mcp-server token list [--org ORG | --all] [--json]
-       mcp-server token revoke PREFIX`)
-		return errUsage
-	}
-	sub := args[0]
+// The token commands manage the org tokens of the network transports. A
+// token is printed once, by create, on stdout alone (so `TOKEN=$(mcp-server
+// token create --org acme)` works); the store keeps only its hash, so a lost
+// token is revoked and replaced, never recovered.
+
+func tokenCreateSetup(fs *flag.FlagSet) action {
 	var name string
-	var all, asJSON bool
-	cfg, rest, err := parseFlags(env, "token "+sub, args[1:], func(fs *flag.FlagSet) {
-		switch sub {
-		case "create":
-			fs.StringVar(&name, "name", "", "label of the token, shown by token list")
-		case "list":
-			fs.BoolVar(&all, "all", false, "list the tokens of every org")
-			fs.BoolVar(&asJSON, "json", false, "print JSON")
+	fs.StringVar(&name, "name", "", "`label` of the token, shown by token list")
+	return func(ctx context.Context, inv *invocation) error {
+		a, err := openFromFlags(ctx, inv)
+		if err != nil {
+			return err
 		}
-	})
-	if err != nil {
-		return err
-	}
-	want := map[string]int{"create": 0, "list": 0, "revoke": 1}
-	n, ok := want[sub]
-	if !ok {
-		return fmt.Errorf("token: unknown subcommand %q (create, list, revoke)", sub)
-	}
-	if len(rest) != n {
-		return fmt.Errorf("token %s: want %d argument(s), got %d", sub, n, len(rest))
-	}
-	if sub == "revoke" && !auth.ValidPrefix(rest[0]) {
-		// Not repeated: it may be a whole token, secret included.
-		return fmt.Errorf("token revoke: the argument is not a token prefix (the %d characters after mg_, as token list shows)", auth.PrefixLen)
-	}
-	a, err := openFromFlags(ctx, env, cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	switch sub {
-	case "create":
+		defer a.Close()
 		token, prefix, hash, err := auth.NewToken()
 		if err != nil {
 			return fmt.Errorf("token create: %w", err)
 		}
-		t := modelgate.Token{Prefix: prefix, Org: cfg.Org, Name: name, ReadOnly: cfg.ReadOnly}
+		t := modelgate.Token{Prefix: prefix, Org: inv.cfg.Org, Name: name, ReadOnly: inv.cfg.ReadOnly}
 		if err := a.store.CreateToken(ctx, t, hash); err != nil {
 			return userError(err)
 		}
@@ -68,10 +37,23 @@ func runToken(ctx context.Context, env Env, args []string) error {
 		if t.ReadOnly {
 			mode = "read-only"
 		}
-		fmt.Fprintln(env.Stdout, token)
-		fmt.Fprintf(env.Stderr, "created %s token %s for org %s; it is shown only now (the server keeps a hash): send it as Authorization: Bearer <token>\n", mode, prefix, t.Org)
-	case "list":
-		org := cfg.Org
+		fmt.Fprintln(inv.env.Stdout, token)
+		fmt.Fprintf(inv.env.Stderr, "created %s token %s for org %s; it is shown only now (the server keeps a hash): send it as Authorization: Bearer <token>\n", mode, prefix, t.Org)
+		return nil
+	}
+}
+
+func tokenListSetup(fs *flag.FlagSet) action {
+	var all, asJSON bool
+	fs.BoolVar(&all, "all", false, "list the tokens of every org")
+	fs.BoolVar(&asJSON, "json", false, "print one JSON document")
+	return func(ctx context.Context, inv *invocation) error {
+		a, err := openFromFlags(ctx, inv)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		org := inv.cfg.Org
 		if all {
 			org = ""
 		}
@@ -80,9 +62,12 @@ func runToken(ctx context.Context, env Env, args []string) error {
 			return userError(err)
 		}
 		if asJSON {
-			return writeJSON(env.Stdout, map[string]any{"tokens": tokens})
+			if tokens == nil {
+				tokens = []modelgate.Token{}
+			}
+			return writeJSON(inv.env.Stdout, map[string]any{"tokens": tokens})
 		}
-		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(inv.env.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "PREFIX\tORG\tNAME\tACCESS\tCREATED\tLAST USED\tSTATUS")
 		for _, t := range tokens {
 			access, used, status := "read-write", "never", "valid"
@@ -98,11 +83,25 @@ func runToken(ctx context.Context, env Env, args []string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Prefix, t.Org, t.Name, access, t.CreatedAt.Format(time.RFC3339), used, status)
 		}
 		return tw.Flush()
-	case "revoke":
-		if err := a.store.RevokeToken(ctx, rest[0]); err != nil {
+	}
+}
+
+func tokenRevokeSetup(*flag.FlagSet) action {
+	return func(ctx context.Context, inv *invocation) error {
+		prefix := inv.args[0]
+		if !auth.ValidPrefix(prefix) {
+			// Not repeated: it may be a whole token, secret included.
+			return fmt.Errorf("token revoke: the argument is not a token prefix (the %d characters after mg_, as token list shows)", auth.PrefixLen)
+		}
+		a, err := openFromFlags(ctx, inv)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		if err := a.store.RevokeToken(ctx, prefix); err != nil {
 			return userError(err)
 		}
-		fmt.Fprintf(env.Stdout, "revoked token %s; it is refused from the next request on\n", rest[0])
+		fmt.Fprintf(inv.env.Stdout, "revoked token %s; it is refused from the next request on\n", prefix)
+		return nil
 	}
-	return nil
 }

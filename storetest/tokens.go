@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,12 @@ func testTokens(t *testing.T, s modelgate.Store) {
 		wantCode(t, s.CreateToken(ctx, bad, hash), modelgate.EInvalidArgument)
 	}
 	wantCode(t, s.CreateToken(ctx, modelgate.Token{Prefix: "mg_x", Org: "acme"}, nil), modelgate.EInvalidArgument)
+	// One grammar for org names: a newline would forge a row of token list.
+	for _, org := range []string{"a\nb", " ", "Acme", strings.Repeat("o", 300)} {
+		writesNothing(t, s, func() {
+			wantCode(t, s.CreateToken(ctx, modelgate.Token{Prefix: "mg_badorg", Org: org}, hash), modelgate.EInvalidArgument)
+		})
+	}
 
 	// Uses are recorded, and the time only moves forward.
 	used := time.Date(2026, 1, 2, 4, 0, 0, 1000, time.UTC)

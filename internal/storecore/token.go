@@ -4,10 +4,15 @@ import "github.com/modelgate/modelgate"
 
 // NewToken validates t and hash and returns the token CreateToken inserts:
 // t with CreatedAt rounded to microseconds, or now if it is zero. It returns
-// EInvalidArgument for a token without org or prefix or an empty hash.
+// EInvalidArgument for a token without org or prefix or an empty hash, and
+// for an org name outside modelgate.OrgGrammar (the store is the last
+// boundary every way of creating a token passes).
 func NewToken(t modelgate.Token, hash []byte) (modelgate.Token, error) {
 	if t.Org == "" || t.Prefix == "" || len(hash) == 0 {
 		return modelgate.Token{}, modelgate.Errorf(modelgate.EInvalidArgument, "a token needs an org, a prefix and a hash")
+	}
+	if err := modelgate.ValidateOrg(t.Org); err != nil {
+		return modelgate.Token{}, err
 	}
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = Now()
