@@ -15,13 +15,16 @@ const (
 	EUnregisteredModel     = "UNREGISTERED_MODEL_FOR_RUNTIME"
 	EProviderNotInRegistry = "DERIVED_PROVIDER_NOT_IN_REGISTRY"
 	EMissingCredential     = "MISSING_BYOK_CREDENTIAL"
-	ENameConflict          = "NAME_CONFLICT"
-	ENotFound              = "NOT_FOUND"
-	EConfirmationRequired  = "CONFIRMATION_REQUIRED"
-	EWorkspaceLimit        = "WORKSPACE_LIMIT_REACHED"
-	EUnauthorized          = "UNAUTHORIZED"
-	ERateLimited           = "RATE_LIMITED"
-	EInternal              = "INTERNAL"
+	// EInvalidCredential: the provider rejected the key when it was checked
+	// (CONTRACT.md §8). Details: provider, name, provider_status.
+	EInvalidCredential    = "INVALID_CREDENTIAL"
+	ENameConflict         = "NAME_CONFLICT"
+	ENotFound             = "NOT_FOUND"
+	EConfirmationRequired = "CONFIRMATION_REQUIRED"
+	EWorkspaceLimit       = "WORKSPACE_LIMIT_REACHED"
+	EUnauthorized         = "UNAUTHORIZED"
+	ERateLimited          = "RATE_LIMITED"
+	EInternal             = "INTERNAL"
 )
 
 // Status codes of a failed workspace (CONTRACT.md §6), besides

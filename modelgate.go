@@ -84,10 +84,22 @@ type Sealed struct {
 	Ciphertext []byte
 }
 
-// SealedSecret is a named sealed secret, as stored.
+// SealedSecret is a named sealed secret, as stored, with the verdict of its
+// last live check (CONTRACT.md §8).
 type SealedSecret struct {
 	Name   string
 	Sealed Sealed
+	// CheckedAt is when a provider last gave a verdict on this value (it
+	// accepted it, or, with RejectedAt set, rejected it); zero when the
+	// value was never checked or no check gave a verdict (no answer, an
+	// error status, a timeout). Written with the value (SetOrgSecret,
+	// CreateWorkspace) and by RecordSecretCheck.
+	CheckedAt time.Time
+	// RejectedAt is when a provider rejected the stored value (set by
+	// RecordSecretCheck after the provisioner's re-check); zero otherwise.
+	// A rejected org secret counts as no key: OrgSecretNames leaves it
+	// out. Storing a new value clears it.
+	RejectedAt time.Time
 }
 
 // SecretInfo describes a stored secret without its value.

@@ -96,17 +96,27 @@ type WorkspaceStore interface {
 
 // SecretStore persists org secrets. Values are sealed before they arrive.
 type SecretStore interface {
-	// OrgSecretNames returns the names of the org's secrets: the one query
-	// the gate may make.
+	// OrgSecretNames returns the names of the org's secrets that no
+	// provider has rejected (RejectedAt zero): the one query the gate may
+	// make. A key the provider rejected counts as no key (CONTRACT.md §8).
 	OrgSecretNames(ctx context.Context, org string) ([]string, error)
-	// OrgSecrets returns the org's sealed secrets (for the provisioner).
+	// OrgSecrets returns the org's sealed secrets (for the provisioner),
+	// rejected ones included, with their CheckedAt and RejectedAt.
 	OrgSecrets(ctx context.Context, org string) ([]SealedSecret, error)
-	// SetOrgSecret inserts or replaces a secret and returns its info. When
+	// SetOrgSecret inserts or replaces a secret and returns its info. It
+	// stores s.CheckedAt (zero: unchecked) and clears any RejectedAt. When
 	// max is positive, a new name in an org that already holds max secrets
 	// is refused with EWorkspaceLimit, writing nothing; replacing the value
 	// of an existing name is always allowed. The count and the insert are
 	// one decision: concurrent calls never exceed max.
 	SetOrgSecret(ctx context.Context, org string, s SealedSecret, max int) (SecretInfo, error)
+	// RecordSecretCheck records the verdict of a re-check of a stored
+	// secret: it sets checked_at to s.CheckedAt and rejected_at to
+	// s.RejectedAt (zero: NULL) on the org secret (workspaceID "") or the
+	// workspace secret named s.Name, only if its ciphertext is still
+	// s.Sealed.Ciphertext, so a verdict on an old value never marks a new
+	// one. It returns false when no row matched.
+	RecordSecretCheck(ctx context.Context, org, workspaceID string, s SealedSecret) (bool, error)
 	// ListOrgSecrets returns one page of names and update times ordered by
 	// name, and the cursor of the next page ("" on the last page). A limit
 	// outside 1..200 or a malformed cursor is EInvalidArgument.
@@ -194,8 +204,53 @@ type AuditEntry struct {
 	DryRun          bool      `json:"dry_run"`
 }
 
-// AuditStore appends and reads gate decisions.
+// Verdicts of a live credential check (CONTRACT.md §8).
+const (
+	// VerdictValid: the provider accepted the key.
+	VerdictValid = "valid"
+	// VerdictRejected: the provider rejected the key (its own
+	// "unauthorized" or "forbidden").
+	VerdictRejected = "rejected"
+	// VerdictUnchecked: no verdict (no answer, an error status, 429, a
+	// redirect, a timeout); the key is stored unchecked, never refused.
+	VerdictUnchecked = "unchecked"
+)
+
+// CredentialCheck is one live check of a key with its provider, as the
+// audit trail records it. It never holds the value.
+type CredentialCheck struct {
+	// At is when the check started (a zero At means now in AppendCredentialCheck).
+	At time.Time `json:"at"`
+	// Org is the org the key belongs to.
+	Org string `json:"org"`
+	// Provider is the catalog provider whose check was made.
+	Provider string `json:"provider"`
+	// Name is the credential name (for example ANTHROPIC_API_KEY).
+	Name string `json:"name"`
+	// Scope is "org" or "workspace"; WorkspaceID names the workspace of a
+	// workspace secret re-checked by the provisioner ("" otherwise).
+	Scope       string `json:"scope"`
+	WorkspaceID string `json:"workspace_id,omitempty"`
+	// Verdict is one of the Verdict constants.
+	Verdict string `json:"verdict"`
+	// Status is the HTTP status the provider answered (0: no answer).
+	Status int `json:"provider_status"`
+	// Reason says why a check gave no verdict ("timeout", "redirect",
+	// "connection refused", "status 500", ...); "" with a verdict. It never
+	// holds the response body.
+	Reason string `json:"reason,omitempty"`
+	// Latency is how long the request took, to the microsecond.
+	Latency time.Duration `json:"latency"`
+}
+
+// AuditStore appends and reads gate decisions and credential checks.
 type AuditStore interface {
+	// AppendCredentialCheck appends one credential check. Like
+	// AppendAudit, it does not create the org's row.
+	AppendCredentialCheck(ctx context.Context, c CredentialCheck) error
+	// ListCredentialChecks returns checks of org ("" for every org) at or
+	// after since, oldest first, at most limit (EInvalidArgument below 1).
+	ListCredentialChecks(ctx context.Context, org string, since time.Time, limit int) ([]CredentialCheck, error)
 	// AppendAudit appends one decision (a zero At means now). It does not
 	// create the org's row: a refused call writes no row but this one.
 	AppendAudit(ctx context.Context, e AuditEntry) error

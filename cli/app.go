@@ -21,6 +21,7 @@ import (
 	"github.com/modelgate/modelgate/secrets"
 	"github.com/modelgate/modelgate/sqlite"
 	"github.com/modelgate/modelgate/tools"
+	"github.com/modelgate/modelgate/verify"
 	"github.com/rs/zerolog"
 )
 
@@ -134,7 +135,40 @@ func openApp(ctx context.Context, cfg *Config, log zerolog.Logger, getenv func(s
 	a.keys = keys
 	a.service = provision.New(a.store, gate.New(cat, log), keys, log).WithLimits(provision.Limits{
 		Workspaces: cfg.MaxWorkspacesPerOrg, OrgSecrets: cfg.MaxOrgSecrets})
+	v, err := newVerifier(cfg, cat, a.store, log)
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	a.service.SetVerifier(v)
 	return a, nil
+}
+
+// newVerifier returns the live credential checker the configuration asks
+// for (CONTRACT.md §8).
+func newVerifier(cfg *Config, cat *registry.Catalog, store modelgate.Store, log zerolog.Logger) (*verify.Checker, error) {
+	var off bool
+	switch strings.ToLower(cfg.VerifyCredentials) {
+	case "on", "":
+	case "off":
+		off = true
+	default:
+		return nil, fmt.Errorf("--verify-credentials: want on or off, got %q", cfg.VerifyCredentials)
+	}
+	if cfg.VerifyTimeout < 0 || cfg.VerifyMaxAge < 0 {
+		return nil, errors.New("--verify-timeout and --verify-max-age must not be negative")
+	}
+	v, err := verify.New(cat, verify.Options{
+		Off: off, Timeout: cfg.VerifyTimeout, BaseURLs: cfg.VerifyBaseURLs.m, Audit: store,
+		Log: log.With().Str("component", "verify").Logger(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--verify-base-url: %w", err)
+	}
+	if off {
+		log.Info().Msg("--verify-credentials=off: keys are stored and workspaces started without asking their providers")
+	}
+	return v, nil
 }
 
 func keyFile(cfg *Config, getenv func(string) string) (*secrets.Keyring, error) {

@@ -77,12 +77,12 @@ var commands []*command
 func init() {
 	commands = []*command{
 		{name: "serve", summary: "serve MCP on stdio (the default), or on the network with --transport http|sse",
-			uses: join(storeSettings, serveSettings, driverSettings), daemon: true, setup: serveSetup},
+			uses: join(storeSettings, serveSettings, driverSettings, verifySettings), daemon: true, setup: serveSetup},
 		{name: "models", summary: "print the models a runtime offers, as list_offered_models does",
 			uses: storeSettings, setup: modelsSetup},
 		{name: "workspaces", summary: "print the org's workspaces", uses: storeSettings, setup: workspacesSetup},
 		{name: "secret", summary: "manage the org's secrets (values are read from stdin, never from the command line)", subs: []*command{
-			{name: "set", summary: "set the org secret KEY to the value read from stdin", args: "KEY", nargs: 1, uses: storeSettings, setup: secretSetSetup},
+			{name: "set", summary: "set the org secret KEY to the value read from stdin", args: "KEY", nargs: 1, uses: join(storeSettings, verifySettings), setup: secretSetSetup},
 			{name: "list", summary: "list the org's secret names and when each was set (never the values)", uses: storeSettings, setup: secretListSetup},
 			{name: "delete", summary: "delete the org secret KEY", args: "KEY", nargs: 1, uses: storeSettings, setup: secretDeleteSetup},
 			{name: "rotate-key", summary: "re-encrypt every secret under MODELGATE_SECRETS_KEY (the old key in MODELGATE_SECRETS_PREVIOUS_KEYS)", uses: storeSettings, setup: secretRotateSetup},
@@ -98,7 +98,7 @@ func init() {
 		{name: "migrate", summary: "apply the database migrations and print the schema version", uses: storeSettings, setup: migrateSetup},
 		{name: "audit", summary: "print the gate decisions of provision_workspace, oldest first (every org unless --org is given)", uses: storeSettings, setup: auditSetup},
 		{name: "provisioner", summary: "run a provisioner alone; with --once, handle what is claimable now and exit",
-			uses: join(storeSettings, driverSettings), daemon: true, setup: provisionerSetup},
+			uses: join(storeSettings, driverSettings, verifySettings), daemon: true, setup: provisionerSetup},
 	}
 }
 

@@ -250,6 +250,7 @@ func TestCLI_RotateKeyReencryptsSoOnlyTheNewKeyIsNeeded(t *testing.T) {
 	runEnv := func(env map[string]string, stdin string, args ...string) (int, string, string) {
 		var stdout, stderr bytes.Buffer
 		env["MODELGATE_DATA_DIR"] = dir
+		env["MODELGATE_VERIFY_CREDENTIALS"] = "off" // a test key never goes to a real provider
 		code := Main(Env{Args: args, Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr,
 			Getenv: func(k string) string { return env[k] }})
 		return code, stdout.String(), stderr.String()

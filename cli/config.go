@@ -49,7 +49,53 @@ type Config struct {
 	MaxAttempts      int
 	ProvisionTimeout time.Duration
 	NoProvisioner    bool
+	// Live credential checks (CONTRACT.md §8)
+	VerifyCredentials string
+	VerifyTimeout     time.Duration
+	VerifyMaxAge      time.Duration
+	VerifyBaseURLs    baseURLs
 }
+
+// baseURLs is the --verify-base-url setting: PROVIDER=URL pairs. The flag
+// is repeatable and MODELGATE_VERIFY_BASE_URLS holds "provider=url,
+// provider=url"; each pair adds to the list, and a flag given on the
+// command line (set after the environment) wins for its provider.
+type baseURLs struct{ m map[string]string }
+
+// String returns the pairs, sorted, joined by commas.
+func (b *baseURLs) String() string {
+	if b == nil {
+		return ""
+	}
+	parts := make([]string, 0, len(b.m))
+	for k, v := range b.m {
+		parts = append(parts, k+"="+v)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+// Set adds the comma-separated PROVIDER=URL pairs of v; it returns an
+// error for any other shape.
+func (b *baseURLs) Set(v string) error {
+	for part := range strings.SplitSeq(v, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		provider, u, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || provider == "" || u == "" {
+			return fmt.Errorf("want PROVIDER=URL, got %q", part)
+		}
+		if b.m == nil {
+			b.m = map[string]string{}
+		}
+		b.m[provider] = u
+	}
+	return nil
+}
+
+// Get returns the pairs as a map (flag.Getter).
+func (b *baseURLs) Get() any { return b.m }
 
 // setting is one configuration setting: a flag and its environment
 // variable, or an environment variable alone (name ""). The table of
@@ -115,6 +161,10 @@ var settings = []setting{
 	{name: "max-attempts", env: "MODELGATE_MAX_ATTEMPTS", arg: "N", def: "5", usage: "provisioner: driver attempts before a workspace fails", field: func(c *Config) any { return &c.MaxAttempts }},
 	{name: "provision-timeout", env: "MODELGATE_PROVISION_TIMEOUT", arg: "DURATION", def: "10m", usage: "provisioner: a workspace still provisioning after this fails with PROVISION_TIMEOUT", field: func(c *Config) any { return &c.ProvisionTimeout }},
 	{name: "no-provisioner", env: "MODELGATE_NO_PROVISIONER", def: "false", usage: "serve without the in-process provisioner (run mcp-server provisioner elsewhere)", field: func(c *Config) any { return &c.NoProvisioner }},
+	{name: "verify-credentials", env: "MODELGATE_VERIFY_CREDENTIALS", arg: "on|off", def: "on", usage: "ask the provider whether a key is good when it is stored and before a workspace starts; off sends nothing anywhere (docs/credential-checks.md)", field: func(c *Config) any { return &c.VerifyCredentials }},
+	{name: "verify-timeout", env: "MODELGATE_VERIFY_TIMEOUT", arg: "DURATION", def: "5s", usage: "bound of one credential check; a key without an answer is stored unchecked, never refused", field: func(c *Config) any { return &c.VerifyTimeout }},
+	{name: "verify-max-age", env: "MODELGATE_VERIFY_MAX_AGE", arg: "DURATION", def: "1h", usage: "provisioner: re-check a key whose last check is older than this before starting a workspace", field: func(c *Config) any { return &c.VerifyMaxAge }},
+	{name: "verify-base-url", env: "MODELGATE_VERIFY_BASE_URLS", arg: "PROVIDER=URL", doc: "the catalog's", usage: "send PROVIDER's credential check to URL (https; plain http only to loopback); repeatable, the variable takes provider=url,provider=url", field: func(c *Config) any { return &c.VerifyBaseURLs }},
 }
 
 // Groups of settings that commands share.
@@ -124,7 +174,10 @@ var (
 		"MODELGATE_SECRETS_KEY", "MODELGATE_SECRETS_PREVIOUS_KEYS", "insecure-dev-secrets", "log-level",
 		"max-workspaces-per-org", "max-org-secrets"}
 	// driverSettings configure a provisioner.
-	driverSettings = []string{"driver", "exec-command", "webhook-url", "webhook-secret", "max-attempts", "provision-timeout"}
+	driverSettings = []string{"driver", "exec-command", "webhook-url", "webhook-secret", "max-attempts", "provision-timeout", "verify-max-age"}
+	// verifySettings configure the live credential checks of every command
+	// that stores a secret or starts a workspace.
+	verifySettings = []string{"verify-credentials", "verify-timeout", "verify-base-url"}
 	// serveSettings are serve's own.
 	serveSettings = []string{"transport", "addr", "allow-no-auth", "call-timeout", "read-only", "tools",
 		"shutdown-timeout", "max-body-bytes", "rate-limit", "burst", "no-provisioner"}
@@ -290,6 +343,10 @@ func (c *Config) check(uses []string) error {
 		case "tools":
 			if _, err := c.allowList(); err != nil {
 				errs = append(errs, err)
+			}
+		case "verify-credentials":
+			if v := strings.ToLower(c.VerifyCredentials); v != "on" && v != "off" {
+				errs = append(errs, fmt.Errorf("--verify-credentials (MODELGATE_VERIFY_CREDENTIALS): want on or off, got %q", c.VerifyCredentials))
 			}
 		case "log-level":
 			if c.LogLevel != "" {

@@ -79,6 +79,8 @@ func newProvisioner(a *app) (*provisioner.Provisioner, error) {
 		MaxAttempts:      a.cfg.MaxAttempts,
 		ProvisionTimeout: a.cfg.ProvisionTimeout,
 		Wake:             a.listen,
+		Verifier:         a.service.Verifier(),
+		VerifyMaxAge:     a.cfg.VerifyMaxAge,
 		Log:              a.log.With().Str("component", "provisioner").Str("driver", a.cfg.Driver).Logger(),
 	})
 }

@@ -3,18 +3,20 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/internal/storecore"
 )
 
-// OrgSecretNames returns the names of the org's secrets ordered by name, in
-// one query: the one the gate may make. It returns a wrapped error if the
+// OrgSecretNames returns the names of the org's secrets that no provider
+// rejected, ordered by name, in one query: the one the gate may make. It returns a wrapped error if the
 // database fails.
 func (db *DB) OrgSecretNames(ctx context.Context, org string) ([]string, error) {
-	rows, err := db.pool.Query(ctx, `SELECT name FROM org_secrets WHERE org = $1 ORDER BY name`, org)
+	rows, err := db.pool.Query(ctx, `SELECT name FROM org_secrets WHERE org = $1 AND rejected_at IS NULL ORDER BY name`, org)
 	if err != nil {
 		return nil, fmt.Errorf("org secret names: %w", err)
 	}
@@ -25,16 +27,19 @@ func (db *DB) OrgSecretNames(ctx context.Context, org string) ([]string, error) 
 	return names, nil
 }
 
-// OrgSecrets returns the org's sealed secrets ordered by name. It returns a
-// wrapped error if the database fails.
+// OrgSecrets returns the org's sealed secrets ordered by name, with the
+// verdicts of their last checks. It returns a wrapped error if the database
+// fails.
 func (db *DB) OrgSecrets(ctx context.Context, org string) ([]modelgate.SealedSecret, error) {
-	rows, err := db.pool.Query(ctx, `SELECT name, key_id, ciphertext FROM org_secrets WHERE org = $1 ORDER BY name`, org)
+	rows, err := db.pool.Query(ctx, `SELECT name, key_id, ciphertext, checked_at, rejected_at FROM org_secrets WHERE org = $1 ORDER BY name`, org)
 	if err != nil {
 		return nil, fmt.Errorf("org secrets: %w", err)
 	}
 	secrets, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (modelgate.SealedSecret, error) {
 		var s modelgate.SealedSecret
-		err := r.Scan(&s.Name, &s.Sealed.KeyID, &s.Sealed.Ciphertext)
+		var checked, rejected *time.Time
+		err := r.Scan(&s.Name, &s.Sealed.KeyID, &s.Sealed.Ciphertext, &checked, &rejected)
+		s.CheckedAt, s.RejectedAt = zeroTime(checked), zeroTime(rejected)
 		return s, err
 	})
 	if err != nil {
@@ -63,7 +68,7 @@ func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSe
 	if max > 0 {
 		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "modelgate.org_secrets:"+db.schema+":"+org)
 	}
-	b.Queue(setOrgSecretSQL, org, s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext, at, max)
+	b.Queue(setOrgSecretSQL, org, s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext, at, max, nullTime(s.CheckedAt))
 	var written int
 	br := db.pool.SendBatch(ctx, b)
 	var err error
@@ -85,19 +90,65 @@ func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSe
 	return modelgate.SecretInfo{Name: s.Name, UpdatedAt: at}, nil
 }
 
+// RecordSecretCheck sets checked_at and rejected_at of the org secret
+// (workspaceID "") or workspace secret named s.Name whose ciphertext is
+// still s.Sealed.Ciphertext. It returns false when no row matched (the
+// value was replaced or deleted since), and a wrapped error if the database
+// fails.
+func (db *DB) RecordSecretCheck(ctx context.Context, org, workspaceID string, s modelgate.SealedSecret) (bool, error) {
+	var tag pgconn.CommandTag
+	var err error
+	if workspaceID == "" {
+		tag, err = db.pool.Exec(ctx, `UPDATE org_secrets SET checked_at = $1, rejected_at = $2
+			WHERE org = $3 AND name = $4 AND ciphertext = $5`,
+			nullTime(s.CheckedAt), nullTime(s.RejectedAt), org, s.Name, s.Sealed.Ciphertext)
+	} else {
+		id, ok := storecore.ParseID(workspaceID)
+		if !ok {
+			return false, nil
+		}
+		tag, err = db.pool.Exec(ctx, `UPDATE workspace_secrets SET checked_at = $1, rejected_at = $2
+			WHERE org = $3 AND workspace_id = $4 AND name = $5 AND ciphertext = $6`,
+			nullTime(s.CheckedAt), nullTime(s.RejectedAt), org, id, s.Name, s.Sealed.Ciphertext)
+	}
+	if err != nil {
+		return false, fmt.Errorf("record secret check %s: %w", s.Name, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// nullTime returns t rounded to microseconds, or nil (NULL) for the zero time.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = storecore.Micro(t)
+	return &t
+}
+
+// zeroTime returns *t in UTC, or the zero time for nil (NULL).
+func zeroTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
 // setOrgSecretSQL upserts the secret $2 of org $1 unless $6 is positive,
 // the org has no secret of that name and already holds $6 secrets, and
-// answers how many it wrote (0 or 1). The org's row is inserted only with
+// answers how many it wrote (0 or 1). $7 is the time of the value's live
+// check (NULL: unchecked); a new value clears an earlier rejection. The org's row is inserted only with
 // the secret: a refused call writes nothing.
 const setOrgSecretSQL = `WITH allowed AS (
 	SELECT WHERE $6::integer <= 0
 		OR EXISTS (SELECT FROM org_secrets WHERE org = $1 AND name = $2)
 		OR (SELECT count(*) FROM org_secrets WHERE org = $1) < $6::integer
 ), written AS (
-	INSERT INTO org_secrets (org, name, key_id, ciphertext, created_at, updated_at)
-	SELECT $1::text, $2::text, $3::text, $4::bytea, $5::timestamptz, $5::timestamptz FROM allowed
+	INSERT INTO org_secrets (org, name, key_id, ciphertext, created_at, updated_at, checked_at, rejected_at)
+	SELECT $1::text, $2::text, $3::text, $4::bytea, $5::timestamptz, $5::timestamptz, $7::timestamptz, NULL FROM allowed
 	ON CONFLICT (org, name) DO UPDATE
-	SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at
+	SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at,
+		checked_at = excluded.checked_at, rejected_at = NULL
 	RETURNING org
 ), new_org AS (
 	INSERT INTO orgs (org, created_at) SELECT org, $5 FROM written ON CONFLICT (org) DO NOTHING

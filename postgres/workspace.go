@@ -145,13 +145,18 @@ func (db *DB) insertWorkspace(ctx context.Context, w *modelgate.Workspace, secre
 	return err
 }
 
-// insertArgs returns the arguments $1..$24 of insertWorkspaceSQL.
+// insertArgs returns the arguments $1..$25 of insertWorkspaceSQL.
 func insertArgs(w *modelgate.Workspace, secrets []modelgate.SealedSecret, a *modelgate.AuditEntry) ([]any, error) {
 	names := make([]string, len(secrets))
 	keyIDs := make([]string, len(secrets))
 	ciphertexts := make([][]byte, len(secrets))
+	checkedAt := make([]*time.Time, len(secrets))
 	for i, s := range secrets {
 		names[i], keyIDs[i], ciphertexts[i] = s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext
+		if !s.CheckedAt.IsZero() {
+			at := storecore.Micro(s.CheckedAt)
+			checkedAt[i] = &at
+		}
 	}
 	// The audit row of the decision rides in the same statement ($22 says
 	// whether there is one).
@@ -166,12 +171,12 @@ func insertArgs(w *modelgate.Workspace, secrets []modelgate.SealedSecret, a *mod
 	return []any{w.Org, w.ID, w.Name, w.Role, w.Tier, w.Runtime, w.Model, w.Provider, w.PlatformBilled,
 		w.CredentialScope, w.Status, w.StatusCode, w.StatusMessage, storecore.NullText(w.ParentID),
 		storecore.NullText(w.IdempotencyKey), w.Attempts, w.CreatedAt, w.UpdatedAt,
-		names, keyIDs, ciphertexts, a != nil, auditID.String(), audit.TokenPrefix}, nil
+		names, keyIDs, ciphertexts, a != nil, auditID.String(), audit.TokenPrefix, checkedAt}, nil
 }
 
 // insertWorkspaceSQL inserts the workspace ($1..$18 in the order of
 // workspaceColumns), its secrets (arrays $19 names, $20 key ids, $21
-// ciphertexts) and the audit entry of the decision when $22 (id $23, token
+// ciphertexts, $25 checked_at, NULL for unchecked) and the audit entry of the decision when $22 (id $23, token
 // prefix $24) in one statement: for a row this small, each statement and
 // round trip costs about as much as its insert, and CreateWorkspace is the
 // hot path. The parent's foreign key is checked at the end of the
@@ -183,9 +188,10 @@ const insertWorkspaceSQL = `WITH new_workspace AS (
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 	RETURNING org, id, created_at
 ), new_secrets AS (
-	INSERT INTO workspace_secrets (org, workspace_id, name, key_id, ciphertext, updated_at)
-	SELECT w.org, w.id, s.name, s.key_id, s.ciphertext, w.created_at
-	FROM new_workspace w, unnest($19::text[], $20::text[], $21::bytea[]) AS s (name, key_id, ciphertext)
+	INSERT INTO workspace_secrets (org, workspace_id, name, key_id, ciphertext, updated_at, checked_at)
+	SELECT w.org, w.id, s.name, s.key_id, s.ciphertext, w.created_at, s.checked_at
+	FROM new_workspace w, unnest($19::text[], $20::text[], $21::bytea[], $25::timestamptz[])
+		AS s (name, key_id, ciphertext, checked_at)
 )
 INSERT INTO audit (org, id, at, token_prefix, allowed, code, runtime, model, provider,
 	credential_scope, workspace_id, dry_run)
@@ -258,8 +264,8 @@ func (db *DB) insertWorkspaceLimited(ctx context.Context, w *modelgate.Workspace
 }
 
 // insertWorkspaceLimitedSQL is insertWorkspaceSQL that inserts only when
-// the org's live workspaces, plus max_connections when $26 (the shared
-// attempt of insertWorkspaceLimited), are fewer than $25, and answers how
+// the org's live workspaces, plus max_connections when $27 (the shared
+// attempt of insertWorkspaceLimited), are fewer than $26, and answers how
 // many workspaces it inserted (0 or 1).
 const insertWorkspaceLimitedSQL = `WITH new_workspace AS (
 	INSERT INTO workspaces (org, id, name, role, tier, runtime, model, provider, platform_billed,
@@ -267,12 +273,13 @@ const insertWorkspaceLimitedSQL = `WITH new_workspace AS (
 		attempts, created_at, updated_at)
 	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
 	WHERE (SELECT count(*) FROM workspaces WHERE org = $1 AND status <> 'removed')
-		+ CASE WHEN $26::boolean THEN current_setting('max_connections')::integer ELSE 0 END < $25::integer
+		+ CASE WHEN $27::boolean THEN current_setting('max_connections')::integer ELSE 0 END < $26::integer
 	RETURNING org, id, created_at
 ), new_secrets AS (
-	INSERT INTO workspace_secrets (org, workspace_id, name, key_id, ciphertext, updated_at)
-	SELECT w.org, w.id, s.name, s.key_id, s.ciphertext, w.created_at
-	FROM new_workspace w, unnest($19::text[], $20::text[], $21::bytea[]) AS s (name, key_id, ciphertext)
+	INSERT INTO workspace_secrets (org, workspace_id, name, key_id, ciphertext, updated_at, checked_at)
+	SELECT w.org, w.id, s.name, s.key_id, s.ciphertext, w.created_at, s.checked_at
+	FROM new_workspace w, unnest($19::text[], $20::text[], $21::bytea[], $25::timestamptz[])
+		AS s (name, key_id, ciphertext, checked_at)
 ), new_audit AS (
 	INSERT INTO audit (org, id, at, token_prefix, allowed, code, runtime, model, provider,
 		credential_scope, workspace_id, dry_run)
@@ -447,7 +454,7 @@ func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate
 	}
 	// One statement: the workspace row tells "no such workspace" (no row)
 	// from "no secrets" (one row of NULLs).
-	rows, err := db.pool.Query(ctx, `SELECT s.name, s.key_id, s.ciphertext
+	rows, err := db.pool.Query(ctx, `SELECT s.name, s.key_id, s.ciphertext, s.checked_at, s.rejected_at
 		FROM workspaces w LEFT JOIN workspace_secrets s ON s.org = w.org AND s.workspace_id = w.id
 		WHERE w.org = $1 AND w.id = $2
 		ORDER BY s.name`, org, uid)
@@ -461,11 +468,13 @@ func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate
 		found = true
 		var name, keyID *string
 		var ct []byte
-		if err := rows.Scan(&name, &keyID, &ct); err != nil {
+		var checked, rejected *time.Time
+		if err := rows.Scan(&name, &keyID, &ct, &checked, &rejected); err != nil {
 			return nil, fmt.Errorf("workspace secrets: %w", err)
 		}
 		if name != nil {
-			secrets = append(secrets, modelgate.SealedSecret{Name: *name, Sealed: modelgate.Sealed{KeyID: *keyID, Ciphertext: ct}})
+			secrets = append(secrets, modelgate.SealedSecret{Name: *name, Sealed: modelgate.Sealed{KeyID: *keyID, Ciphertext: ct},
+				CheckedAt: zeroTime(checked), RejectedAt: zeroTime(rejected)})
 		}
 	}
 	if err := rows.Err(); err != nil {

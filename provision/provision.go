@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -22,6 +23,7 @@ import (
 	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/internal/storecore"
 	"github.com/modelgate/modelgate/secrets"
+	"github.com/modelgate/modelgate/verify"
 	"github.com/rs/zerolog"
 )
 
@@ -45,6 +47,9 @@ type Service struct {
 	log   zerolog.Logger
 	// limits are the per-org caps; see WithLimits.
 	limits Limits
+	// verifier checks keys with their providers when they are stored
+	// (CONTRACT.md §8); nil checks nothing.
+	verifier *verify.Checker
 }
 
 // Limits caps what one org may hold; zero means no limit. A call that
@@ -71,6 +76,15 @@ func (s *Service) WithLimits(l Limits) *Service {
 func New(store modelgate.Store, g *gate.Gate, keys *secrets.Keyring, log zerolog.Logger) *Service {
 	return &Service{store: store, gate: g, keys: keys, log: log}
 }
+
+// SetVerifier makes the service check keys with their providers when they
+// are stored: org secrets (SetOrgSecret) and the workspace secrets of
+// Provision, dry runs included. Call it before the service is used; nil
+// (the default) checks nothing.
+func (s *Service) SetVerifier(v *verify.Checker) { s.verifier = v }
+
+// Verifier returns the checker set by SetVerifier (nil if none).
+func (s *Service) Verifier() *verify.Checker { return s.verifier }
 
 // Gate returns the gate the service decides with.
 func (s *Service) Gate() *gate.Gate { return s.gate }
@@ -221,6 +235,12 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 	if err != nil {
 		return nil, false, err
 	}
+	// The live check, after every other check (it is the slow one) and
+	// before any write: a key the provider rejects creates nothing.
+	checkedAt, err := s.checkWorkspaceSecrets(ctx, caller, dec, req.Secrets)
+	if err != nil {
+		return nil, false, err
+	}
 
 	w := modelgate.Workspace{
 		ID:              uuid.NewString(),
@@ -273,7 +293,7 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 		if err != nil {
 			return nil, false, fmt.Errorf("seal workspace secret %s: %w", name, err)
 		}
-		sealed = append(sealed, modelgate.SealedSecret{Name: name, Sealed: sv})
+		sealed = append(sealed, modelgate.SealedSecret{Name: name, Sealed: sv, CheckedAt: checkedAt[name]})
 	}
 	decision := &modelgate.AuditEntry{
 		Org: caller.Org, TokenPrefix: caller.TokenPrefix, Allowed: true, Runtime: w.Runtime, Model: w.Model,
@@ -290,6 +310,43 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 		s.log.Info().Str("org", caller.Org).Str("workspace", stored.ID).Str("status", stored.Status).Msg("workspace created")
 	}
 	return resultOf(stored), created, nil
+}
+
+// checkWorkspaceSecrets checks, with the derived provider, every workspace
+// secret whose name its check covers (CONTRACT.md §8). A platform-billed
+// model waits for nothing, and a name no check covers is never sent. It
+// returns INVALID_CREDENTIAL for the first key the provider rejects, and
+// otherwise the time of each check that found a key valid (a key without a
+// verdict is stored unchecked).
+func (s *Service) checkWorkspaceSecrets(ctx context.Context, caller modelgate.Caller, dec gate.Decision, ws map[string]string) (map[string]time.Time, error) {
+	if dec.PlatformBilled || len(ws) == 0 || !s.verifier.Enabled() {
+		return nil, nil
+	}
+	p, ok := s.gate.Catalog().Provider(dec.Provider)
+	if !ok {
+		return nil, nil
+	}
+	names := make([]string, 0, len(ws))
+	for name := range ws {
+		if s.verifier.Applies(p, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	var checkedAt map[string]time.Time
+	for _, name := range names {
+		r, _ := s.verifier.Check(ctx, verify.Request{Org: caller.Org, Scope: modelgate.ScopeWorkspace, Provider: p, Name: name, Value: ws[name]})
+		if err := r.Err(); err != nil {
+			return nil, err
+		}
+		if r.Verdict == modelgate.VerdictValid {
+			if checkedAt == nil {
+				checkedAt = map[string]time.Time{}
+			}
+			checkedAt[name] = r.At
+		}
+	}
+	return checkedAt, nil
 }
 
 func parentErr(err error) error {
@@ -424,6 +481,10 @@ func (s *Service) Deprovision(ctx context.Context, caller modelgate.Caller, id, 
 }
 
 // SetOrgSecret seals and stores an org secret. The value is never logged.
+// When the name's check is unambiguous (verify.Checker.OrgProvider) the key
+// is first checked with its provider: a rejected key is refused with
+// INVALID_CREDENTIAL and nothing is stored; a valid one is stored with the
+// time of the check; no verdict stores it unchecked.
 func (s *Service) SetOrgSecret(ctx context.Context, caller modelgate.Caller, key, value string) (modelgate.SecretInfo, error) {
 	if !secrets.ValidName(key) {
 		return modelgate.SecretInfo{}, invalidKey(key)
@@ -431,11 +492,24 @@ func (s *Service) SetOrgSecret(ctx context.Context, caller modelgate.Caller, key
 	if err := gate.ValidateSecrets(map[string]string{key: value}); err != nil {
 		return modelgate.SecretInfo{}, err
 	}
+	// The live check (CONTRACT.md §8) runs only when the name's check is
+	// unambiguous (verify.Checker.OrgProvider): an org secret is stored for
+	// no particular provider. A rejected key is not stored.
+	var checkedAt time.Time
+	if p := s.verifier.OrgProvider(key); p != nil {
+		r, _ := s.verifier.Check(ctx, verify.Request{Org: caller.Org, Scope: modelgate.ScopeOrg, Provider: p, Name: key, Value: value})
+		if err := r.Err(); err != nil {
+			return modelgate.SecretInfo{}, err
+		}
+		if r.Verdict == modelgate.VerdictValid {
+			checkedAt = r.At
+		}
+	}
 	sv, err := s.keys.Seal(secrets.ScopeOrg, caller.Org, key, []byte(value))
 	if err != nil {
 		return modelgate.SecretInfo{}, fmt.Errorf("seal org secret %s: %w", key, err)
 	}
-	info, err := s.store.SetOrgSecret(ctx, caller.Org, modelgate.SealedSecret{Name: key, Sealed: sv}, s.limits.OrgSecrets)
+	info, err := s.store.SetOrgSecret(ctx, caller.Org, modelgate.SealedSecret{Name: key, Sealed: sv, CheckedAt: checkedAt}, s.limits.OrgSecrets)
 	if err != nil {
 		return modelgate.SecretInfo{}, err
 	}

@@ -216,9 +216,9 @@ func TestProvision_FailOpenOnEachKindOfLookupFault(t *testing.T) {
 	}{
 		{"query error", `ALTER TABLE org_secrets RENAME TO org_secrets_moved`, "does not exist"},
 		{"row scan error", `ALTER TABLE org_secrets RENAME TO org_secrets_moved;
-			CREATE VIEW org_secrets AS SELECT org, NULL::text AS name FROM org_secrets_moved`, "NULL"},
+			CREATE VIEW org_secrets AS SELECT org, NULL::text AS name, rejected_at FROM org_secrets_moved`, "NULL"},
 		{"error after the query (rows.Err)", `ALTER TABLE org_secrets RENAME TO org_secrets_moved;
-			CREATE VIEW org_secrets AS SELECT org, CASE WHEN name = 'ZZZ_KEY' THEN (1/0)::text ELSE name END AS name FROM org_secrets_moved`, "division by zero"},
+			CREATE VIEW org_secrets AS SELECT org, CASE WHEN name = 'ZZZ_KEY' THEN (1/0)::text ELSE name END AS name, rejected_at FROM org_secrets_moved`, "division by zero"},
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {

@@ -28,6 +28,11 @@ type preflight struct {
 	creds map[string]string
 	// redactor removes every value decrypted for this job, passed on or not.
 	redactor *secrets.Redactor
+	// stored are the sealed secrets creds came from, by scope and name,
+	// with the verdicts of their last live checks, and credScope the scope
+	// each of creds came from (for recheck.go).
+	stored    map[string]map[string]modelgate.SealedSecret
+	credScope map[string]string
 }
 
 // redact removes every decrypted value from s.
@@ -49,6 +54,7 @@ func (p *Provisioner) preflight(ctx context.Context, w *modelgate.Workspace) (*p
 		return nil, fmt.Errorf("read workspace secrets: %w", err)
 	}
 	ws, badWS := p.open(log, secrets.ScopeWorkspace, w.Org+"/"+w.ID, sealed)
+	stored := map[string]map[string]modelgate.SealedSecret{modelgate.ScopeWorkspace: byName(sealed)}
 	req := gate.Request{Org: w.Org, Runtime: w.Runtime, Model: w.Model, WorkspaceSecrets: ws}
 	dec, err := p.opts.Gate.Preflight(ctx, req, nil)
 
@@ -59,7 +65,11 @@ func (p *Provisioner) preflight(ctx context.Context, w *modelgate.Workspace) (*p
 		if readErr != nil {
 			return nil, fmt.Errorf("read org secrets: %w", readErr)
 		}
+		// A key the provider rejected counts as no key, as it does for
+		// the create-time gate (OrgSecretNames leaves it out).
+		sealedOrg = slices.DeleteFunc(sealedOrg, func(s modelgate.SealedSecret) bool { return !s.RejectedAt.IsZero() })
 		org, badOrg = p.open(log, secrets.ScopeOrg, w.Org, sealedOrg)
+		stored[modelgate.ScopeOrg] = byName(sealedOrg)
 		dec, err = p.opts.Gate.Preflight(ctx, req, org)
 	}
 
@@ -69,7 +79,7 @@ func (p *Provisioner) preflight(ctx context.Context, w *modelgate.Workspace) (*p
 			values = append(values, v)
 		}
 	}
-	pf := &preflight{redactor: secrets.NewRedactor(values...)}
+	pf := &preflight{redactor: secrets.NewRedactor(values...), stored: stored}
 	if err != nil {
 		var refusal *modelgate.Error
 		if !errors.As(err, &refusal) {
@@ -83,7 +93,7 @@ func (p *Provisioner) preflight(ctx context.Context, w *modelgate.Workspace) (*p
 		return pf, nil
 	}
 	pf.decision = dec
-	pf.creds = map[string]string{}
+	pf.creds, pf.credScope = map[string]string{}, map[string]string{}
 	if dec.PlatformBilled {
 		return pf, nil
 	}
@@ -94,12 +104,21 @@ func (p *Provisioner) preflight(ctx context.Context, w *modelgate.Workspace) (*p
 	}
 	for _, name := range provider.AuthEnv {
 		if v := ws[name]; v != "" {
-			pf.creds[name] = v
+			pf.creds[name], pf.credScope[name] = v, modelgate.ScopeWorkspace
 		} else if v := org[name]; v != "" {
-			pf.creds[name] = v
+			pf.creds[name], pf.credScope[name] = v, modelgate.ScopeOrg
 		}
 	}
 	return pf, nil
+}
+
+// byName indexes sealed secrets by name.
+func byName(sealed []modelgate.SealedSecret) map[string]modelgate.SealedSecret {
+	m := make(map[string]modelgate.SealedSecret, len(sealed))
+	for _, s := range sealed {
+		m[s.Name] = s
+	}
+	return m
 }
 
 // open decrypts sealed secrets of one owner. A value that does not open

@@ -69,6 +69,7 @@ import (
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/secrets"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // Status codes the provisioner writes (CONTRACT.md §6). A preflight refusal
@@ -90,6 +91,7 @@ const (
 	DefaultWorkers          = 16
 	DefaultProvisionTimeout = 10 * time.Minute
 	DefaultPollInterval     = 2 * time.Second
+	DefaultVerifyMaxAge     = time.Hour
 )
 
 // maxMessageBytes bounds a status message: a driver's error text can be long.
@@ -179,6 +181,13 @@ type Options struct {
 	// out of provisioning (online or failed, including by the sweeper), with
 	// the stored row. It must not block; benchmarks and tests use it.
 	OnFinish func(w *modelgate.Workspace)
+	// Verifier, if set and enabled, re-checks with the derived provider a
+	// key whose last check is older than VerifyMaxAge before the driver
+	// is called (CONTRACT.md §8; see recheck.go).
+	Verifier *verify.Checker
+	// VerifyMaxAge is how old a key's last check may be before the
+	// workspace starts without asking again (default DefaultVerifyMaxAge).
+	VerifyMaxAge time.Duration
 }
 
 // Provisioner claims provisioning workspaces and carries each to online or
@@ -244,6 +253,9 @@ func New(opts Options) (*Provisioner, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.VerifyMaxAge <= 0 {
+		opts.VerifyMaxAge = DefaultVerifyMaxAge
 	}
 	return &Provisioner{
 		opts:   opts,
@@ -447,6 +459,9 @@ func (p *Provisioner) handle(ctx context.Context, w *modelgate.Workspace, deadli
 			log.Warn().Err(err).Msg("preflight could not read the workspace's secrets; the row is claimed again after its lease")
 		}
 		return
+	}
+	if pf.refusal == nil {
+		pf.refusal = p.recheck(ctx, w, pf) // the live check, after the gate allowed (recheck.go)
 	}
 	if pf.refusal != nil {
 		p.finish(ctx, log, w, modelgate.StatusFailed, pf.refusal.Code, pf.refusal.Message)

@@ -173,6 +173,7 @@ func TestSummary_NamesCountsAndDefaults(t *testing.T) {
 	s := registry.Default().Summary()
 	for _, want := range []string{
 		"32 providers, 5 runtimes",
+		"credential checks: 10 providers (anthropic-api, openai-api,",
 		"default runtime: claude-code",
 		"moonshot/kimi-k2.6",
 		"claude-code",

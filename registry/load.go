@@ -41,6 +41,8 @@ type providerEntry struct {
 	DisplayName string   `yaml:"display_name"`
 	AuthEnv     []string `yaml:"auth_env"`
 	Pattern     string   `yaml:"pattern"`
+	// Check is the provider's live credential check (see verify.go).
+	Check *checkEntry `yaml:"check"`
 }
 
 type runtimeEntry struct {
@@ -272,6 +274,10 @@ func (l *loader) provider(i int, e providerEntry) (*Provider, error) {
 		return nil, l.errf(at, "provider %q: pattern %q is not anchored at the start of the id: begin it with ^ (after any flags, as in (?i)^)", e.Name, e.Pattern)
 	}
 	prefix, _ := re.LiteralPrefix()
+	check, err := l.check(i, e)
+	if err != nil {
+		return nil, err
+	}
 	display := e.DisplayName
 	if display == "" {
 		display = e.Name
@@ -281,6 +287,7 @@ func (l *loader) provider(i int, e providerEntry) (*Provider, error) {
 		DisplayName: display,
 		AuthEnv:     slices.Clip(slices.Clone(e.AuthEnv)),
 		Pattern:     e.Pattern,
+		Check:       check,
 		re:          re,
 		prefix:      prefix,
 	}, nil

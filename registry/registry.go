@@ -27,6 +27,9 @@ type Provider struct {
 	// Pattern is the RE2 source as written in the catalog. It is anchored
 	// at the start of the id and consulted only for open arms.
 	Pattern string
+	// Check is the provider's live credential check, or nil when it
+	// declares none (CONTRACT.md §8).
+	Check *Check
 
 	re *regexp.Regexp
 	// prefix is the literal text every match of re starts with ("" for
@@ -188,6 +191,13 @@ func (c *Catalog) Summary() string {
 	fmt.Fprintf(&b, "%d providers, %d runtimes\n", len(c.providers), len(c.runtimeNames))
 	fmt.Fprintf(&b, "default runtime: %s\n", c.defaultRuntime)
 	fmt.Fprintf(&b, "default model:   %s (platform-billed)\n", c.defaultModel)
+	var checked []string
+	for _, p := range c.providers {
+		if p.Check != nil {
+			checked = append(checked, p.Name)
+		}
+	}
+	fmt.Fprintf(&b, "credential checks: %d providers (%s)\n", len(checked), strings.Join(checked, ", "))
 	width := 0
 	for _, name := range c.runtimeNames {
 		width = max(width, len(name))

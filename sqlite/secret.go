@@ -9,11 +9,11 @@ import (
 	"github.com/modelgate/modelgate/internal/storecore"
 )
 
-// OrgSecretNames returns the names of the org's secrets ordered by name, in
-// one query: the one the gate may make. It returns a wrapped error if the
+// OrgSecretNames returns the names of the org's secrets that no provider
+// rejected, ordered by name, in one query: the one the gate may make. It returns a wrapped error if the
 // database fails.
 func (db *DB) OrgSecretNames(ctx context.Context, org string) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT name FROM org_secrets WHERE org = ? ORDER BY name`, org)
+	rows, err := db.read.QueryContext(ctx, `SELECT name FROM org_secrets WHERE org = ? AND rejected_at IS NULL ORDER BY name`, org)
 	if err != nil {
 		return nil, fmt.Errorf("org secret names: %w", err)
 	}
@@ -28,16 +28,17 @@ func (db *DB) OrgSecretNames(ctx context.Context, org string) ([]string, error) 
 	return names, nil
 }
 
-// OrgSecrets returns the org's sealed secrets ordered by name. It returns a
-// wrapped error if the database fails.
+// OrgSecrets returns the org's sealed secrets ordered by name, with the
+// verdicts of their last checks. It returns a wrapped error if the database
+// fails.
 func (db *DB) OrgSecrets(ctx context.Context, org string) ([]modelgate.SealedSecret, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT name, key_id, ciphertext FROM org_secrets WHERE org = ? ORDER BY name`, org)
+	rows, err := db.read.QueryContext(ctx, `SELECT name, key_id, ciphertext, checked_at, rejected_at FROM org_secrets WHERE org = ? ORDER BY name`, org)
 	if err != nil {
 		return nil, fmt.Errorf("org secrets: %w", err)
 	}
 	secrets, err := collect(rows, func(r *sql.Rows) (modelgate.SealedSecret, error) {
 		var s modelgate.SealedSecret
-		err := r.Scan(&s.Name, &s.Sealed.KeyID, &s.Sealed.Ciphertext)
+		err := r.Scan(&s.Name, &s.Sealed.KeyID, &s.Sealed.Ciphertext, zeroTimeCol{&s.CheckedAt}, zeroTimeCol{&s.RejectedAt})
 		return s, err
 	})
 	if err != nil {
@@ -89,12 +90,44 @@ func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSe
 }
 
 func upsertOrgSecret(ctx context.Context, tx *sql.Tx, org string, s modelgate.SealedSecret, at string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO org_secrets (org, name, key_id, ciphertext, created_at, updated_at)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+	_, err := tx.ExecContext(ctx, `INSERT INTO org_secrets (org, name, key_id, ciphertext, created_at, updated_at, checked_at, rejected_at)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, NULL)
 		ON CONFLICT (org, name) DO UPDATE
-		SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`,
-		org, s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext, at)
+		SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at,
+			checked_at = excluded.checked_at, rejected_at = NULL`,
+		org, s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext, at, nullTS(s.CheckedAt))
 	return err
+}
+
+// RecordSecretCheck sets checked_at and rejected_at of the org secret
+// (workspaceID "") or workspace secret named s.Name whose ciphertext is
+// still s.Sealed.Ciphertext. It returns false when no row matched (the
+// value was replaced or deleted since), and a wrapped error if the database
+// fails.
+func (db *DB) RecordSecretCheck(ctx context.Context, org, workspaceID string, s modelgate.SealedSecret) (bool, error) {
+	var res sql.Result
+	var err error
+	if workspaceID == "" {
+		res, err = db.write.ExecContext(ctx, `UPDATE org_secrets SET checked_at = ?, rejected_at = ?
+			WHERE org = ? AND name = ? AND ciphertext = ?`,
+			nullTS(s.CheckedAt), nullTS(s.RejectedAt), org, s.Name, s.Sealed.Ciphertext)
+	} else {
+		id, ok := storecore.ParseID(workspaceID)
+		if !ok {
+			return false, nil
+		}
+		res, err = db.write.ExecContext(ctx, `UPDATE workspace_secrets SET checked_at = ?, rejected_at = ?
+			WHERE org = ? AND workspace_id = ? AND name = ? AND ciphertext = ?`,
+			nullTS(s.CheckedAt), nullTS(s.RejectedAt), org, id, s.Name, s.Sealed.Ciphertext)
+	}
+	if err != nil {
+		return false, fmt.Errorf("record secret check %s: %w", s.Name, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("record secret check %s: %w", s.Name, err)
+	}
+	return n > 0, nil
 }
 
 // ListOrgSecrets returns one page of the names and update times of the

@@ -311,6 +311,25 @@ const timeLayout = "2006-01-02T15:04:05.000000Z"
 // ts returns t as stored.
 func ts(t time.Time) string { return storecore.Micro(t).Format(timeLayout) }
 
+// nullTS returns t as stored, or NULL for the zero time.
+func nullTS(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return ts(t)
+}
+
+// zeroTimeCol scans a nullable stored time into *t (the zero time for NULL).
+type zeroTimeCol struct{ t *time.Time }
+
+func (c zeroTimeCol) Scan(src any) error {
+	if src == nil {
+		*c.t = time.Time{}
+		return nil
+	}
+	return timeCol(c).Scan(src)
+}
+
 // timeCol scans a stored time into *t.
 type timeCol struct{ t *time.Time }
 

@@ -142,8 +142,9 @@ func insertWorkspace(ctx context.Context, tx *sql.Tx, w *modelgate.Workspace, se
 		return err
 	}
 	for _, s := range secrets {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO workspace_secrets (org, workspace_id, name, key_id, ciphertext, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, w.Org, w.ID, s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext, ts(w.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO workspace_secrets (org, workspace_id, name, key_id, ciphertext, updated_at, checked_at, rejected_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, w.Org, w.ID, s.Name, s.Sealed.KeyID, s.Sealed.Ciphertext, ts(w.CreatedAt),
+			nullTS(s.CheckedAt), nullTS(s.RejectedAt)); err != nil {
 			return err
 		}
 	}
@@ -303,7 +304,7 @@ func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate
 	}
 	// One statement: the workspace row tells "no such workspace" (no row)
 	// from "no secrets" (one row of NULLs).
-	rows, err := db.read.QueryContext(ctx, `SELECT s.name, s.key_id, s.ciphertext
+	rows, err := db.read.QueryContext(ctx, `SELECT s.name, s.key_id, s.ciphertext, s.checked_at, s.rejected_at
 		FROM workspaces w LEFT JOIN workspace_secrets s ON s.org = w.org AND s.workspace_id = w.id
 		WHERE w.org = ? AND w.id = ?
 		ORDER BY s.name`, org, uid)
@@ -311,12 +312,13 @@ func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate
 		return nil, fmt.Errorf("workspace secrets: %w", err)
 	}
 	type row struct {
-		name, keyID sql.NullString
-		ciphertext  []byte
+		name, keyID         sql.NullString
+		ciphertext          []byte
+		checked, rejectedAt time.Time
 	}
 	found, err := collect(rows, func(r *sql.Rows) (row, error) {
 		var x row
-		err := r.Scan(&x.name, &x.keyID, &x.ciphertext)
+		err := r.Scan(&x.name, &x.keyID, &x.ciphertext, zeroTimeCol{&x.checked}, zeroTimeCol{&x.rejectedAt})
 		return x, err
 	})
 	if err != nil {
@@ -328,7 +330,8 @@ func (db *DB) WorkspaceSecrets(ctx context.Context, org, id string) ([]modelgate
 	secrets := []modelgate.SealedSecret{}
 	for _, x := range found {
 		if x.name.Valid {
-			secrets = append(secrets, modelgate.SealedSecret{Name: x.name.String, Sealed: modelgate.Sealed{KeyID: x.keyID.String, Ciphertext: x.ciphertext}})
+			secrets = append(secrets, modelgate.SealedSecret{Name: x.name.String, Sealed: modelgate.Sealed{KeyID: x.keyID.String, Ciphertext: x.ciphertext},
+				CheckedAt: x.checked, RejectedAt: x.rejectedAt})
 		}
 	}
 	return secrets, nil

@@ -83,6 +83,8 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"SetOrgSecret_RefusedAtTheLimitButReplacingIsAllowed", testOrgSecretLimit},
 		{"SetOrgSecret_ConcurrentSetsNeverPassTheLimit", testConcurrentOrgSecretLimit},
 		{"ListOrgSecrets_PagesByNameWithoutGapsOrDuplicates", testOrgSecretPagination},
+		{"Secrets_CarryTheVerdictOfTheirLastCheck", testSecretVerdicts},
+		{"CredentialChecks_AppendAndListBySinceAndOrg", testCredentialChecks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 
 const provisionWorkspaceDescription = `Create a workspace that runs an agent runtime on a model, after checking that it can really start.
 
-Before anything is written, the BYOK gate checks the runtime, that the model id is registered for it (call list_offered_models first and use an id exactly as listed), and that a BYOK model has a credential: one of its auth_env names as a workspace secret ("secrets") or as an org secret. A refusal is an error result with a code (UNREGISTERED_MODEL_FOR_RUNTIME with suggestions, MISSING_BYOK_CREDENTIAL with the accepted names and a platform-billed alternative, ...) and writes nothing. Platform-billed models need no key.
+Before anything is written, the BYOK gate checks the runtime, that the model id is registered for it (call list_offered_models first and use an id exactly as listed), and that a BYOK model has a credential: one of its auth_env names as a workspace secret ("secrets") or as an org secret. A refusal is an error result with a code (UNREGISTERED_MODEL_FOR_RUNTIME with suggestions, MISSING_BYOK_CREDENTIAL with the accepted names and a platform-billed alternative, INVALID_CREDENTIAL when the provider rejects a key given in "secrets", ...) and writes nothing. Platform-billed models need no key.
 
 Use dry_run to check without creating. Pass an idempotency_key when you may retry: the same key returns the first result and creates nothing new. Secret values are never echoed.`
 
@@ -54,7 +54,7 @@ var provisionResultOutput = json.RawMessage(`{
     "platform_billed": {"type": "boolean"},
     "credential_scope": {"type": "string", "enum": ["platform", "workspace", "org", "unverified"]},
     "dry_run": {"type": "boolean"},
-    "status_code": {"type": "string", "description": "Why a workspace failed (MISSING_BYOK_CREDENTIAL, DRIVER_FAILED, PROVISION_TIMEOUT)."},
+    "status_code": {"type": "string", "description": "Why a workspace failed (MISSING_BYOK_CREDENTIAL, INVALID_CREDENTIAL, DRIVER_FAILED, PROVISION_TIMEOUT)."},
     "status_message": {"type": "string", "description": "What happened and what to fix."}
   },
   "required": ["id", "name", "status", "runtime", "model", "provider", "platform_billed", "credential_scope", "dry_run"]

@@ -28,7 +28,7 @@ var setOrgSecretInput = json.RawMessage(`{
 // SetOrgSecret returns the set_org_secret tool.
 func SetOrgSecret(d Deps) server.ServerTool {
 	tool := newTool("set_org_secret",
-		mcp.WithDescription("Store a credential for your whole org (org scope), e.g. ANTHROPIC_API_KEY, replacing any previous value. Every BYOK model that accepts this name can then be provisioned without passing secrets. The value is encrypted at rest and never returned or logged."),
+		mcp.WithDescription("Store a credential for your whole org (org scope), e.g. ANTHROPIC_API_KEY, replacing any previous value. Every BYOK model that accepts this name can then be provisioned without passing secrets. The value is encrypted at rest and never returned or logged. When the name belongs to one provider that declares a check, the key is first checked with it: a key the provider rejects is refused with INVALID_CREDENTIAL and not stored."),
 		mcp.WithRawInputSchema(setOrgSecretInput),
 		mcp.WithRawOutputSchema(json.RawMessage(secretInfoSchema)),
 		annotations("Set org secret", false, false, true, false),

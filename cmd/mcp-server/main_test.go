@@ -47,6 +47,11 @@ const canary = "sk-ant-canary-e2e-9d2f71"
 func startStdio(t *testing.T, env []string, protocol string) (*client.Client, *testlog.Buffer) {
 	t.Helper()
 	stderr := &testlog.Buffer{}
+	// A test key never goes to a real provider: checks are off unless the
+	// test points them at a fake one.
+	if !slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "MODELGATE_VERIFY_") }) {
+		env = append(env, "MODELGATE_VERIFY_CREDENTIALS=off")
+	}
 	tr := transport.NewStdioWithOptions(binary, env, nil, transport.WithCommandStderrWriter(stderr))
 	if err := tr.Start(t.Context()); err != nil {
 		t.Fatal(err)
