@@ -89,6 +89,10 @@ type SecretStore interface {
 	ListOrgSecrets(ctx context.Context, org string) ([]SecretInfo, error)
 	// DeleteOrgSecret deletes a secret; deleted is false if there was none.
 	DeleteOrgSecret(ctx context.Context, org, name string) (deleted bool, err error)
+	// SecretKeyIDs returns the distinct key ids that seal any stored secret
+	// (org and workspace secrets of every org), sorted: a server checks at
+	// start that it holds every one.
+	SecretKeyIDs(ctx context.Context) ([]string, error)
 	// RotateSecrets calls reseal for every sealed value (org and workspace
 	// secrets of every org) whose KeyID is not currentKeyID, and writes the
 	// result, in batches of transactions. It returns how many were resealed.
@@ -148,6 +152,12 @@ type JobStore interface {
 	FinishWorkspace(ctx context.Context, owner string, w *Workspace, status, code, message string) error
 	// RecordAttempt increments the workspace's attempts while owner holds the lease.
 	RecordAttempt(ctx context.Context, owner string, w *Workspace) error
+	// HoldWorkspace sets the status message of a workspace leased by owner
+	// that stays provisioning (an operator fault keeps it from starting; it
+	// is claimed again once the lease expires), and sets *w to the stored
+	// row. It records no status change. It returns ENotFound if owner no
+	// longer holds the lease.
+	HoldWorkspace(ctx context.Context, owner string, w *Workspace, message string) error
 	// ExpireProvisioning fails every workspace provisioning since before
 	// olderThan with PROVISION_TIMEOUT and returns them.
 	ExpireProvisioning(ctx context.Context, olderThan time.Time, message string) ([]*Workspace, error)

@@ -27,6 +27,9 @@ func runProvisioner(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if err := a.checkKeys(ctx); err != nil {
+		return err
+	}
 	p, err := newProvisioner(a)
 	if err != nil {
 		return err
@@ -77,7 +80,7 @@ func newProvisioner(a *app) (*provisioner.Provisioner, error) {
 	}
 	return provisioner.New(provisioner.Options{
 		Store:            a.store,
-		Gate:             a.service.Gate(),
+		Gate:             a.gate,
 		Keys:             a.keys,
 		Driver:           driver,
 		MaxAttempts:      a.cfg.MaxAttempts,

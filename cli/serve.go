@@ -33,6 +33,9 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if err := a.checkKeys(ctx); err != nil {
+		return err
+	}
 	s, err := mcpserver.New(a.mcpServerOptions(Version))
 	if err != nil {
 		return err

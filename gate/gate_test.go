@@ -130,7 +130,11 @@ func TestGate_CatalogCases(t *testing.T) {
 			if tc.any {
 				every := map[string]string{}
 				for _, n := range allNames() {
-					every[n] = "v-" + n
+					// A reserved name is refused as an argument; as an org
+					// name it is kept, and must not count.
+					if !registry.Default().Reserved(n) {
+						every[n] = "v-" + n
+					}
 				}
 				variants = append(variants, struct {
 					ws  map[string]string
@@ -242,11 +246,16 @@ func TestGate_PreflightDoesNotFailOpenAndIgnoresEmptyValues(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	req := gate.Request{Runtime: "claude-code", Model: "claude-sonnet-4-6"}
-	_, err := b.gate.Preflight(t.Context(), req, map[string]string{"ANTHROPIC_API_KEY": ""})
-	if modelgate.ErrorCode(err) != modelgate.EMissingCredential {
-		t.Fatalf("Preflight with an empty org value = %v, want MISSING_BYOK_CREDENTIAL", err)
+	_, err := b.gate.Preflight(t.Context(), req, &lookup{err: errors.New("connection refused")})
+	if err == nil || modelgate.ErrorCode(err) != modelgate.EInternal {
+		t.Fatalf("Preflight with a failing lookup = %v, want the lookup's error (no fail-open)", err)
 	}
-	dec, err := b.gate.Preflight(t.Context(), req, map[string]string{"ANTHROPIC_API_KEY": "k"})
+	_, err = b.gate.Preflight(t.Context(), gate.Request{Runtime: "claude-code", Model: "claude-sonnet-4-6",
+		WorkspaceSecrets: map[string]string{"ANTHROPIC_API_KEY": "  "}}, &lookup{})
+	if modelgate.ErrorCode(err) != modelgate.EMissingCredential {
+		t.Fatalf("Preflight with a blank stored workspace value = %v, want MISSING_BYOK_CREDENTIAL", err)
+	}
+	dec, err := b.gate.Preflight(t.Context(), req, &lookup{names: []string{"ANTHROPIC_API_KEY"}})
 	if err != nil || dec.CredentialScope != modelgate.ScopeOrg || dec.Name != "ANTHROPIC_API_KEY" {
 		t.Fatalf("Preflight = %+v, %v", dec, err)
 	}
@@ -344,9 +353,6 @@ func TestGate_AgreesWithDiscovery(t *testing.T) {
 					if scope == "org" && !slices.Equal(cat.AcceptedNames(rt, m.Model), m.AuthEnv) {
 						t.Fatalf("%s %s: AcceptedNames %v != offered auth_env %v", rt, m.Model, cat.AcceptedNames(rt, m.Model), m.AuthEnv)
 					}
-					if scope == "org" && b.gate.AllowsWith(t.Context(), rt, m.Model, subset) != want {
-						t.Fatalf("%s %s: AllowsWith(%v) disagrees with Check", rt, m.Model, subset)
-					}
 					checked++
 				}
 			}
@@ -395,7 +401,7 @@ func TestGate_OrgKeySettlesAmbiguousPatterns(t *testing.T) {
 	if err != nil || dec.Provider != "beta" || dec.CredentialScope != modelgate.ScopeOrg {
 		t.Fatalf("Check with org BETA_KEY = %+v, %v; want beta, scope org", dec, err)
 	}
-	dec, err = g.Preflight(t.Context(), req, map[string]string{"ALPHA_KEY": "k"})
+	dec, err = g.Preflight(t.Context(), req, &lookup{names: []string{"ALPHA_KEY"}})
 	if err != nil || dec.Provider != "alpha" || dec.CredentialScope != modelgate.ScopeOrg {
 		t.Fatalf("Preflight with org ALPHA_KEY = %+v, %v; want alpha, scope org", dec, err)
 	}

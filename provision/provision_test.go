@@ -19,7 +19,6 @@ import (
 	"github.com/modelgate/modelgate/registry"
 	"github.com/modelgate/modelgate/secrets"
 	"github.com/modelgate/modelgate/sqlite"
-	"github.com/modelgate/modelgate/tools"
 	"github.com/rs/zerolog"
 )
 
@@ -188,16 +187,15 @@ func TestProvision_QueryDiscipline(t *testing.T) {
 		t.Fatalf("refusal: queries %q, want exactly one org-secret query", qs)
 	}
 
-	deps := tools.Deps{Service: b.svc, Log: zerolog.Nop()}
 	for _, rt := range registry.Default().Runtimes() {
-		if _, err := tools.Offered(ctx, deps, b.caller, rt, registry.Filter{}); err != nil {
+		if _, err := b.svc.Offered(ctx, b.caller, rt, registry.Filter{}); err != nil {
 			t.Fatal(err)
 		}
 		if qs := b.tracer.take(); len(qs) > 1 {
 			t.Fatalf("list_offered_models %s: %d queries %q, want at most one", rt, len(qs), qs)
 		}
 	}
-	if _, err := tools.Offered(ctx, deps, b.caller, "claude-code", registry.Filter{Billing: "platform"}); err != nil {
+	if _, err := b.svc.Offered(ctx, b.caller, "claude-code", registry.Filter{Billing: "platform"}); err != nil {
 		t.Fatal(err)
 	}
 	if qs := b.tracer.take(); len(qs) != 0 {
@@ -216,9 +214,9 @@ func TestProvision_FailOpenOnEachKindOfLookupFault(t *testing.T) {
 	}{
 		{"query error", `ALTER TABLE org_secrets RENAME TO org_secrets_moved`, "does not exist"},
 		{"row scan error", `ALTER TABLE org_secrets RENAME TO org_secrets_moved;
-			CREATE VIEW org_secrets AS SELECT org, NULL::text AS name FROM org_secrets_moved`, "NULL"},
+			CREATE VIEW org_secrets AS SELECT org, NULL::text AS name, key_id, ciphertext FROM org_secrets_moved`, "NULL"},
 		{"error after the query (rows.Err)", `ALTER TABLE org_secrets RENAME TO org_secrets_moved;
-			CREATE VIEW org_secrets AS SELECT org, CASE WHEN name = 'ZZZ_KEY' THEN (1/0)::text ELSE name END AS name FROM org_secrets_moved`, "division by zero"},
+			CREATE VIEW org_secrets AS SELECT org, CASE WHEN name = 'ZZZ_KEY' THEN (1/0)::text ELSE name END AS name, key_id, ciphertext FROM org_secrets_moved`, "division by zero"},
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
