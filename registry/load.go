@@ -390,26 +390,26 @@ func (l *loader) runtime(c *Catalog, broken map[string]bool, i int, e runtimeEnt
 	armOf := map[string]int{}
 	for j, a := range e.Arms {
 		at := l.line("runtimes", i, "arms", j, "provider")
-		if a.Provider == "" {
+		// A bad arm is reported and not indexed, but its ids are still
+		// checked: every problem of the file is reported at once.
+		p, usable := c.byName[a.Provider]
+		switch {
+		case a.Provider == "":
 			l.fail(at, "runtime %q: arm %d: missing provider", e.Name, j+1)
-			ok = false
-			continue
-		}
-		p, known := c.byName[a.Provider]
-		if !known {
-			if !broken[a.Provider] {
-				l.fail(at, "runtime %q: arm %d: unknown provider %q", e.Name, j+1, a.Provider)
+		case !usable && !broken[a.Provider]:
+			l.fail(at, "runtime %q: arm %d: unknown provider %q", e.Name, j+1, a.Provider)
+		case usable:
+			if first, dup := armOf[a.Provider]; dup {
+				l.fail(at, "runtime %q: provider %q has two arms (%d and %d); list all its ids on one arm", e.Name, a.Provider, first+1, j+1)
+				usable = false
+			} else {
+				armOf[a.Provider] = j
 			}
-			ok = false
-			continue
 		}
-		if first, dup := armOf[a.Provider]; dup {
-			l.fail(at, "runtime %q: provider %q has two arms (%d and %d); list all its ids on one arm", e.Name, a.Provider, first+1, j+1)
+		if !usable {
 			ok = false
-			continue
 		}
 		arm := len(ri.rt.Arms)
-		armOf[a.Provider] = j
 		listed := map[string]bool{}
 		for k, id := range a.Models {
 			at := l.line("runtimes", i, "arms", j, "models", k)
@@ -427,6 +427,9 @@ func (l *loader) runtime(c *Catalog, broken map[string]bool, i int, e runtimeEnt
 				listed[id] = true
 				ri.exact[id] = append(ri.exact[id], arm)
 			}
+		}
+		if !ok {
+			continue // nothing of this runtime is indexed
 		}
 		if len(a.Models) == 0 {
 			ri.open = append(ri.open, arm)
