@@ -78,10 +78,11 @@ type WorkspaceStore interface {
 
 // SecretStore persists org secrets. Values are sealed before they arrive.
 type SecretStore interface {
-	// OrgSecretNames returns the names of the org's secrets: the one query
-	// the gate may make.
+	// OrgSecretNames returns the names of the org's secrets.
 	OrgSecretNames(ctx context.Context, org string) ([]string, error)
-	// OrgSecrets returns the org's sealed secrets (for the provisioner).
+	// OrgSecrets returns the org's sealed secrets: the one query the gate,
+	// discovery and the provisioner's backstop make to learn which of the
+	// org's credentials are usable (provision.Service.OrgCredentials).
 	OrgSecrets(ctx context.Context, org string) ([]SealedSecret, error)
 	// SetOrgSecret inserts or replaces a secret and returns its info.
 	SetOrgSecret(ctx context.Context, org string, s SealedSecret) (SecretInfo, error)

@@ -7,10 +7,18 @@
 //
 // The gate is cheap by design: a platform-billed model, or a BYOK model whose
 // credential came with the call, is decided with no database query; otherwise
-// exactly one query reads the org's secret names. If that query fails, Check
-// allows the call (fail-open, CONTRACT.md §3.7) with credential scope
-// "unverified" and logs a warning: the provisioner's Preflight, which does
-// not fail open, catches a missing key before anything starts.
+// it asks its OrgSecretNames lookup once for the org's usable credential
+// names. When to ask is decided here and nowhere else, for Check and
+// Preflight alike, so the backstop reads the org's credentials exactly when
+// the create-time gate would (an id that several open arms match included).
+// If the lookup fails, Check allows the call (fail-open, CONTRACT.md §3.7)
+// with credential scope "unverified" and logs a warning: the provisioner's
+// Preflight, which does not fail open, catches a missing key before
+// anything starts.
+//
+// The platform provider's names are reserved (registry.Catalog.Reserved):
+// they never count, whichever scope carries them, and a workspace secret
+// with such a name is refused as an argument.
 package gate
 
 import (
@@ -172,6 +180,25 @@ func (g *Gate) check(ctx context.Context, req Request, org OrgSecretNames, failO
 	}
 
 	// 6. credential.
+	if dec.PlatformBilled && g.catalog.ListedOn(req.Runtime, req.Model) > 1 && !looked {
+		// Another arm lists the id too: an org key of its provider would
+		// choose that arm (§2.3), so the org's names decide.
+		if err := lookup(); err != nil {
+			if !failOpen {
+				return Decision{}, fmt.Errorf("gate: read org secret names: %w", err)
+			}
+			// A platform model needs no key: allow it as derived.
+			g.log.Warn().Err(err).Str("org", req.Org).Str("runtime", dec.Runtime).Str("model", dec.Model).
+				Msg("org secret lookup failed; a platform model listed on other arms too was allowed on the platform")
+			dec.CredentialScope = modelgate.ScopePlatform
+			return dec, nil
+		}
+		d, err = g.catalog.Derive(req.Runtime, req.Model, allNames)
+		if err != nil {
+			return Decision{}, err
+		}
+		dec.Provider, dec.PlatformBilled = d.Provider.Name, d.Provider.PlatformBilled()
+	}
 	if dec.PlatformBilled {
 		dec.CredentialScope = modelgate.ScopePlatform
 		return dec, nil

@@ -412,3 +412,44 @@ func TestGate_OrgKeySettlesAmbiguousPatterns(t *testing.T) {
 		t.Fatalf("Check with a failing lookup = %v, want %s: fail-open cannot choose a provider", err, modelgate.EUnregisteredModel)
 	}
 }
+
+// TestGate_PlatformIdListedOnAnotherArmIsChosenByAnOrgKey was found by the
+// property over generated catalogs: an id listed first on the platform arm
+// and then on a BYOK arm goes to the BYOK arm when the org holds its key
+// (the caller's credentials choose the first arm they satisfy), so the gate
+// must read the org's names before settling on the platform. With no org
+// key it stays platform-billed; a failing lookup leaves it on the platform.
+func TestGate_PlatformIdListedOnAnotherArmIsChosenByAnOrgKey(t *testing.T) {
+	t.Parallel()
+	cat, err := registry.Load([]byte(`version: 1
+default_runtime: rt
+default_model: shared/m
+providers:
+  - {name: platform, auth_env: [MODELGATE_PLATFORM_TOKEN], pattern: '^platform/'}
+  - {name: own, auth_env: [OWN_KEY], pattern: '^own/'}
+runtimes:
+  - name: rt
+    arms:
+      - {provider: platform, models: [shared/m]}
+      - {provider: own, models: [shared/m]}
+`), "shared.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gate.New(cat, zerolog.Nop())
+	req := gate.Request{Runtime: "rt", Model: "shared/m"}
+	for _, tc := range []struct {
+		lookup        *lookup
+		provider, scp string
+	}{
+		{&lookup{names: []string{"OWN_KEY"}}, "own", modelgate.ScopeOrg},
+		{&lookup{names: []string{"MODELGATE_PLATFORM_TOKEN"}}, "platform", modelgate.ScopePlatform},
+		{&lookup{}, "platform", modelgate.ScopePlatform},
+		{&lookup{err: errors.New("connection refused")}, "platform", modelgate.ScopePlatform},
+	} {
+		dec, err := g.Check(t.Context(), req, tc.lookup)
+		if err != nil || dec.Provider != tc.provider || dec.CredentialScope != tc.scp {
+			t.Errorf("Check with org %v (err %v) = %+v, %v; want %s, %s", tc.lookup.names, tc.lookup.err, dec, err, tc.provider, tc.scp)
+		}
+	}
+}

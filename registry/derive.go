@@ -143,6 +143,19 @@ func (c *Catalog) Derive(runtime, model string, available NameSet) (Derivation, 
 	return Derivation{}, c.errAmbiguous(ri, model)
 }
 
+// ListedOn returns how many arms of runtime list model (trimmed) exactly;
+// 0 for an unknown runtime or an unlisted id. When it is more than one, the
+// credentials at hand may choose among them (Derive, step 3), so a gate
+// must not settle such an id before it has every name it could read. It
+// does not allocate.
+func (c *Catalog) ListedOn(runtime, model string) int {
+	ri, ok := c.runtimes[runtime]
+	if !ok {
+		return 0
+	}
+	return len(ri.exact[strings.TrimSpace(model)])
+}
+
 // derived returns the derivation to arm, or DERIVED_PROVIDER_NOT_IN_REGISTRY
 // if the arm has no provider (possible only in a hand-built Catalog).
 func (ri *runtimeIndex) derived(runtime, model string, arm int, exact bool) (Derivation, error) {
