@@ -378,8 +378,8 @@ var agreementOrgs atomic.Int64
 
 // TestBackstopGateAndDiscoveryAgree_GeneratedCatalogs is the property of
 // issue 10 over generated catalogs, on the embedded store; each draw checks
-// 8 probes (a rapid run is 100 draws by default: 800 probes, each decided
-// three ways).
+// probesPerDraw probes (a rapid run is 100 draws by default: 800 probes,
+// each decided three ways, or 300 under the race detector).
 func TestBackstopGateAndDiscoveryAgree_GeneratedCatalogs(t *testing.T) {
 	t.Parallel()
 	b := newBundle(t, "sqlite")
@@ -395,7 +395,7 @@ func TestBackstopGateAndDiscoveryAgree_GeneratedCatalogs(t *testing.T) {
 		ids := slices.Concat(genListed, genProbes)
 		runtimes := append(cat.Runtimes(), "nope")
 		var probes []agreementProbe
-		for i := range 8 {
+		for i := range probesPerDraw {
 			probes = append(probes, agreementProbe{
 				runtime: rapid.SampledFrom(runtimes).Draw(rt, fmt.Sprintf("runtime %d", i)),
 				model:   rapid.SampledFrom(ids).Draw(rt, fmt.Sprintf("model %d", i)),
@@ -437,7 +437,7 @@ func TestBackstopGateAndDiscoveryAgree_DefaultCatalog(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		org := genCreds(rt, "org", names)
 		var probes []agreementProbe
-		for i := range 8 {
+		for i := range probesPerDraw {
 			probes = append(probes, agreementProbe{
 				runtime: rapid.SampledFrom(cat.Runtimes()).Draw(rt, fmt.Sprintf("runtime %d", i)),
 				model:   rapid.SampledFrom(ids).Draw(rt, fmt.Sprintf("model %d", i)),
