@@ -9,7 +9,6 @@ import (
 // to the user as is; any other error is logged and shown as INTERNAL.
 const (
 	EInvalidArgument       = "INVALID_ARGUMENT"
-	EUnknownRuntime        = "UNKNOWN_RUNTIME"
 	ERuntimeUnsupported    = "RUNTIME_UNSUPPORTED"
 	EModelRequired         = "MODEL_REQUIRED"
 	EUnregisteredModel     = "UNREGISTERED_MODEL_FOR_RUNTIME"
@@ -46,7 +45,14 @@ type Error struct {
 	// Details are extra fields of the error object (for example
 	// "suggestions"); keys must not collide with "code" or "error".
 	Details map[string]any
+	// Cause, if set, is a sentinel that callers test with errors.Is to
+	// tell apart refusals that share a code (registry.ErrAmbiguous). It is
+	// never shown to the caller.
+	Cause error
 }
+
+// Unwrap returns Cause, so errors.Is and errors.As see it.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Error returns the code and the message.
 func (e *Error) Error() string {

@@ -97,11 +97,12 @@ type WorkspaceStore interface {
 // SecretStore persists org secrets. Values are sealed before they arrive.
 type SecretStore interface {
 	// OrgSecretNames returns the names of the org's secrets that no
-	// provider has rejected (RejectedAt zero): the one query the gate may
-	// make. A key the provider rejected counts as no key (CONTRACT.md §8).
+	// provider has rejected (RejectedAt zero).
 	OrgSecretNames(ctx context.Context, org string) ([]string, error)
-	// OrgSecrets returns the org's sealed secrets (for the provisioner),
-	// rejected ones included, with their CheckedAt and RejectedAt.
+	// OrgSecrets returns the org's sealed secrets, rejected ones included,
+	// with their CheckedAt and RejectedAt: the one query the gate,
+	// discovery and the provisioner's backstop make to learn which of the
+	// org's credentials are usable (provision.Service.OrgCredentials).
 	OrgSecrets(ctx context.Context, org string) ([]SealedSecret, error)
 	// SetOrgSecret inserts or replaces a secret and returns its info. It
 	// stores s.CheckedAt (zero: unchecked) and clears any RejectedAt. When
@@ -123,6 +124,10 @@ type SecretStore interface {
 	ListOrgSecrets(ctx context.Context, org string, f SecretFilter) ([]SecretInfo, string, error)
 	// DeleteOrgSecret deletes a secret; deleted is false if there was none.
 	DeleteOrgSecret(ctx context.Context, org, name string) (deleted bool, err error)
+	// SecretKeyIDs returns the distinct key ids that seal any stored secret
+	// (org and workspace secrets of every org), sorted: a server checks at
+	// start that it holds every one.
+	SecretKeyIDs(ctx context.Context) ([]string, error)
 	// RotateSecrets calls reseal for every sealed value (org and workspace
 	// secrets of every org) whose KeyID is not currentKeyID, and writes the
 	// result, in batches of transactions. It returns how many were resealed.
@@ -182,6 +187,12 @@ type JobStore interface {
 	FinishWorkspace(ctx context.Context, owner string, w *Workspace, status, code, message string) error
 	// RecordAttempt increments the workspace's attempts while owner holds the lease.
 	RecordAttempt(ctx context.Context, owner string, w *Workspace) error
+	// HoldWorkspace sets the status message of a workspace leased by owner
+	// that stays provisioning (an operator fault keeps it from starting; it
+	// is claimed again once the lease expires), and sets *w to the stored
+	// row. It records no status change. It returns ENotFound if owner no
+	// longer holds the lease.
+	HoldWorkspace(ctx context.Context, owner string, w *Workspace, message string) error
 	// ExpireProvisioning fails every workspace provisioning since before
 	// olderThan with PROVISION_TIMEOUT and returns them.
 	ExpireProvisioning(ctx context.Context, olderThan time.Time, message string) ([]*Workspace, error)

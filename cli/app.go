@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ type app struct {
 	catalog *registry.Catalog
 	store   modelgate.Store
 	keys    *secrets.Keyring
+	gate    *gate.Gate
 	service *provision.Service
 	// listen wakes provisioners when a workspace is created.
 	listen func(ctx context.Context, wake func()) error
@@ -133,7 +135,8 @@ func openApp(ctx context.Context, cfg *Config, log zerolog.Logger, getenv func(s
 		a.store, a.listen = db, db.ListenProvision
 	}
 	a.keys = keys
-	a.service = provision.New(a.store, gate.New(cat, log), keys, log).WithLimits(provision.Limits{
+	a.gate = gate.New(cat, log)
+	a.service = provision.New(a.store, a.gate, keys, log).WithLimits(provision.Limits{
 		Workspaces: cfg.MaxWorkspacesPerOrg, OrgSecrets: cfg.MaxOrgSecrets})
 	v, err := newVerifier(cfg, cat, a.store, log)
 	if err != nil {
@@ -169,6 +172,30 @@ func newVerifier(cfg *Config, cat *registry.Catalog, store modelgate.Store, log 
 		log.Info().Msg("--verify-credentials=off: keys are stored and workspaces started without asking their providers")
 	}
 	return v, nil
+}
+
+// checkKeys refuses to serve when the store holds secrets sealed under a key
+// id the keyring does not have (CONTRACT.md §6): such a server would treat
+// every such secret as missing. The error names each key id and how to give
+// the key.
+func (a *app) checkKeys(ctx context.Context) error {
+	ids, err := a.store.SecretKeyIDs(ctx)
+	if err != nil {
+		return fmt.Errorf("check secret keys: %w", err)
+	}
+	have := a.keys.KeyIDs()
+	var missing []string
+	for _, id := range ids {
+		if !slices.Contains(have, id) {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the store holds secrets sealed under key id %s, which this server does not have (it has %s): "+
+		"set MODELGATE_SECRETS_KEY to the key the store was sealed with, or, during a rotation, add the old key to MODELGATE_SECRETS_PREVIOUS_KEYS "+
+		"(comma-separated base64 keys) and run `mcp-server secret rotate-key`", strings.Join(missing, ", "), strings.Join(have, ", "))
 }
 
 func keyFile(cfg *Config, getenv func(string) string) (*secrets.Keyring, error) {

@@ -36,16 +36,16 @@ func TestCLI_SecretSetReadsTheValueFromStdinAndNeverPrintsIt(t *testing.T) {
 	}
 	code, out, _ = runIn(t, dir, "", "models", "--runtime", "claude-code", "--org", "acme", "--json")
 	var models struct {
-		Models []struct {
-			Model               string `json:"model"`
+		Arms []struct {
+			Provider            string `json:"provider"`
 			CredentialAvailable bool   `json:"credential_available"`
-		} `json:"models"`
+		} `json:"arms"`
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &models) != nil {
 		t.Fatalf("models: %d %q", code, out)
 	}
-	for _, m := range models.Models {
-		if m.Model == "claude-sonnet-4-6" && !m.CredentialAvailable {
+	for _, a := range models.Arms {
+		if a.Provider == "anthropic-api" && !a.CredentialAvailable {
 			t.Fatal("the org secret set by the CLI is not seen by discovery")
 		}
 	}
@@ -163,11 +163,11 @@ func TestCLI_ConfigFromEnvironmentAndFlags(t *testing.T) {
 	stderr.Reset()
 	code = Main(Env{Args: []string{"models", "--json"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
 		Getenv: func(k string) string { return env[k] }})
-	if code != 0 || !strings.Contains(stdout.String(), `"runtime": "codex"`) {
+	if code != 0 || !strings.Contains(stdout.String(), `"runtime":"codex"`) {
 		t.Fatalf("defaults from the environment: %d %q %q", code, stdout.String(), stderr.String())
 	}
 	// A flag wins over the environment.
-	if code, out, _ := runIn(t, dir, "", "models", "--json", "--default-runtime", "hermes"); code != 0 || !strings.Contains(out, `"runtime": "hermes"`) {
+	if code, out, _ := runIn(t, dir, "", "models", "--json", "--default-runtime", "hermes"); code != 0 || !strings.Contains(out, `"runtime":"hermes"`) {
 		t.Fatalf("--default-runtime: %d %q", code, out)
 	}
 	if code, _, errOut := runIn(t, dir, "", "models", "--log-level", "loud"); code == 0 || !strings.Contains(errOut, "log-level") {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/registry"
-	"github.com/modelgate/modelgate/tools"
 )
 
 func modelsSetup(fs *flag.FlagSet) action {
@@ -34,24 +33,34 @@ func runModels(ctx context.Context, inv *invocation, runtime string, filter regi
 		return err
 	}
 	defer a.Close()
-	out, err := tools.Offered(ctx, a.deps(), a.caller(), runtime, filter)
+	out, err := a.service.Offered(ctx, a.caller(), runtime, filter)
 	if err != nil {
 		return userError(err)
 	}
 	if asJSON {
-		return writeJSON(inv.env.Stdout, out)
+		// Byte for byte the tool's result (its text block), then a newline.
+		b, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(inv.env.Stdout, "%s\n", b)
+		return err
 	}
 	tw := tabwriter.NewWriter(inv.env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "runtime %s (platform default model: %s)\n", out.Runtime, out.DefaultModel)
-	fmt.Fprintln(tw, "MODEL\tPROVIDER\tBILLING\tCREDENTIAL\tACCEPTED KEYS")
-	for _, m := range out.Models {
-		bill, cred := "byok", "missing"
-		if m.PlatformBilled {
-			bill, cred = "platform", "not needed"
-		} else if m.CredentialAvailable {
+	fmt.Fprintln(tw, "PROVIDER\tBILLING\tCREDENTIAL\tACCEPTED KEYS\tMODELS")
+	for _, arm := range out.Arms {
+		bill, cred, keys := "byok", "missing", strings.Join(arm.AuthEnv, ", ")
+		if arm.PlatformBilled {
+			bill, cred, keys = "platform", "not needed", "-"
+		} else if arm.CredentialAvailable {
 			cred = "available"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Model, m.Provider, bill, cred, strings.Join(m.AuthEnv, ", "))
+		models := strings.Join(arm.Models, ", ")
+		if arm.Pattern != "" {
+			models = "any id matching " + arm.Pattern
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", arm.Provider, bill, cred, keys, models)
 	}
 	return tw.Flush()
 }

@@ -33,7 +33,7 @@ func TestCLI_EveryListingCommandPrintsOneJSONDocument(t *testing.T) {
 		{[]string{"token", "list", "--all", "--json"}, "tokens"},
 		{[]string{"workspaces", "--json"}, "workspaces"},
 		{[]string{"audit", "--json"}, "audit"},
-		{[]string{"models", "--json"}, "models"},
+		{[]string{"models", "--json"}, "arms"},
 	} {
 		for store, dir := range map[string]string{"with rows": full, "empty": ""} {
 			t.Run(strings.Join(c.args, " ")+"/"+store, func(t *testing.T) {

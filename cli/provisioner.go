@@ -23,6 +23,9 @@ func runProvisioner(ctx context.Context, inv *invocation, once bool) error {
 		return err
 	}
 	defer a.Close()
+	if err := a.checkKeys(ctx); err != nil {
+		return err
+	}
 	p, err := newProvisioner(a)
 	if err != nil {
 		return err
@@ -73,7 +76,7 @@ func newProvisioner(a *app) (*provisioner.Provisioner, error) {
 	}
 	return provisioner.New(provisioner.Options{
 		Store:            a.store,
-		Gate:             a.service.Gate(),
+		Gate:             a.gate,
 		Keys:             a.keys,
 		Driver:           driver,
 		MaxAttempts:      a.cfg.MaxAttempts,

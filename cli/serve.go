@@ -32,6 +32,9 @@ func runServe(ctx context.Context, inv *invocation) error {
 		return err
 	}
 	defer a.Close()
+	if err := a.checkKeys(ctx); err != nil {
+		return err
+	}
 	opts, err := a.mcpServerOptions(Version)
 	if err != nil {
 		return err

@@ -7,10 +7,18 @@
 //
 // The gate is cheap by design: a platform-billed model, or a BYOK model whose
 // credential came with the call, is decided with no database query; otherwise
-// exactly one query reads the org's secret names. If that query fails, Check
-// allows the call (fail-open, CONTRACT.md §3.7) with credential scope
-// "unverified" and logs a warning: the provisioner's Preflight, which does
-// not fail open, catches a missing key before anything starts.
+// it asks its OrgSecretNames lookup once for the org's usable credential
+// names. When to ask is decided here and nowhere else, for Check and
+// Preflight alike, so the backstop reads the org's credentials exactly when
+// the create-time gate would (an id that several open arms match included).
+// If the lookup fails, Check allows the call (fail-open, CONTRACT.md §3.7)
+// with credential scope "unverified" and logs a warning: the provisioner's
+// Preflight, which does not fail open, catches a missing key before
+// anything starts.
+//
+// The platform provider's names are reserved (registry.Catalog.Reserved):
+// they never count, whichever scope carries them, and a workspace secret
+// with such a name is refused as an argument.
 package gate
 
 import (
@@ -32,8 +40,12 @@ const MaxWorkspaceSecrets = 64
 // MaxSecretValueBytes is the largest accepted secret value.
 const MaxSecretValueBytes = 16 << 10
 
-// OrgSecretNames reads the names of the caller's org secrets. It is the only
-// database access the gate makes.
+// OrgSecretNames gives the gate the names of the org's usable credentials.
+// The gate calls it at most once per decision, and only when the decision
+// depends on the org's credentials (CONTRACT.md §3.6, §6): this is the one
+// place that rule lives, for Check and Preflight alike. An implementation
+// returns only names whose stored value is usable (not blank, decryptable);
+// reserved names are ignored by the gate whatever it returns.
 type OrgSecretNames interface {
 	OrgSecretNames(ctx context.Context) ([]string, error)
 }
@@ -87,48 +99,66 @@ func (g *Gate) PlatformDefault(runtime string) string { return g.catalog.Platfor
 
 // Check runs the gate of provision_workspace (CONTRACT.md §3). It returns a
 // Decision, or a *modelgate.Error with the code of the first failed check.
-// A failing org lookup makes Check allow with scope "unverified" (fail-open).
+// The workspace secrets must be valid (ValidateSecrets); values are
+// compared trimmed. A failing org lookup makes Check allow with scope
+// "unverified" (fail-open), except for a model that only the org's names
+// could settle among several open arms, which stays refused.
 func (g *Gate) Check(ctx context.Context, req Request, org OrgSecretNames) (Decision, error) {
-	return g.check(ctx, req, org.OrgSecretNames, true)
-}
-
-// Preflight runs the same gate for the provisioner, with the org's current
-// secrets (name → value; empty values do not count). It never fails open.
-func (g *Gate) Preflight(ctx context.Context, req Request, orgSecrets map[string]string) (Decision, error) {
-	return g.check(ctx, req, func(context.Context) ([]string, error) {
-		names := make([]string, 0, len(orgSecrets))
-		for name, value := range orgSecrets {
-			if value != "" {
-				names = append(names, name)
-			}
-		}
-		return names, nil
-	}, false)
-}
-
-func (g *Gate) check(ctx context.Context, req Request, lookup func(context.Context) ([]string, error), failOpen bool) (Decision, error) {
-	// 1. arguments: the workspace secrets.
-	if err := ValidateSecrets(req.WorkspaceSecrets); err != nil {
+	if err := g.ValidateSecrets(req.WorkspaceSecrets); err != nil {
 		return Decision{}, err
 	}
+	return g.check(ctx, req, org, true)
+}
+
+// Preflight runs the same gate for the provisioner's backstop (CONTRACT.md
+// §6), with the workspace's stored secrets in req and the org's usable
+// credential names from org, which it reads exactly when Check would. It
+// never fails open: a lookup error is returned as is (not a
+// *modelgate.Error). A stored workspace secret that is blank or reserved
+// does not count; it is not refused as an argument would be.
+func (g *Gate) Preflight(ctx context.Context, req Request, org OrgSecretNames) (Decision, error) {
+	return g.check(ctx, req, org, false)
+}
+
+func (g *Gate) check(ctx context.Context, req Request, org OrgSecretNames, failOpen bool) (Decision, error) {
+	// Only a non-blank value under a name that is not reserved counts.
 	wsNames := make(registry.NameSet, len(req.WorkspaceSecrets))
-	for name := range req.WorkspaceSecrets {
-		wsNames[name] = struct{}{}
+	for name, value := range req.WorkspaceSecrets {
+		if strings.TrimSpace(value) != "" && !g.catalog.Reserved(name) {
+			wsNames[name] = struct{}{}
+		}
+	}
+	var allNames registry.NameSet
+	looked := false
+	// lookup reads the org's names once; every path below that needs them
+	// calls it, and no other code decides when they are read.
+	lookup := func() error {
+		if looked {
+			return nil
+		}
+		names, err := org.OrgSecretNames(ctx)
+		if err != nil {
+			return err
+		}
+		looked = true
+		allNames = make(registry.NameSet, len(wsNames)+len(names))
+		for n := range wsNames {
+			allNames[n] = struct{}{}
+		}
+		for _, n := range names {
+			if !g.catalog.Reserved(n) {
+				allNames[n] = struct{}{}
+			}
+		}
+		return nil
 	}
 
 	// 2–5. runtime, model, registration, provider: derivation.
 	d, err := g.catalog.Derive(req.Runtime, req.Model, wsNames)
-	var orgNames []string
-	looked := false
-	if err != nil {
-		if !ambiguous(err) {
-			return Decision{}, err
-		}
+	if errors.Is(err, registry.ErrAmbiguous) {
 		// Several open arms match and the workspace names do not choose
-		// one: the available names include the org's (§2.4), so read them
-		// now and derive with both scopes.
-		names, lerr := lookup(ctx)
-		if lerr != nil {
+		// one: the available names include the org's (§2.4).
+		if lerr := lookup(); lerr != nil {
 			if !failOpen {
 				return Decision{}, fmt.Errorf("gate: read org secret names: %w", lerr)
 			}
@@ -137,10 +167,10 @@ func (g *Gate) check(ctx context.Context, req Request, lookup func(context.Conte
 				Msg("org secret lookup failed; an ambiguous model could not be settled")
 			return Decision{}, err
 		}
-		orgNames, looked = names, true
-		if d, err = g.catalog.Derive(req.Runtime, req.Model, union(wsNames, orgNames)); err != nil {
-			return Decision{}, err
-		}
+		d, err = g.catalog.Derive(req.Runtime, req.Model, allNames)
+	}
+	if err != nil {
+		return Decision{}, err
 	}
 	dec := Decision{
 		Runtime:        req.Runtime,
@@ -150,6 +180,25 @@ func (g *Gate) check(ctx context.Context, req Request, lookup func(context.Conte
 	}
 
 	// 6. credential.
+	if dec.PlatformBilled && g.catalog.ListedOn(req.Runtime, req.Model) > 1 && !looked {
+		// Another arm lists the id too: an org key of its provider would
+		// choose that arm (§2.3), so the org's names decide.
+		if err := lookup(); err != nil {
+			if !failOpen {
+				return Decision{}, fmt.Errorf("gate: read org secret names: %w", err)
+			}
+			// A platform model needs no key: allow it as derived.
+			g.log.Warn().Err(err).Str("org", req.Org).Str("runtime", dec.Runtime).Str("model", dec.Model).
+				Msg("org secret lookup failed; a platform model listed on other arms too was allowed on the platform")
+			dec.CredentialScope = modelgate.ScopePlatform
+			return dec, nil
+		}
+		d, err = g.catalog.Derive(req.Runtime, req.Model, allNames)
+		if err != nil {
+			return Decision{}, err
+		}
+		dec.Provider, dec.PlatformBilled = d.Provider.Name, d.Provider.PlatformBilled()
+	}
 	if dec.PlatformBilled {
 		dec.CredentialScope = modelgate.ScopePlatform
 		return dec, nil
@@ -158,10 +207,7 @@ func (g *Gate) check(ctx context.Context, req Request, lookup func(context.Conte
 		dec.CredentialScope, dec.Name = modelgate.ScopeWorkspace, name
 		return dec, nil
 	}
-	if !looked {
-		orgNames, err = lookup(ctx)
-	}
-	if err != nil {
+	if err := lookup(); err != nil {
 		if !failOpen {
 			return Decision{}, fmt.Errorf("gate: read org secret names: %w", err)
 		}
@@ -172,32 +218,27 @@ func (g *Gate) check(ctx context.Context, req Request, lookup func(context.Conte
 		dec.CredentialScope = modelgate.ScopeUnverified
 		return dec, nil
 	}
-	all := union(wsNames, orgNames)
 	// An org key can move the model to another arm, so derive again.
-	d, err = g.catalog.Derive(req.Runtime, req.Model, all)
+	d, err = g.catalog.Derive(req.Runtime, req.Model, allNames)
 	if err != nil {
 		return Decision{}, err
 	}
 	dec.Provider, dec.PlatformBilled = d.Provider.Name, d.Provider.PlatformBilled()
+	if dec.PlatformBilled {
+		// Not reachable with a loaded catalog (no name chooses a platform
+		// arm), but a platform provider never needs a credential.
+		dec.CredentialScope = modelgate.ScopePlatform
+		return dec, nil
+	}
 	if name := firstAccepted(d.Provider, wsNames); name != "" {
 		dec.CredentialScope, dec.Name = modelgate.ScopeWorkspace, name
 		return dec, nil
 	}
-	if name := firstAccepted(d.Provider, all); name != "" {
+	if name := firstAccepted(d.Provider, allNames); name != "" {
 		dec.CredentialScope, dec.Name = modelgate.ScopeOrg, name
 		return dec, nil
 	}
 	return Decision{}, g.missing(dec)
-}
-
-// AllowsWith reports whether the gate would allow model on runtime with no
-// workspace secrets and exactly the given org secret names: the
-// credential_available of list_offered_models.
-func (g *Gate) AllowsWith(ctx context.Context, runtime, model string, orgNames []string) bool {
-	_, err := g.check(ctx, Request{Runtime: runtime, Model: model}, func(context.Context) ([]string, error) {
-		return orgNames, nil
-	}, false)
-	return err == nil
 }
 
 func (g *Gate) missing(dec Decision) *modelgate.Error {
@@ -218,29 +259,6 @@ func (g *Gate) missing(dec Decision) *modelgate.Error {
 		WithDetail("platform_default_model", def)
 }
 
-// union returns the names of both scopes in one set.
-func union(ws registry.NameSet, org []string) registry.NameSet {
-	all := make(registry.NameSet, len(ws)+len(org))
-	for name := range ws {
-		all[name] = struct{}{}
-	}
-	for _, name := range org {
-		all[name] = struct{}{}
-	}
-	return all
-}
-
-// ambiguous reports whether err is Derive's refusal of an id that several
-// open arms' patterns match (its details name the "candidates").
-func ambiguous(err error) bool {
-	var e *modelgate.Error
-	if !errors.As(err, &e) || e.Code != modelgate.EUnregisteredModel {
-		return false
-	}
-	_, ok := e.Details["candidates"]
-	return ok
-}
-
 func firstAccepted(p *registry.Provider, names registry.NameSet) string {
 	for _, n := range p.AuthEnv {
 		if names.Has(n) {
@@ -250,26 +268,44 @@ func firstAccepted(p *registry.Provider, names registry.NameSet) string {
 	return ""
 }
 
-// ValidateSecrets checks workspace-scope secrets: at most
-// MaxWorkspaceSecrets, names like ^[A-Z_][A-Z0-9_]{0,127}$, values non-empty
-// valid UTF-8 of at most MaxSecretValueBytes. The error (INVALID_ARGUMENT)
-// names the offending key, never a value.
-func ValidateSecrets(s map[string]string) error {
+// ValidateSecrets checks workspace-scope secrets as given (values are
+// trimmed by the caller or compared trimmed): at most MaxWorkspaceSecrets,
+// each passing ValidateSecret. The error (INVALID_ARGUMENT) names the
+// offending key, never a value.
+func (g *Gate) ValidateSecrets(s map[string]string) error {
 	if len(s) > MaxWorkspaceSecrets {
 		return modelgate.Errorf(modelgate.EInvalidArgument, "secrets: at most %d entries, got %d", MaxWorkspaceSecrets, len(s))
 	}
 	for name, value := range s {
-		if !secrets.ValidName(name) {
-			// The name is not repeated: a value pasted where the name goes
-			// must not come back in the error.
-			return modelgate.Errorf(modelgate.EInvalidArgument, "secrets: a name (%d characters) is not a credential name: names match ^[A-Z_][A-Z0-9_]{0,127}$, e.g. ANTHROPIC_API_KEY", utf8.RuneCountInString(name))
+		if err := g.ValidateSecret("secrets", name, value); err != nil {
+			return err
 		}
-		if value == "" {
-			return modelgate.Errorf(modelgate.EInvalidArgument, "secrets: value of %s is empty", name)
-		}
-		if len(value) > MaxSecretValueBytes || !utf8.ValidString(value) {
-			return modelgate.Errorf(modelgate.EInvalidArgument, "secrets: value of %s must be valid UTF-8 of at most %d bytes", name, MaxSecretValueBytes)
-		}
+	}
+	return nil
+}
+
+// ValidateSecret checks one secret to be stored (CONTRACT.md §2, secret
+// values): the name matches ^[A-Z_][A-Z0-9_]{0,127}$ and is not reserved;
+// the value, trimmed of surrounding white space, is not empty, holds no NUL
+// byte, is valid UTF-8 and at most MaxSecretValueBytes. field prefixes the
+// message ("secrets", "key"). The error (INVALID_ARGUMENT) names the secret,
+// never the value; a name that is not a name is not repeated either (a
+// value pasted where the name goes must not come back).
+func (g *Gate) ValidateSecret(field, name, value string) error {
+	if !secrets.ValidName(name) {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: a name (%d characters) is not a credential name: names match ^[A-Z_][A-Z0-9_]{0,127}$, e.g. ANTHROPIC_API_KEY", field, utf8.RuneCountInString(name))
+	}
+	if g.catalog.Reserved(name) {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: %s is reserved for the operator of this server (the platform's own credential) and cannot be set", field, name)
+	}
+	value = strings.TrimSpace(value)
+	switch {
+	case value == "":
+		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: the value of %s is empty (or only white space)", field, name)
+	case strings.IndexByte(value, 0) >= 0:
+		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: the value of %s holds a NUL byte", field, name)
+	case len(value) > MaxSecretValueBytes || !utf8.ValidString(value):
+		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: the value of %s must be valid UTF-8 of at most %d bytes", field, name, MaxSecretValueBytes)
 	}
 	return nil
 }

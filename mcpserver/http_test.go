@@ -216,8 +216,8 @@ func mustCall(t *testing.T, c *client.Client, tool string, args map[string]any) 
 func lifecycle(t *testing.T, c *client.Client) {
 	t.Helper()
 	offered := mustCall(t, c, "list_offered_models", map[string]any{"runtime": "claude-code"})
-	if len(offered["models"].([]any)) == 0 {
-		t.Fatalf("no models offered: %v", offered)
+	if len(offered["arms"].([]any)) == 0 {
+		t.Fatalf("no arms offered: %v", offered)
 	}
 	refused, isErr, err := call(t, c, "provision_workspace", map[string]any{"name": "researcher", "model": "claude-sonnet-4-6"})
 	if err != nil || !isErr || refused["code"] != modelgate.EMissingCredential {

@@ -24,9 +24,9 @@ const Name = "modelgate"
 // Instructions are sent to clients at initialize; they teach the workflow.
 const Instructions = `modelgate provisions agent workspaces (a runtime such as claude-code or codex running a model) that will really start.
 
-Workflow: call list_offered_models for the runtime, pick an id exactly as listed, then call provision_workspace.
+Workflow: call list_offered_models for the runtime, pick an id an arm lists (or one an open arm's pattern admits), then call provision_workspace.
 - Platform-billed ids (platform_billed: true) need no key.
-- BYOK ids need one credential named in their auth_env: pass it in "secrets" of provision_workspace (workspace scope) or store it once with set_org_secret (org scope). credential_available tells you whether the org already has one.
+- BYOK ids need one credential named in their auth_env: pass it in "secrets" of provision_workspace (workspace scope) or store it once with set_org_secret (org scope). credential_available tells you whether the org already has one for that arm.
 - The "namespace/model" form alone is not a promise of platform billing on every runtime; trust platform_billed for the runtime you use.
 - Never guess an id: an unregistered id is refused with suggestions, and a BYOK id without a key is refused with MISSING_BYOK_CREDENTIAL naming the accepted keys and a platform-billed alternative. Refused calls write nothing.
 After provisioning, get_workspace shows the status (provisioning, online, failed with a status_code and what to fix).`

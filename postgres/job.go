@@ -120,6 +120,32 @@ func (db *DB) RecordAttempt(ctx context.Context, owner string, w *modelgate.Work
 	return nil
 }
 
+// HoldWorkspace sets the status message of the workspace w, which stays
+// provisioning, while owner holds its lease, and sets *w to the stored row.
+// It returns ENotFound as FinishWorkspace and a wrapped error if the
+// database fails.
+func (db *DB) HoldWorkspace(ctx context.Context, owner string, w *modelgate.Workspace, message string) error {
+	if w == nil {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "no workspace to hold")
+	}
+	id, ok := storecore.ParseID(w.ID)
+	if !ok {
+		return storecore.WorkspaceNotFound(w.ID)
+	}
+	updated, err := scanWorkspace(db.pool.QueryRow(ctx, `UPDATE workspaces
+		SET status_message = $4, updated_at = $5
+		WHERE org = $1 AND id = $2 AND status = 'provisioning' AND lease_owner = $3
+		RETURNING `+workspaceCols, w.Org, id, owner, message, storecore.Now()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return storecore.NotLeased(w.ID, owner)
+	}
+	if err != nil {
+		return fmt.Errorf("hold workspace: %w", err)
+	}
+	*w = *updated
+	return nil
+}
+
 // ExpireProvisioning fails, with status_code PROVISION_TIMEOUT and message,
 // every workspace of every org that is still provisioning and was created
 // before olderThan, whether leased or not; it clears their leases, records

@@ -7,7 +7,7 @@
 // statement begins a transaction, defers its rollback, calls small helpers
 // that take the transaction, and commits. A method that needs exactly one
 // statement runs it on the pool: PostgreSQL runs a lone statement as its own
-// transaction, and the gate relies on OrgSecretNames being one query (one
+// transaction, and the gate relies on OrgSecrets being one query (one
 // round trip), not three. Helpers take a querier, so the same helper serves
 // both cases.
 //

@@ -27,6 +27,20 @@ func (db *DB) OrgSecretNames(ctx context.Context, org string) ([]string, error) 
 	return names, nil
 }
 
+// SecretKeyIDs returns the distinct key ids of every stored secret, sorted.
+// It returns a wrapped error if the database fails.
+func (db *DB) SecretKeyIDs(ctx context.Context) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT key_id FROM org_secrets UNION SELECT key_id FROM workspace_secrets ORDER BY key_id`)
+	if err != nil {
+		return nil, fmt.Errorf("secret key ids: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("secret key ids: %w", err)
+	}
+	return ids, nil
+}
+
 // OrgSecrets returns the org's sealed secrets ordered by name, with the
 // verdicts of their last checks. It returns a wrapped error if the database
 // fails.

@@ -86,11 +86,25 @@ func (s *Service) SetVerifier(v *verify.Checker) { s.verifier = v }
 // Verifier returns the checker set by SetVerifier (nil if none).
 func (s *Service) Verifier() *verify.Checker { return s.verifier }
 
-// Gate returns the gate the service decides with.
-func (s *Service) Gate() *gate.Gate { return s.gate }
-
-// Store returns the store the service writes to.
-func (s *Service) Store() modelgate.Store { return s.store }
+// OrgCredentials returns a lookup of the org's usable credential names for
+// the gate: it reads the org's sealed secrets (one query) and counts those
+// that open to a non-blank value (secrets.Keyring.OpenAll) and that no
+// provider has rejected (CONTRACT.md §8), so a blank, undecryptable or
+// rejected stored value never satisfies the gate. The gate calls it
+// only when its decision depends on the org (gate.OrgSecretNames).
+func (s *Service) OrgCredentials(org string) gate.OrgSecretNames {
+	return gate.LookupFunc(func(ctx context.Context) ([]string, error) {
+		sealed, err := s.store.OrgSecrets(ctx, org)
+		if err != nil {
+			return nil, err
+		}
+		sealed = slices.DeleteFunc(sealed, func(s modelgate.SealedSecret) bool { return !s.RejectedAt.IsZero() })
+		opened := s.keys.OpenAll(secrets.ScopeOrg, org, sealed)
+		names := opened.Names()
+		clear(opened.Values)
+		return names, nil
+	})
+}
 
 // Request is a provision_workspace call.
 type Request struct {
@@ -207,7 +221,15 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 	if req.Tier == 0 {
 		req.Tier = DefaultTier
 	}
-	if err := validate(req); err != nil {
+	// Values are stored trimmed (CONTRACT.md §2); validate sees them so.
+	if req.Secrets != nil {
+		trimmed := make(map[string]string, len(req.Secrets))
+		for name, value := range req.Secrets {
+			trimmed[name] = strings.TrimSpace(value)
+		}
+		req.Secrets = trimmed
+	}
+	if err := s.validate(req); err != nil {
 		return nil, false, err
 	}
 	// A repeated idempotency key answers with the first result, whatever
@@ -229,9 +251,7 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 		Runtime:          req.Runtime,
 		Model:            req.Model,
 		WorkspaceSecrets: req.Secrets,
-	}, gate.LookupFunc(func(ctx context.Context) ([]string, error) {
-		return s.store.OrgSecretNames(ctx, caller.Org)
-	}))
+	}, s.OrgCredentials(caller.Org))
 	if err != nil {
 		return nil, false, err
 	}
@@ -367,7 +387,7 @@ func resultOf(w *modelgate.Workspace) *Result {
 // ResultOf returns the provision result that describes w.
 func ResultOf(w *modelgate.Workspace) *Result { return resultOf(w) }
 
-func validate(req Request) error {
+func (s *Service) validate(req Request) error {
 	if err := CheckText("name", req.Name, 1, MaxNameRunes, false); err != nil {
 		return err
 	}
@@ -392,7 +412,7 @@ func validate(req Request) error {
 	if err := CheckText("idempotency_key", req.IdempotencyKey, 0, MaxIdempotencyKeyRunes, false); err != nil {
 		return err
 	}
-	return gate.ValidateSecrets(req.Secrets)
+	return s.gate.ValidateSecrets(req.Secrets)
 }
 
 // CheckText validates a text argument: valid UTF-8, min..max characters, no
@@ -480,16 +500,23 @@ func (s *Service) Deprovision(ctx context.Context, caller modelgate.Caller, id, 
 	return w, nil
 }
 
-// SetOrgSecret seals and stores an org secret. The value is never logged.
-// When the name's check is unambiguous (verify.Checker.OrgProvider) the key
-// is first checked with its provider: a rejected key is refused with
-// INVALID_CREDENTIAL and nothing is stored; a valid one is stored with the
-// time of the check; no verdict stores it unchecked.
+// SetOrgSecret seals and stores an org secret, trimmed of surrounding white
+// space. Every path that stores an org secret (the tool, the CLI, key entry)
+// goes through it, so every rule applies in one place: it refuses with
+// INVALID_ARGUMENT, naming the key and never the value, a name that is not a
+// credential name or is reserved for the operator, and a value that is blank,
+// holds a NUL byte or is longer than 16 KiB (gate.ValidateSecret). The
+// value is never logged. When the name's check is unambiguous
+// (verify.Checker.OrgProvider) the key is then checked with its provider: a
+// rejected key is refused with INVALID_CREDENTIAL and nothing is stored; a
+// valid one is stored with the time of the check; no verdict stores it
+// unchecked.
 func (s *Service) SetOrgSecret(ctx context.Context, caller modelgate.Caller, key, value string) (modelgate.SecretInfo, error) {
 	if !secrets.ValidName(key) {
 		return modelgate.SecretInfo{}, invalidKey(key)
 	}
-	if err := gate.ValidateSecrets(map[string]string{key: value}); err != nil {
+	value = strings.TrimSpace(value)
+	if err := s.gate.ValidateSecret("key", key, value); err != nil {
 		return modelgate.SecretInfo{}, err
 	}
 	// The live check (CONTRACT.md §8) runs only when the name's check is

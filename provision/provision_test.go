@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/modelgate/modelgate/internal/testlog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,6 @@ import (
 	"github.com/modelgate/modelgate/registry"
 	"github.com/modelgate/modelgate/secrets"
 	"github.com/modelgate/modelgate/sqlite"
-	"github.com/modelgate/modelgate/tools"
 	"github.com/rs/zerolog"
 )
 
@@ -188,16 +188,15 @@ func TestProvision_QueryDiscipline(t *testing.T) {
 		t.Fatalf("refusal: queries %q, want exactly one org-secret query", qs)
 	}
 
-	deps := tools.Deps{Service: b.svc, Log: zerolog.Nop()}
 	for _, rt := range registry.Default().Runtimes() {
-		if _, err := tools.Offered(ctx, deps, b.caller, rt, registry.Filter{}); err != nil {
+		if _, err := b.svc.Offered(ctx, b.caller, rt, registry.Filter{}); err != nil {
 			t.Fatal(err)
 		}
 		if qs := b.tracer.take(); len(qs) > 1 {
 			t.Fatalf("list_offered_models %s: %d queries %q, want at most one", rt, len(qs), qs)
 		}
 	}
-	if _, err := tools.Offered(ctx, deps, b.caller, "claude-code", registry.Filter{Billing: "platform"}); err != nil {
+	if _, err := b.svc.Offered(ctx, b.caller, "claude-code", registry.Filter{Billing: "platform"}); err != nil {
 		t.Fatal(err)
 	}
 	if qs := b.tracer.take(); len(qs) != 0 {
@@ -216,9 +215,9 @@ func TestProvision_FailOpenOnEachKindOfLookupFault(t *testing.T) {
 	}{
 		{"query error", `ALTER TABLE org_secrets RENAME TO org_secrets_moved`, "does not exist"},
 		{"row scan error", `ALTER TABLE org_secrets RENAME TO org_secrets_moved;
-			CREATE VIEW org_secrets AS SELECT org, NULL::text AS name, rejected_at FROM org_secrets_moved`, "NULL"},
+			CREATE VIEW org_secrets AS SELECT org, NULL::text AS name, key_id, ciphertext, checked_at, rejected_at FROM org_secrets_moved`, "NULL"},
 		{"error after the query (rows.Err)", `ALTER TABLE org_secrets RENAME TO org_secrets_moved;
-			CREATE VIEW org_secrets AS SELECT org, CASE WHEN name = 'ZZZ_KEY' THEN (1/0)::text ELSE name END AS name, rejected_at FROM org_secrets_moved`, "division by zero"},
+			CREATE VIEW org_secrets AS SELECT org, CASE WHEN name = 'ZZZ_KEY' THEN (1/0)::text ELSE name END AS name, key_id, ciphertext, checked_at, rejected_at FROM org_secrets_moved`, "division by zero"},
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
@@ -386,6 +385,48 @@ func TestProvision_DryRunReportsANameConflict(t *testing.T) {
 		}
 		if _, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "free", Model: "moonshot/kimi-k2.6", DryRun: true}); err != nil {
 			t.Fatalf("dry run with a free name = %v", err)
+		}
+	})
+}
+
+// TestProvision_SecretRulesHoldOnEveryPathAndWriteNothing (issue 10, holes
+// 2 and 3): on both stores, SetOrgSecret and Provision's secrets refuse a
+// reserved name and a blank, NUL-bearing or oversized value with
+// INVALID_ARGUMENT naming the secret and never the value, and write nothing
+// but the audit entry; a padded value is accepted and counts.
+func TestProvision_SecretRulesHoldOnEveryPathAndWriteNothing(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, b testBundle) {
+		ctx := t.Context()
+		before := b.counts(t)
+		delete(before, "audit")
+		for _, tc := range []struct{ name, value string }{
+			{"MODELGATE_PLATFORM_TOKEN", canary},
+			{"KIMI_API_KEY", " \t\n "},
+			{"KIMI_API_KEY", canary + "\x00"},
+			{"KIMI_API_KEY", canary + strings.Repeat("x", 16<<10)},
+		} {
+			_, err := b.svc.SetOrgSecret(ctx, b.caller, tc.name, tc.value)
+			if modelgate.ErrorCode(err) != modelgate.EInvalidArgument || !strings.Contains(err.Error(), tc.name) || strings.Contains(err.Error(), canary) {
+				t.Errorf("SetOrgSecret(%s) = %v", tc.name, err)
+			}
+			_, err = b.svc.Provision(ctx, b.caller, provision.Request{Name: "w", Runtime: "claude-code", Model: "kimi-k2.5",
+				Secrets: map[string]string{tc.name: tc.value}})
+			if modelgate.ErrorCode(err) != modelgate.EInvalidArgument || !strings.Contains(err.Error(), tc.name) || strings.Contains(err.Error(), canary) {
+				t.Errorf("Provision with secret %s = %v", tc.name, err)
+			}
+		}
+		after := b.counts(t)
+		delete(after, "audit")
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Fatalf("refusals wrote rows: %s", diff)
+		}
+		if _, err := b.svc.SetOrgSecret(ctx, b.caller, "KIMI_API_KEY", "  padded-value \n"); err != nil {
+			t.Fatal(err)
+		}
+		names, err := b.svc.OrgCredentials(b.caller.Org).OrgSecretNames(ctx)
+		if err != nil || !slices.Equal(names, []string{"KIMI_API_KEY"}) {
+			t.Fatalf("usable org names = %v, %v", names, err)
 		}
 	})
 }

@@ -19,6 +19,11 @@ type preflight struct {
 	// refusal, if set, is the gate's answer: the workspace fails with it
 	// and the driver is not called. decision and creds are then unset.
 	refusal *modelgate.Error
+	// hold, if set, is an operator fault that keeps the workspace from
+	// starting without being its user's fault (a stored secret that does
+	// not decrypt): the workspace stays provisioning with this message and
+	// is claimed again after its lease.
+	hold string
 	// decision is the gate's decision with the current credentials; its
 	// provider may differ from the one stored at creation (an org key can
 	// move a model to another arm).
@@ -42,39 +47,52 @@ func (pf *preflight) redact(s string) string { return pf.redactor.Redact(s) }
 // org's current ones (CONTRACT.md §6). It never fails open: an error is a
 // store failure, and the caller leaves the row to be claimed again.
 //
-// The org secrets are read only when the gate would consult them: the gate
-// decides a platform-billed model before it looks at org secrets, so for
-// one the first call, without them, is already the answer. For a BYOK model
-// they are read (the driver may get an accepted org credential besides the
-// workspace's), and the second call, with them, is the answer.
+// It does not decide when the org's secrets are read: it hands the gate a
+// lookup that reads and decrypts them, and the gate calls it exactly when
+// provision_workspace's gate would read the org's names (gate.Preflight).
+// A stored secret counts only if it decrypts to a non-blank value
+// (secrets.Keyring.OpenAll), as for the create-time gate. When the gate
+// refuses and a stored secret did not decrypt, the refusal may be the
+// operator's fault (a key missing from the configuration), so the
+// workspace is held, not failed.
 func (p *Provisioner) preflight(ctx context.Context, w *modelgate.Workspace) (*preflight, error) {
 	log := p.log.With().Str("org", w.Org).Str("workspace", w.ID).Logger()
 	sealed, err := p.opts.Store.WorkspaceSecrets(ctx, w.Org, w.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read workspace secrets: %w", err)
 	}
-	ws, badWS := p.open(log, secrets.ScopeWorkspace, w.Org+"/"+w.ID, sealed)
+	ws := p.opts.Keys.OpenAll(secrets.ScopeWorkspace, w.Org+"/"+w.ID, sealed)
+	p.logUndecryptable(log, secrets.ScopeWorkspace, ws)
 	stored := map[string]map[string]modelgate.SealedSecret{modelgate.ScopeWorkspace: byName(sealed)}
-	req := gate.Request{Org: w.Org, Runtime: w.Runtime, Model: w.Model, WorkspaceSecrets: ws}
-	dec, err := p.opts.Gate.Preflight(ctx, req, nil)
-
-	var org map[string]string
-	var badOrg []string
-	if (err == nil && !dec.PlatformBilled) || modelgate.ErrorCode(err) == modelgate.EMissingCredential {
-		sealedOrg, readErr := p.opts.Store.OrgSecrets(ctx, w.Org)
-		if readErr != nil {
-			return nil, fmt.Errorf("read org secrets: %w", readErr)
+	var org secrets.Opened
+	var orgSealed []modelgate.SealedSecret
+	lookup := gate.LookupFunc(func(ctx context.Context) ([]string, error) {
+		s, err := p.opts.Store.OrgSecrets(ctx, w.Org)
+		if err != nil {
+			return nil, fmt.Errorf("read org secrets: %w", err)
 		}
 		// A key the provider rejected counts as no key, as it does for
-		// the create-time gate (OrgSecretNames leaves it out).
-		sealedOrg = slices.DeleteFunc(sealedOrg, func(s modelgate.SealedSecret) bool { return !s.RejectedAt.IsZero() })
-		org, badOrg = p.open(log, secrets.ScopeOrg, w.Org, sealedOrg)
-		stored[modelgate.ScopeOrg] = byName(sealedOrg)
-		dec, err = p.opts.Gate.Preflight(ctx, req, org)
+		// the create-time gate (provision.Service.OrgCredentials).
+		s = slices.DeleteFunc(s, func(s modelgate.SealedSecret) bool { return !s.RejectedAt.IsZero() })
+		orgSealed = s
+		stored[modelgate.ScopeOrg] = byName(s)
+		org = p.opts.Keys.OpenAll(secrets.ScopeOrg, w.Org, s)
+		p.logUndecryptable(log, secrets.ScopeOrg, org)
+		return org.Names(), nil
+	})
+	req := gate.Request{Org: w.Org, Runtime: w.Runtime, Model: w.Model, WorkspaceSecrets: ws.Values}
+	dec, err := p.opts.Gate.Preflight(ctx, req, lookup)
+	if err == nil && !dec.PlatformBilled && orgSealed == nil {
+		// Decided by a workspace secret. The decision stands; the org's
+		// secrets are read only to hand the driver every accepted
+		// credential (workspace first, then org), as for any BYOK model.
+		if _, err = lookup(ctx); err != nil {
+			return nil, err
+		}
 	}
 
-	values := make([]string, 0, len(ws)+len(org))
-	for _, m := range []map[string]string{ws, org} {
+	values := make([]string, 0, len(ws.Values)+len(org.Values))
+	for _, m := range []map[string]string{ws.Values, org.Values} {
 		for _, v := range m {
 			values = append(values, v)
 		}
@@ -85,10 +103,11 @@ func (p *Provisioner) preflight(ctx context.Context, w *modelgate.Workspace) (*p
 		if !errors.As(err, &refusal) {
 			return nil, fmt.Errorf("preflight: %w", err)
 		}
-		r := *refusal
-		if note := undecryptable(badWS, badOrg); note != "" {
-			r.Message += " " + note
+		if len(ws.Undecryptable)+len(org.Undecryptable) > 0 {
+			pf.hold = holdMessage(sealed, ws, orgSealed, org)
+			return pf, nil
 		}
+		r := *refusal
 		pf.refusal = &r
 		return pf, nil
 	}
@@ -103,9 +122,9 @@ func (p *Provisioner) preflight(ctx context.Context, w *modelgate.Workspace) (*p
 		return nil, fmt.Errorf("preflight: derived provider %q is not in the catalog", dec.Provider)
 	}
 	for _, name := range provider.AuthEnv {
-		if v := ws[name]; v != "" {
+		if v := ws.Values[name]; v != "" {
 			pf.creds[name], pf.credScope[name] = v, modelgate.ScopeWorkspace
-		} else if v := org[name]; v != "" {
+		} else if v := org.Values[name]; v != "" {
 			pf.creds[name], pf.credScope[name] = v, modelgate.ScopeOrg
 		}
 	}
@@ -121,43 +140,38 @@ func byName(sealed []modelgate.SealedSecret) map[string]modelgate.SealedSecret {
 	return m
 }
 
-// open decrypts sealed secrets of one owner. A value that does not open
-// (sealed with a key this server does not hold, or tampered) is left out,
-// logged by name, and its name returned in bad; an empty value is left out
-// as the gate would ignore it.
-func (p *Provisioner) open(log zerolog.Logger, scope, owner string, sealed []modelgate.SealedSecret) (values map[string]string, bad []string) {
-	values = make(map[string]string, len(sealed))
-	for _, s := range sealed {
-		plain, err := p.opts.Keys.Open(scope, owner, s.Name, s.Sealed)
-		if err != nil {
-			// The error names the row and the key id, never the value.
-			log.Error().Err(err).Str("scope", scope).Str("secret", s.Name).
-				Msg("a stored secret does not open with this server's keys; ignoring it")
-			bad = append(bad, s.Name)
-			continue
-		}
-		if len(plain) > 0 {
-			values[s.Name] = string(plain)
-		}
-		clear(plain)
+// logUndecryptable logs each stored secret that did not open, by name and
+// with its error (which names the key id, never the value).
+func (p *Provisioner) logUndecryptable(log zerolog.Logger, scope string, o secrets.Opened) {
+	for _, name := range o.Undecryptable {
+		log.Error().Err(o.Errors[name]).Str("scope", scope).Str("secret", name).
+			Msg("a stored secret does not open with this server's keys; it does not count")
 	}
-	return values, bad
 }
 
-// undecryptable explains a refusal that secrets we could not open may have
-// caused.
-func undecryptable(ws, org []string) string {
+// holdMessage is the status message of a workspace held for secrets that
+// do not decrypt: which ones, under which key id, and what the operator
+// does about it.
+func holdMessage(wsSealed []modelgate.SealedSecret, ws secrets.Opened, orgSealed []modelgate.SealedSecret, org secrets.Opened) string {
 	var parts []string
-	if len(ws) > 0 {
-		slices.Sort(ws)
-		parts = append(parts, "workspace secrets "+strings.Join(ws, ", "))
+	describe := func(scope string, sealed []modelgate.SealedSecret, o secrets.Opened) {
+		for _, name := range o.Undecryptable {
+			keyID := ""
+			for _, s := range sealed {
+				if s.Name == name {
+					keyID = s.Sealed.KeyID
+				}
+			}
+			why := "does not decrypt (wrong key or damaged row)"
+			if errors.Is(o.Errors[name], secrets.ErrUnknownKey) {
+				why = "is sealed under key id " + keyID + ", which this server does not have"
+			}
+			parts = append(parts, fmt.Sprintf("%s secret %s %s", scope, name, why))
+		}
 	}
-	if len(org) > 0 {
-		slices.Sort(org)
-		parts = append(parts, "org secrets "+strings.Join(org, ", "))
-	}
-	if parts == nil {
-		return ""
-	}
-	return "These stored " + strings.Join(parts, " and ") + " could not be decrypted with the provisioner's keys and were ignored (was a key dropped from MODELGATE_SECRETS_PREVIOUS_KEYS?)."
+	describe(secrets.ScopeWorkspace, wsSealed, ws)
+	describe(secrets.ScopeOrg, orgSealed, org)
+	slices.Sort(parts)
+	return "waiting for the operator: stored " + strings.Join(parts, "; ") +
+		". This is a server configuration fault, not a missing credential: give the server that key (MODELGATE_SECRETS_KEY or MODELGATE_SECRETS_PREVIOUS_KEYS); the workspace stays provisioning and is retried."
 }

@@ -31,7 +31,10 @@
 //     the stored workspace secrets and the org's current secrets, decrypted.
 //     It does not fail open. A refusal fails the workspace with the gate's
 //     code and message (MISSING_BYOK_CREDENTIAL says what to add), and the
-//     driver is never called.
+//     driver is never called; but when a stored secret does not decrypt
+//     (an operator fault), the workspace stays provisioning with a status
+//     message naming the secret and the key id, and is retried after its
+//     lease (HoldWorkspace).
 //  2. Up to MaxAttempts driver attempts with backoff. The driver gets the
 //     workspace and only the credentials the derived provider accepts
 //     (workspace secrets first, then org secrets). Success: online. The last
@@ -465,6 +468,13 @@ func (p *Provisioner) handle(ctx context.Context, w *modelgate.Workspace, deadli
 	}
 	if pf.refusal != nil {
 		p.finish(ctx, log, w, modelgate.StatusFailed, pf.refusal.Code, pf.refusal.Message)
+		return
+	}
+	if pf.hold != "" {
+		log.Error().Str("message", pf.hold).Msg("workspace held: a stored secret does not decrypt; the row is claimed again after its lease")
+		if err := p.opts.Store.HoldWorkspace(ctx, p.opts.Owner, w, cleanMessage(pf.hold)); err != nil {
+			p.lost(log, err, ctx.Err() != nil)
+		}
 		return
 	}
 

@@ -121,27 +121,69 @@ func TestProvisioner_CredentialGoneSinceCreationFailsWithoutCallingTheDriver(t *
 	}
 }
 
-func TestProvisioner_UndecryptableSecretIsNamedInTheRefusal(t *testing.T) {
+// TestProvisioner_UndecryptableSecretHoldsTheWorkspace (issue 11, finding
+// 2): a secret sealed under a key the provisioner does not have is an
+// operator fault, not a missing credential. The workspace stays
+// provisioning with a status message naming the secret and the key id, the
+// driver is not called, and once the provisioner has the key the workspace
+// is retried and starts.
+func TestProvisioner_UndecryptableSecretHoldsTheWorkspace(t *testing.T) {
 	t.Parallel()
-	p, b := setup(t, "sqlite", nil)
-	b.setOrgSecret(t, "ANTHROPIC_API_KEY", "sk-ant-org-value-2")
-	w := b.provision(t, "coder", byokModel, nil)
-	// Replace the value with one sealed by a key the provisioner lacks.
-	sv, err := testKeyring(t).Seal(secrets.ScopeOrg, org, "ANTHROPIC_API_KEY", []byte("sk-ant-other-key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.store.SetOrgSecret(context.Background(), org, modelgate.SealedSecret{Name: "ANTHROPIC_API_KEY", Sealed: sv}, 0); err != nil {
-		t.Fatal(err)
-	}
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			// A lease of a millisecond: the held row is claimable again at
+			// once, so the retry below needs no waiting.
+			p, b := setup(t, kind, func(o *provisioner.Options) {
+				o.Lease, o.AttemptTimeout = time.Millisecond, 500*time.Microsecond
+			})
+			b.setOrgSecret(t, "ANTHROPIC_API_KEY", "sk-ant-org-value-2")
+			w := b.provision(t, "coder", byokModel, nil)
+			// Replace the value with one sealed by a key the provisioner lacks.
+			other := testKeyring(t)
+			sv, err := other.Seal(secrets.ScopeOrg, org, "ANTHROPIC_API_KEY", []byte("sk-ant-other-key"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.store.SetOrgSecret(context.Background(), org, modelgate.SealedSecret{Name: "ANTHROPIC_API_KEY", Sealed: sv}, 0); err != nil {
+				t.Fatal(err)
+			}
 
-	runOnce(t, p)
-	got := b.get(t, w.ID)
-	if got.StatusCode != modelgate.EMissingCredential || !strings.Contains(got.StatusMessage, "could not be decrypted") {
-		t.Fatalf("got %s %q: %s", got.Status, got.StatusCode, got.StatusMessage)
-	}
-	if b.driver.total() != 0 {
-		t.Fatal("driver called")
+			runOnce(t, p)
+			got := b.get(t, w.ID)
+			if got.Status != modelgate.StatusProvisioning || got.StatusCode != "" ||
+				!strings.Contains(got.StatusMessage, "ANTHROPIC_API_KEY") || !strings.Contains(got.StatusMessage, other.CurrentKeyID()) ||
+				!strings.Contains(got.StatusMessage, "MODELGATE_SECRETS_PREVIOUS_KEYS") {
+				t.Fatalf("got %s %q: %q; want provisioning, naming the secret, key id %s and how to give the key",
+					got.Status, got.StatusCode, got.StatusMessage, other.CurrentKeyID())
+			}
+			if strings.Contains(got.StatusMessage, "sk-ant") {
+				t.Fatal("the status message holds a secret value")
+			}
+			if b.driver.total() != 0 {
+				t.Fatal("driver called")
+			}
+
+			// The operator gives the key: the next claim starts it.
+			p2 := b.provisioner(t, b.store, func(o *provisioner.Options) { o.Keys = other })
+			// The hold keeps the first claim's lease (a millisecond): claim
+			// until it has run out, which takes a few attempts at most.
+			claimed := 0
+			for deadline := time.Now().Add(10 * time.Second); claimed == 0 && time.Now().Before(deadline); {
+				if claimed = runOnce(t, p2); claimed == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			if claimed != 1 {
+				t.Fatalf("the held workspace was not claimed again (handled %d)", claimed)
+			}
+			if got := b.get(t, w.ID); got.Status != modelgate.StatusOnline {
+				t.Fatalf("after the key was given: %s %q", got.Status, got.StatusMessage)
+			}
+			if v := b.driver.creds[w.ID]["ANTHROPIC_API_KEY"]; v != "sk-ant-other-key" {
+				t.Fatalf("driver got %q", v)
+			}
+		})
 	}
 }
 

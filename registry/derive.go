@@ -1,11 +1,45 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/modelgate/modelgate"
 )
+
+// ErrAmbiguous is the cause of Derive's refusal of an id that several open
+// arms' patterns admit when the available names do not choose one. The
+// refusal is an UNREGISTERED_MODEL_FOR_RUNTIME *modelgate.Error; test for
+// this case with errors.Is(err, ErrAmbiguous). More credential names may
+// settle it, which is why the gate reads the org's names on it.
+var ErrAmbiguous = errors.New("model matches several open arms")
+
+// MaxModelIDLen is the longest model id Derive accepts.
+const MaxModelIDLen = 200
+
+// ModelIDRule is the model id syntax in words, as refusals state it.
+const ModelIDRule = `a model id matches ^[A-Za-z0-9][A-Za-z0-9._:/@+\[\]-]*$, has at most 200 characters and does not end in "/" or ":"`
+
+// ValidModelID reports whether id (already trimmed) follows the model id
+// syntax (CONTRACT.md §2.2): ^[A-Za-z0-9][A-Za-z0-9._:/@+\[\]-]*$, at most
+// MaxModelIDLen characters, not ending in "/" or ":". It never fails.
+func ValidModelID(id string) bool {
+	if id == "" || len(id) > MaxModelIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case i > 0 && strings.IndexByte("._:/@+[]-", c) >= 0:
+		default:
+			return false
+		}
+	}
+	last := id[len(id)-1]
+	return last != '/' && last != ':'
+}
 
 // Derivation is the outcome of Derive: who serves the model and why.
 type Derivation struct {
@@ -30,11 +64,18 @@ type Derivation struct {
 // it, several are settled by the available names. Derive never matches by
 // substring and never consults the pattern of a closed arm.
 //
+// A pattern admits an id only when something follows its match (unless it
+// ends with $), and the platform provider never counts as accepting an
+// available name: its names are reserved for the operator.
+//
 // On failure it returns a zero Derivation and a *modelgate.Error:
 // RUNTIME_UNSUPPORTED for an unknown runtime (details "runtime", "runtimes");
-// MODEL_REQUIRED for an empty id; UNREGISTERED_MODEL_FOR_RUNTIME when no arm
-// lists the id and no open arm's pattern decides it (details "runtime",
-// "model", "suggestions", and "candidates" when several patterns matched);
+// MODEL_REQUIRED for an empty id; INVALID_ARGUMENT for an id that breaks the
+// id syntax (ValidModelID; the message states the rule, not the id);
+// UNREGISTERED_MODEL_FOR_RUNTIME when no arm lists the id and no open arm's
+// pattern decides it (details "runtime", "model", "suggestions",
+// "offered_on", and "candidates" with the cause ErrAmbiguous when several
+// patterns matched);
 // DERIVED_PROVIDER_NOT_IN_REGISTRY if an arm's provider is missing from the
 // provider table, which Load prevents.
 //
@@ -52,6 +93,9 @@ func (c *Catalog) Derive(runtime, model string, available NameSet) (Derivation, 
 				"a model id is required; the platform-billed model %q needs no credential on runtime %q", def, runtime)
 		}
 		return Derivation{}, e.WithDetail("runtime", runtime)
+	}
+	if !ValidModelID(model) {
+		return Derivation{}, modelgate.Errorf(modelgate.EInvalidArgument, "model: %s", ModelIDRule)
 	}
 
 	if arms, ok := ri.exact[model]; ok {
@@ -99,6 +143,19 @@ func (c *Catalog) Derive(runtime, model string, available NameSet) (Derivation, 
 	return Derivation{}, c.errAmbiguous(ri, model)
 }
 
+// ListedOn returns how many arms of runtime list model (trimmed) exactly;
+// 0 for an unknown runtime or an unlisted id. When it is more than one, the
+// credentials at hand may choose among them (Derive, step 3), so a gate
+// must not settle such an id before it has every name it could read. It
+// does not allocate.
+func (c *Catalog) ListedOn(runtime, model string) int {
+	ri, ok := c.runtimes[runtime]
+	if !ok {
+		return 0
+	}
+	return len(ri.exact[strings.TrimSpace(model)])
+}
+
 // derived returns the derivation to arm, or DERIVED_PROVIDER_NOT_IN_REGISTRY
 // if the arm has no provider (possible only in a hand-built Catalog).
 func (ri *runtimeIndex) derived(runtime, model string, arm int, exact bool) (Derivation, error) {
@@ -131,8 +188,28 @@ func (c *Catalog) errUnregistered(ri *runtimeIndex, model string) *modelgate.Err
 	}
 	suggestions := c.Suggest(ri.rt.Name, model)
 	writeSuggestions(&b, suggestions)
+	offeredOn := c.offeredOn(ri.rt.Name, model)
+	if len(offeredOn) > 0 {
+		fmt.Fprintf(&b, "; runtime %s lists this exact id", quoteList(offeredOn, "and"))
+	}
 	return modelgate.Errorf(modelgate.EUnregisteredModel, "%s", b.String()).
-		WithDetail("runtime", ri.rt.Name).WithDetail("model", model).WithDetail("suggestions", suggestions)
+		WithDetail("runtime", ri.rt.Name).WithDetail("model", model).WithDetail("suggestions", suggestions).
+		WithDetail("offered_on", offeredOn)
+}
+
+// offeredOn returns the runtimes other than runtime that list model exactly,
+// sorted; empty, not nil, when none does.
+func (c *Catalog) offeredOn(runtime, model string) []string {
+	out := []string{}
+	for _, name := range c.runtimeNames {
+		if name == runtime {
+			continue
+		}
+		if _, ok := c.runtimes[name].exact[model]; ok {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func (c *Catalog) errAmbiguous(ri *runtimeIndex, model string) *modelgate.Error {
@@ -147,9 +224,12 @@ func (c *Catalog) errAmbiguous(ri *runtimeIndex, model string) *modelgate.Error 
 		model, ri.rt.Name, quoteList(candidates, "and"))
 	suggestions := c.Suggest(ri.rt.Name, model)
 	writeSuggestions(&b, suggestions)
-	return modelgate.Errorf(modelgate.EUnregisteredModel, "%s", b.String()).
+	e := modelgate.Errorf(modelgate.EUnregisteredModel, "%s", b.String()).
 		WithDetail("runtime", ri.rt.Name).WithDetail("model", model).
-		WithDetail("suggestions", suggestions).WithDetail("candidates", candidates)
+		WithDetail("suggestions", suggestions).WithDetail("offered_on", c.offeredOn(ri.rt.Name, model)).
+		WithDetail("candidates", candidates)
+	e.Cause = ErrAmbiguous
+	return e
 }
 
 func writeSuggestions(b *strings.Builder, suggestions []string) {

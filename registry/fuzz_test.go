@@ -26,6 +26,7 @@ func FuzzDerive(f *testing.F) {
 		modelgate.EModelRequired:         true,
 		modelgate.EUnregisteredModel:     true,
 		modelgate.EProviderNotInRegistry: true,
+		modelgate.EInvalidArgument:       true, // the id syntax
 	}
 	f.Fuzz(func(t *testing.T, runtime, model string) {
 		d, err := c.Derive(runtime, model, nil)
@@ -43,6 +44,9 @@ func FuzzDerive(f *testing.F) {
 		}
 		if d.Provider == nil {
 			t.Fatalf("Derive(%q, %q) succeeded with no provider", runtime, model)
+		}
+		if !registry.ValidModelID(strings.TrimSpace(model)) {
+			t.Fatalf("Derive(%q, %q) admitted an id that breaks the id syntax", runtime, model)
 		}
 		rt, _ := c.Runtime(runtime)
 		if rt.Arms[d.Arm].Provider != d.Provider.Name {

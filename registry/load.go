@@ -68,16 +68,19 @@ func LoadFile(path string) (*Catalog, error) {
 // Load parses and validates a catalog and builds its indexes. source names
 // the data in error messages (a file path, typically).
 //
-// It returns an error for the first problem found, naming source, the line
-// and the entry: malformed YAML or an unknown field, an unknown schema
+// It returns an error that lists every problem found (errors.Join, one line
+// each), each naming source, the line and the entry: malformed YAML or an unknown field, an unknown schema
 // version, no providers or no runtimes, a provider without a name, auth_env
 // or pattern, an auth_env name that is not an environment variable name, a
 // pattern that does not compile or is not anchored at the start of the id,
 // two providers or runtimes with one name, a runtime without arms, an arm
 // naming an unknown provider or a provider already used on the runtime, an
-// id that is empty, padded with spaces or listed twice on one arm, a missing
+// id that is empty, padded with spaces, breaks the model id syntax or is
+// listed twice on one arm, a provider other than the platform accepting a
+// reserved name (an auth_env name of the platform provider), a missing
 // or unknown default runtime, and a default model that is not platform-billed
-// on the default runtime. The errors are plain (not *modelgate.Error): a
+// on the default runtime (the defaults are checked once the rest is sound).
+// The errors are plain (not *modelgate.Error): a
 // broken catalog is the operator's problem, found at start-up.
 func Load(data []byte, source string) (*Catalog, error) {
 	if source == "" {
@@ -111,6 +114,8 @@ func Load(data []byte, source string) (*Catalog, error) {
 type loader struct {
 	source string
 	root   yaml.Node
+	// errs collects every problem found; Load reports them all.
+	errs []error
 }
 
 // errf returns an error prefixed with "source:line: ", or "source: " when
@@ -199,43 +204,72 @@ func (l *loader) build(f *catalogFile) (*Catalog, error) {
 	c := &Catalog{
 		byName:   make(map[string]*Provider, len(f.Providers)),
 		runtimes: make(map[string]*runtimeIndex, len(f.Runtimes)),
+		reserved: NameSet{},
 	}
 	if len(f.Providers) == 0 {
-		return nil, l.errf(l.line("providers"), "no providers")
+		l.fail(l.line("providers"), "no providers")
 	}
 	declaredAt := map[string]int{}
+	// broken holds providers that are declared but invalid: an arm naming
+	// one is not reported again as naming an unknown provider.
+	broken := map[string]bool{}
 	for i, e := range f.Providers {
-		p, err := l.provider(i, e)
-		if err != nil {
-			return nil, err
+		p := l.provider(i, e)
+		if p == nil {
+			broken[e.Name] = true
+			continue
 		}
 		at := l.line("providers", i, "name")
 		if first, dup := declaredAt[p.Name]; dup {
-			return nil, l.errf(at, "provider %q is declared twice (first at line %d)", p.Name, first)
+			l.fail(at, "provider %q is declared twice (first at line %d)", p.Name, first)
+			continue
 		}
 		declaredAt[p.Name] = at
 		c.providers = append(c.providers, p)
 		c.byName[p.Name] = p
 	}
+	// The platform's names belong to the operator: no other provider may
+	// accept them, or a user secret with such a name would count.
+	if p, ok := c.byName[PlatformProvider]; ok {
+		for _, n := range p.AuthEnv {
+			c.reserved[n] = struct{}{}
+		}
+	}
+	for i, p := range f.Providers {
+		if p.Name == PlatformProvider {
+			continue
+		}
+		for j, n := range p.AuthEnv {
+			if c.reserved.Has(n) {
+				l.fail(l.line("providers", i, "auth_env", j),
+					"provider %q: auth_env name %q is reserved: it is an auth_env name of the platform provider", p.Name, n)
+			}
+		}
+	}
 
 	if len(f.Runtimes) == 0 {
-		return nil, l.errf(l.line("runtimes"), "no runtimes")
+		l.fail(l.line("runtimes"), "no runtimes")
 	}
 	declaredAt = map[string]int{}
 	for i, e := range f.Runtimes {
-		ri, err := l.runtime(c, i, e)
-		if err != nil {
-			return nil, err
+		ri := l.runtime(c, broken, i, e)
+		if ri == nil {
+			continue
 		}
 		at := l.line("runtimes", i, "name")
 		if first, dup := declaredAt[ri.rt.Name]; dup {
-			return nil, l.errf(at, "runtime %q is declared twice (first at line %d)", ri.rt.Name, first)
+			l.fail(at, "runtime %q is declared twice (first at line %d)", ri.rt.Name, first)
+			continue
 		}
 		declaredAt[ri.rt.Name] = at
 		c.runtimes[ri.rt.Name] = ri
 		c.runtimeNames = append(c.runtimeNames, ri.rt.Name)
 	}
 	slices.Sort(c.runtimeNames)
+	if len(l.errs) > 0 {
+		// The defaults are checked by deriving, which needs a sound catalog.
+		return nil, errors.Join(l.errs...)
+	}
 
 	if err := l.defaults(c, f); err != nil {
 		return nil, err
@@ -244,39 +278,58 @@ func (l *loader) build(f *catalogFile) (*Catalog, error) {
 		if err := c.precomputeOffered(ri); err != nil {
 			return nil, l.errf(0, "%v", err)
 		}
+		ri.precomputeArms()
 	}
 	return c, nil
 }
 
-func (l *loader) provider(i int, e providerEntry) (*Provider, error) {
+// fail records one problem; Load reports them all.
+func (l *loader) fail(line int, format string, args ...any) {
+	l.errs = append(l.errs, l.errf(line, format, args...))
+}
+
+// provider returns the provider of entry i, or nil after recording its
+// problems.
+func (l *loader) provider(i int, e providerEntry) *Provider {
 	at := l.line("providers", i)
 	if strings.TrimSpace(e.Name) == "" {
-		return nil, l.errf(at, "provider #%d: missing name", i+1)
+		l.fail(at, "provider #%d: missing name", i+1)
+		return nil
 	}
+	ok := true
 	if len(e.AuthEnv) == 0 {
-		return nil, l.errf(at, "provider %q: missing auth_env (the names of its credential)", e.Name)
+		l.fail(at, "provider %q: missing auth_env (the names of its credential)", e.Name)
+		ok = false
 	}
 	for j, n := range e.AuthEnv {
 		if !envName.MatchString(n) {
-			return nil, l.errf(l.line("providers", i, "auth_env", j),
+			l.fail(l.line("providers", i, "auth_env", j),
 				"provider %q: auth_env name %q is not an environment variable name (want %s)", e.Name, n, envName)
+			ok = false
 		}
 	}
 	if e.Pattern == "" {
-		return nil, l.errf(at, "provider %q: missing pattern", e.Name)
+		l.fail(at, "provider %q: missing pattern", e.Name)
+		return nil
 	}
 	at = l.line("providers", i, "pattern")
 	re, err := regexp.Compile(e.Pattern)
 	if err != nil {
-		return nil, l.errf(at, "provider %q: pattern %q: %w", e.Name, e.Pattern, err)
+		l.fail(at, "provider %q: pattern %q: %w", e.Name, e.Pattern, err)
+		return nil
 	}
 	if !anchoredAtStart(e.Pattern) {
-		return nil, l.errf(at, "provider %q: pattern %q is not anchored at the start of the id: begin it with ^ (after any flags, as in (?i)^)", e.Name, e.Pattern)
+		l.fail(at, "provider %q: pattern %q is not anchored at the start of the id: begin it with ^ (after any flags, as in (?i)^)", e.Name, e.Pattern)
+		return nil
+	}
+	if !ok {
+		return nil
 	}
 	prefix, _ := re.LiteralPrefix()
 	check, err := l.check(i, e)
 	if err != nil {
-		return nil, err
+		l.errs = append(l.errs, err)
+		return nil
 	}
 	display := e.DisplayName
 	if display == "" {
@@ -289,8 +342,9 @@ func (l *loader) provider(i int, e providerEntry) (*Provider, error) {
 		Pattern:     e.Pattern,
 		Check:       check,
 		re:          re,
+		endAnchored: strings.HasSuffix(e.Pattern, "$") && !strings.HasSuffix(e.Pattern, `\$`),
 		prefix:      prefix,
-	}, nil
+	}
 }
 
 // anchoredAtStart reports whether every match of the RE2 pattern begins at
@@ -323,55 +377,82 @@ func anchoredAtStart(pattern string) bool {
 	return anchored(re)
 }
 
-func (l *loader) runtime(c *Catalog, i int, e runtimeEntry) (*runtimeIndex, error) {
+// runtime returns the runtime of entry i, or nil after recording its
+// problems. An arm naming a provider in broken (declared, but invalid) is
+// not reported again.
+func (l *loader) runtime(c *Catalog, broken map[string]bool, i int, e runtimeEntry) *runtimeIndex {
 	if strings.TrimSpace(e.Name) == "" {
-		return nil, l.errf(l.line("runtimes", i), "runtime #%d: missing name", i+1)
+		l.fail(l.line("runtimes", i), "runtime #%d: missing name", i+1)
+		return nil
 	}
 	if len(e.Arms) == 0 {
-		return nil, l.errf(l.line("runtimes", i), "runtime %q: no arms", e.Name)
+		l.fail(l.line("runtimes", i), "runtime %q: no arms", e.Name)
+		return nil
 	}
 	ri := &runtimeIndex{
 		rt:    Runtime{Name: e.Name, Arms: make([]Arm, 0, len(e.Arms))},
 		arms:  make([]*Provider, 0, len(e.Arms)),
 		exact: map[string][]int{},
 	}
+	ok := true
 	armOf := map[string]int{}
 	for j, a := range e.Arms {
 		at := l.line("runtimes", i, "arms", j, "provider")
-		if a.Provider == "" {
-			return nil, l.errf(at, "runtime %q: arm %d: missing provider", e.Name, j+1)
+		// A bad arm is reported and not indexed, but its ids are still
+		// checked: every problem of the file is reported at once.
+		p, usable := c.byName[a.Provider]
+		switch {
+		case a.Provider == "":
+			l.fail(at, "runtime %q: arm %d: missing provider", e.Name, j+1)
+		case !usable && !broken[a.Provider]:
+			l.fail(at, "runtime %q: arm %d: unknown provider %q", e.Name, j+1, a.Provider)
+		case usable:
+			if first, dup := armOf[a.Provider]; dup {
+				l.fail(at, "runtime %q: provider %q has two arms (%d and %d); list all its ids on one arm", e.Name, a.Provider, first+1, j+1)
+				usable = false
+			} else {
+				armOf[a.Provider] = j
+			}
 		}
-		p, ok := c.byName[a.Provider]
-		if !ok {
-			return nil, l.errf(at, "runtime %q: arm %d: unknown provider %q", e.Name, j+1, a.Provider)
+		if !usable {
+			ok = false
 		}
-		if first, dup := armOf[a.Provider]; dup {
-			return nil, l.errf(at, "runtime %q: provider %q has two arms (%d and %d); list all its ids on one arm", e.Name, a.Provider, first+1, j+1)
-		}
-		armOf[a.Provider] = j
+		arm := len(ri.rt.Arms)
 		listed := map[string]bool{}
 		for k, id := range a.Models {
 			at := l.line("runtimes", i, "arms", j, "models", k)
-			if id == "" || strings.TrimSpace(id) != id {
-				return nil, l.errf(at, "runtime %q: arm %d (%s): model id %q is empty or padded with spaces", e.Name, j+1, a.Provider, id)
+			switch {
+			case id == "" || strings.TrimSpace(id) != id:
+				l.fail(at, "runtime %q: arm %d (%s): model id %q is empty or padded with spaces", e.Name, j+1, a.Provider, id)
+				ok = false
+			case !ValidModelID(id):
+				l.fail(at, "runtime %q: arm %d (%s): model id %q breaks the id syntax: %s", e.Name, j+1, a.Provider, id, ModelIDRule)
+				ok = false
+			case listed[id]:
+				l.fail(at, "runtime %q: arm %d (%s): model %q is listed twice", e.Name, j+1, a.Provider, id)
+				ok = false
+			default:
+				listed[id] = true
+				ri.exact[id] = append(ri.exact[id], arm)
 			}
-			if listed[id] {
-				return nil, l.errf(at, "runtime %q: arm %d (%s): model %q is listed twice", e.Name, j+1, a.Provider, id)
-			}
-			listed[id] = true
-			ri.exact[id] = append(ri.exact[id], j)
+		}
+		if !ok {
+			continue // nothing of this runtime is indexed
 		}
 		if len(a.Models) == 0 {
-			ri.open = append(ri.open, j)
+			ri.open = append(ri.open, arm)
 		}
 		ri.rt.Arms = append(ri.rt.Arms, Arm{Provider: a.Provider, Models: slices.Clip(slices.Clone(a.Models))})
 		ri.arms = append(ri.arms, p)
+	}
+	if !ok {
+		return nil
 	}
 	for id := range ri.exact {
 		ri.ids = append(ri.ids, id)
 	}
 	slices.Sort(ri.ids)
-	return ri, nil
+	return ri
 }
 
 // defaults checks and sets the default runtime and model. The runtimes must

@@ -41,25 +41,16 @@ type Filter struct {
 // result is a new slice, empty (not nil) when nothing matches.
 //
 // It returns a *modelgate.Error with code INVALID_ARGUMENT for a Billing
-// value other than "", "all", "platform" or "byok", and UNKNOWN_RUNTIME
+// value other than "", "all", "platform" or "byok", and RUNTIME_UNSUPPORTED
 // (details "runtime", "runtimes") for an unknown runtime.
 func (c *Catalog) Offered(runtime string, f Filter) ([]OfferedModel, error) {
-	keepPlatform, keepBYOK := true, true
-	switch f.Billing {
-	case "", "all":
-	case "platform":
-		keepBYOK = false
-	case "byok":
-		keepPlatform = false
-	default:
-		return nil, modelgate.Errorf(modelgate.EInvalidArgument,
-			`billing must be "platform", "byok" or "all", not %q`, f.Billing).WithDetail("billing", f.Billing)
+	keepPlatform, keepBYOK, err := f.billing()
+	if err != nil {
+		return nil, err
 	}
 	ri, ok := c.runtimes[runtime]
 	if !ok {
-		return nil, modelgate.Errorf(modelgate.EUnknownRuntime,
-			"unknown runtime %q; known runtimes: %s", runtime, strings.Join(c.runtimeNames, ", ")).
-			WithDetail("runtime", runtime).WithDetail("runtimes", c.Runtimes())
+		return nil, c.errRuntimeUnsupported(runtime)
 	}
 	out := make([]OfferedModel, 0, len(ri.offered))
 	for _, m := range ri.offered {
@@ -72,6 +63,83 @@ func (c *Catalog) Offered(runtime string, f Filter) ([]OfferedModel, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// billing returns which billings f keeps, or INVALID_ARGUMENT.
+func (f Filter) billing() (platform, byok bool, err error) {
+	switch f.Billing {
+	case "", "all":
+		return true, true, nil
+	case "platform":
+		return true, false, nil
+	case "byok":
+		return false, true, nil
+	}
+	return false, false, modelgate.Errorf(modelgate.EInvalidArgument,
+		`billing must be "platform", "byok" or "all", not %q`, f.Billing).WithDetail("billing", f.Billing)
+}
+
+// ArmOffer is one arm of a runtime as discovery shows it (CONTRACT.md §4).
+// Its slices are shared and must not be modified.
+type ArmOffer struct {
+	// Provider names the arm's provider.
+	Provider string
+	// PlatformBilled is true on the platform provider's arm.
+	PlatformBilled bool
+	// AuthEnv is the provider's accepted credential names; nil on a
+	// platform arm, whose names are reserved for the operator.
+	AuthEnv []string
+	// Models is the arm's ids, sorted; nil on an open arm.
+	Models []string
+	// Pattern is the provider's pattern on an open arm; "" on a closed one.
+	Pattern string
+}
+
+// Arms returns the runtime's arms in the order Derive tries them, narrowed
+// by f (Provider keeps that provider's arm, Billing the platform or BYOK
+// arms), in a new slice that is empty, not nil, when nothing is kept. Read
+// as CONTRACT.md §4 says, the answer tells exactly what Derive and the gate
+// decide. It returns INVALID_ARGUMENT for a bad Billing and
+// RUNTIME_UNSUPPORTED (details "runtime", "runtimes") for an unknown
+// runtime.
+func (c *Catalog) Arms(runtime string, f Filter) ([]ArmOffer, error) {
+	keepPlatform, keepBYOK, err := f.billing()
+	if err != nil {
+		return nil, err
+	}
+	ri, ok := c.runtimes[runtime]
+	if !ok {
+		return nil, c.errRuntimeUnsupported(runtime)
+	}
+	out := make([]ArmOffer, 0, len(ri.shown))
+	for _, a := range ri.shown {
+		if f.Provider != "" && a.Provider != f.Provider {
+			continue
+		}
+		if a.PlatformBilled && !keepPlatform || !a.PlatformBilled && !keepBYOK {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// precomputeArms fills ri.shown.
+func (ri *runtimeIndex) precomputeArms() {
+	ri.shown = make([]ArmOffer, len(ri.rt.Arms))
+	for i, arm := range ri.rt.Arms {
+		p := ri.arms[i]
+		a := ArmOffer{Provider: p.Name, PlatformBilled: p.PlatformBilled()}
+		if !a.PlatformBilled {
+			a.AuthEnv = p.AuthEnv
+		}
+		if len(arm.Models) > 0 {
+			a.Models = slices.Sorted(slices.Values(arm.Models))
+		} else {
+			a.Pattern = p.Pattern
+		}
+		ri.shown[i] = a
+	}
 }
 
 // precomputeOffered fills ri.offered. Every listed id derives (it is listed),

@@ -148,8 +148,8 @@ func TestOffered_Errors(t *testing.T) {
 	c := registry.Default()
 	_, err := c.Offered("langgraph", registry.Filter{})
 	var e *modelgate.Error
-	if !errors.As(err, &e) || e.Code != modelgate.EUnknownRuntime {
-		t.Fatalf("Offered(langgraph) = %v, want %s", err, modelgate.EUnknownRuntime)
+	if !errors.As(err, &e) || e.Code != modelgate.ERuntimeUnsupported {
+		t.Fatalf("Offered(langgraph) = %v, want %s", err, modelgate.ERuntimeUnsupported)
 	}
 	if diff := cmp.Diff(c.Runtimes(), e.Details["runtimes"]); diff != "" {
 		t.Errorf(`details["runtimes"] mismatch (-want +got):\n%s`, diff)

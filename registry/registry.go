@@ -32,6 +32,10 @@ type Provider struct {
 	Check *Check
 
 	re *regexp.Regexp
+	// endAnchored is true when Pattern ends with an unescaped $: it then
+	// matches whole ids, and the remainder rule (CONTRACT.md §2.4) does not
+	// apply.
+	endAnchored bool
 	// prefix is the literal text every match of re starts with ("" for
 	// case-insensitive patterns); checking it first keeps the pattern path
 	// of Derive cheap on runtimes with many open arms.
@@ -46,9 +50,11 @@ func (p *Provider) PlatformBilled() bool { return p.Name == PlatformProvider }
 // returns false for any other name, including "".
 func (p *Provider) Accepts(name string) bool { return slices.Contains(p.AuthEnv, name) }
 
-// acceptsAny reports whether any of the provider's names is in s.
+// acceptsAny reports whether any of the provider's names is in s. The
+// platform provider accepts none: its names are reserved for the operator
+// (CONTRACT.md §2), so no secret can choose a platform arm.
 func (p *Provider) acceptsAny(s NameSet) bool {
-	if len(s) == 0 {
+	if len(s) == 0 || p.PlatformBilled() {
 		return false
 	}
 	for _, n := range p.AuthEnv {
@@ -59,9 +65,18 @@ func (p *Provider) acceptsAny(s NameSet) bool {
 	return false
 }
 
-// matches reports whether the provider's pattern accepts id.
+// matches reports whether the provider's pattern admits id: the pattern
+// matches, and something follows what it matched unless the pattern is
+// anchored at the end ("openrouter/" alone is not admitted by ^openrouter/).
 func (p *Provider) matches(id string) bool {
-	return strings.HasPrefix(id, p.prefix) && p.re.MatchString(id)
+	if !strings.HasPrefix(id, p.prefix) {
+		return false
+	}
+	if p.endAnchored {
+		return p.re.MatchString(id)
+	}
+	loc := p.re.FindStringIndex(id)
+	return loc != nil && loc[1] < len(id)
 }
 
 // Arm is one entry of a runtime's ordered provider list.
@@ -95,6 +110,22 @@ func NewNameSet(names ...string) NameSet {
 	return s
 }
 
+// Reserved reports whether name is reserved for the operator: an auth_env
+// name of the platform provider. A reserved name never counts among the
+// available names, and a workspace or org secret with such a name is
+// refused (CONTRACT.md §2). It returns false for any other name.
+func (c *Catalog) Reserved(name string) bool { return c.reserved.Has(name) }
+
+// ReservedNames returns the reserved names, sorted, in a new slice.
+func (c *Catalog) ReservedNames() []string {
+	out := make([]string, 0, len(c.reserved))
+	for n := range c.reserved {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Has reports whether name is in the set; it returns false on a nil set.
 func (s NameSet) Has(name string) bool {
 	_, ok := s[name]
@@ -111,6 +142,9 @@ type Catalog struct {
 	byName         map[string]*Provider
 	runtimes       map[string]*runtimeIndex
 	runtimeNames   []string // sorted
+	// reserved holds the platform provider's auth_env: names that belong
+	// to the operator and never count as a user's credential.
+	reserved NameSet
 }
 
 // runtimeIndex is a runtime with everything Derive, Suggest and Offered
@@ -128,6 +162,8 @@ type runtimeIndex struct {
 	ids []string
 	// offered is ids, derived with no credentials (see Offered).
 	offered []OfferedModel
+	// arms is the runtime as discovery shows it (see Arms).
+	shown []ArmOffer
 }
 
 //go:embed default.yaml

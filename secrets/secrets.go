@@ -55,6 +55,9 @@ var (
 	// errAuth means GCM authentication failed: the wrong key, a value moved
 	// to another row, or a tampered ciphertext. GCM cannot tell these apart.
 	errAuth = errors.New("authentication failed (wrong key, value moved from another row, or tampered)")
+	// ErrUnknownKey is wrapped by Open's error for a value sealed under a
+	// key id the keyring does not hold.
+	ErrUnknownKey = errUnknownKey
 	// errNoKey means the keyring is the zero value.
 	errNoKey = errors.New("keyring has no current key")
 )
@@ -214,4 +217,71 @@ func additionalData(scope, owner, name string) ([]byte, error) {
 		aad = append(aad, field...)
 	}
 	return aad, nil
+}
+
+// Opened is one owner's stored secrets after OpenAll. It holds plaintext:
+// keep it no longer than needed and never log it (it prints without values).
+type Opened struct {
+	// Values maps the name of every usable secret to its value, trimmed of
+	// surrounding white space. A secret whose trimmed value is empty is not
+	// usable (CONTRACT.md §2: a blank value never satisfies the gate).
+	Values map[string]string
+	// Undecryptable names the secrets that did not open with the keyring
+	// (a key not configured, or a tampered row), sorted; each one's error,
+	// which names the key id and never a value, is in Errors.
+	Undecryptable []string
+	// Errors holds the error of each name in Undecryptable.
+	Errors map[string]error
+}
+
+// String describes o without its values.
+func (o Opened) String() string {
+	return fmt.Sprintf("secrets.Opened{%d usable, undecryptable %v}", len(o.Values), o.Undecryptable)
+}
+
+// Names returns the names of the usable secrets, sorted.
+func (o Opened) Names() []string {
+	names := make([]string, 0, len(o.Values))
+	for n := range o.Values {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// OpenAll decrypts the sealed secrets of one owner (see Open for scope and
+// owner). It is the one rule of which stored secrets count as credentials,
+// shared by the gate's org lookup, discovery and the provisioner: a secret
+// that opens to a non-blank value counts (trimmed); one that opens to a
+// blank value does not; one that does not open is listed in Undecryptable.
+// It never fails.
+func (k *Keyring) OpenAll(scope, owner string, sealed []modelgate.SealedSecret) Opened {
+	o := Opened{Values: make(map[string]string, len(sealed))}
+	for _, s := range sealed {
+		plain, err := k.Open(scope, owner, s.Name, s.Sealed)
+		if err != nil {
+			o.Undecryptable = append(o.Undecryptable, s.Name)
+			if o.Errors == nil {
+				o.Errors = map[string]error{}
+			}
+			o.Errors[s.Name] = err
+			continue
+		}
+		if v := strings.TrimSpace(string(plain)); v != "" {
+			o.Values[s.Name] = v
+		}
+		clear(plain)
+	}
+	slices.Sort(o.Undecryptable)
+	return o
+}
+
+// KeyIDs returns the ids of every key the keyring opens with, sorted.
+func (k *Keyring) KeyIDs() []string {
+	ids := make([]string, 0, len(k.aeads))
+	for id := range k.aeads {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }

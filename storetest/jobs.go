@@ -238,3 +238,45 @@ func testExpire(t *testing.T, s modelgate.Store) {
 		t.Errorf("second ExpireProvisioning = %v, %v; want none", ids(again), err)
 	}
 }
+
+func testHold(t *testing.T, s modelgate.Store) {
+	ctx := t.Context()
+	w := create(t, s, newWorkspace("acme", "w"))
+	wantCode(t, s.HoldWorkspace(ctx, "a", w, "m"), modelgate.ENotFound) // not leased
+	a := claim(t, s, "a", time.Hour, 1)
+	if len(a) != 1 {
+		t.Fatalf("claim = %d rows, want 1", len(a))
+	}
+	wantCode(t, s.HoldWorkspace(ctx, "b", a[0], "m"), modelgate.ENotFound) // another owner
+	held := a[0]
+	tick(held.UpdatedAt)
+	const msg = "waiting for the operator: key id 0123 is missing"
+	if err := s.HoldWorkspace(ctx, "a", held, msg); err != nil {
+		t.Fatalf("HoldWorkspace: %v", err)
+	}
+	if held.Status != modelgate.StatusProvisioning || held.StatusMessage != msg || held.StatusCode != "" || !held.UpdatedAt.After(a[0].CreatedAt) {
+		t.Errorf("after HoldWorkspace: %s %q %q updated %v", held.Status, held.StatusCode, held.StatusMessage, held.UpdatedAt)
+	}
+	if diff := cmp.Diff(get(t, s, "acme", w.ID), held); diff != "" {
+		t.Errorf("HoldWorkspace did not set *w to the stored row (-stored +w):\n%s", diff)
+	}
+	// It records no status change (the row is still provisioning), and the
+	// row stays leased until the lease ends.
+	changes, err := s.StatusChanges(ctx, "acme", w.ID)
+	if err != nil {
+		t.Fatalf("StatusChanges: %v", err)
+	}
+	for _, c := range changes {
+		if c.From != "" {
+			t.Errorf("HoldWorkspace recorded a change: %+v", c)
+		}
+	}
+	if got := claim(t, s, "c", time.Hour, 1); len(got) != 0 {
+		t.Errorf("a held row under a live lease was claimed: %v", ids(got))
+	}
+	// Finishing later works as usual.
+	if err := s.FinishWorkspace(ctx, "a", held, modelgate.StatusOnline, "", ""); err != nil {
+		t.Fatalf("FinishWorkspace after HoldWorkspace: %v", err)
+	}
+	wantCode(t, s.HoldWorkspace(ctx, "a", held, msg), modelgate.ENotFound) // no longer provisioning
+}

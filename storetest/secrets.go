@@ -253,3 +253,25 @@ func testRotateError(t *testing.T, s modelgate.Store) {
 		}
 	}
 }
+
+func testSecretKeyIDs(t *testing.T, s modelgate.Store) {
+	ctx := t.Context()
+	if got, err := s.SecretKeyIDs(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("SecretKeyIDs of an empty store = %v, %v; want none", got, err)
+	}
+	nw := newWorkspace("acme", "w")
+	nw.Secrets = []modelgate.SealedSecret{{Name: "A_KEY", Sealed: sealed("kw", "a")}, {Name: "B_KEY", Sealed: sealed("k1", "b")}}
+	create(t, s, nw)
+	for org, id := range map[string]string{"acme": "k1", "other": "k2"} {
+		if _, err := s.SetOrgSecret(ctx, org, modelgate.SealedSecret{Name: "C_KEY", Sealed: sealed(id, "c")}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.SecretKeyIDs(ctx)
+	if err != nil {
+		t.Fatalf("SecretKeyIDs: %v", err)
+	}
+	if diff := cmp.Diff([]string{"k1", "k2", "kw"}, got); diff != "" {
+		t.Errorf("SecretKeyIDs (-want +got):\n%s", diff)
+	}
+}

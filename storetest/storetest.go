@@ -74,6 +74,8 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"ClaimWorkspaces_OldestProvisioningFirst", testClaimOrder},
 		{"ClaimWorkspaces_ExpiredLeaseIsReclaimable", testExpiredLease},
 		{"FinishWorkspace_OnlyLeaseOwnerFinishes", testFinish},
+		{"HoldWorkspace_OnlyLeaseOwnerSetsTheMessageAndItStaysProvisioning", testHold},
+		{"SecretKeyIDs_AreTheDistinctKeysOfEveryStoredSecret", testSecretKeyIDs},
 		{"ExpireProvisioning_FailsOnlyOldProvisioning", testExpire},
 		{"Audit_AppendAndListBySinceAndOrg", testAudit},
 		{"Audit_CreateWorkspaceAppendsItsDecisionOnlyWhenItCreates", testCreateAudit},

@@ -12,23 +12,43 @@ import (
 	"github.com/modelgate/modelgate/mcpserver"
 	"github.com/modelgate/modelgate/provision"
 	"github.com/modelgate/modelgate/registry"
+	"github.com/modelgate/modelgate/secrets"
 	"github.com/modelgate/modelgate/tools"
 	"github.com/rs/zerolog"
 )
 
-// noDatabase answers the one query discovery makes without a database, so
-// the benchmark measures the handler itself.
-type noDatabase struct{ modelgate.Store }
+// noDatabase answers the one query discovery makes (the org's sealed
+// secrets: one ANTHROPIC_API_KEY) without a database, so the benchmark
+// measures the handler itself, decryption included.
+type noDatabase struct {
+	modelgate.Store
+	org []modelgate.SealedSecret
+}
 
-func (noDatabase) OrgSecretNames(context.Context, string) ([]string, error) {
-	return []string{"ANTHROPIC_API_KEY"}, nil
+func (n noDatabase) OrgSecrets(context.Context, string) ([]modelgate.SealedSecret, error) {
+	return n.org, nil
+}
+
+// benchService returns a service over noDatabase.
+func benchService(b *testing.B) *provision.Service {
+	log := zerolog.Nop()
+	keys, err := secrets.NewKeyring(secrets.GenerateKey())
+	if err != nil {
+		b.Fatal(err)
+	}
+	sv, err := keys.Seal(secrets.ScopeOrg, "acme", "ANTHROPIC_API_KEY", []byte("sk-ant-bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	db := noDatabase{org: []modelgate.SealedSecret{{Name: "ANTHROPIC_API_KEY", Sealed: sv}}}
+	return provision.New(db, gate.New(registry.Default(), log), keys, log)
 }
 
 // BenchmarkListOfferedModels measures the list_offered_models handler in
 // process for claude-code with no database (target: ≤ 50 µs/op).
 func BenchmarkListOfferedModels(b *testing.B) {
 	log := zerolog.Nop()
-	svc := provision.New(noDatabase{}, gate.New(registry.Default(), log), nil, log)
+	svc := benchService(b)
 	h := tools.ListOfferedModels(tools.Deps{Service: svc, Log: log}).Handler
 	ctx := mcpserver.WithOrg(context.Background(), "acme")
 	req := mcp.CallToolRequest{}
@@ -53,7 +73,7 @@ func BenchmarkListOfferedModels(b *testing.B) {
 // bound the list_offered_models / ping ratio over HTTP.
 func BenchmarkResponseEncoding(b *testing.B) {
 	log := zerolog.Nop()
-	svc := provision.New(noDatabase{}, gate.New(registry.Default(), log), nil, log)
+	svc := benchService(b)
 	h := tools.ListOfferedModels(tools.Deps{Service: svc, Log: log}).Handler
 	req := mcp.CallToolRequest{}
 	req.Params.Arguments = map[string]any{"runtime": "claude-code"}

@@ -15,7 +15,7 @@ import (
 
 // knownCodes are the codes a tool may answer with (CONTRACT.md §4).
 var knownCodes = map[string]bool{
-	modelgate.EInvalidArgument: true, modelgate.EUnknownRuntime: true, modelgate.ERuntimeUnsupported: true,
+	modelgate.EInvalidArgument: true, modelgate.ERuntimeUnsupported: true,
 	modelgate.EModelRequired: true, modelgate.EUnregisteredModel: true, modelgate.EProviderNotInRegistry: true,
 	modelgate.EMissingCredential: true, modelgate.ENameConflict: true, modelgate.ENotFound: true,
 	modelgate.EConfirmationRequired: true,

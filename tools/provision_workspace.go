@@ -14,7 +14,7 @@ import (
 
 const provisionWorkspaceDescription = `Create a workspace that runs an agent runtime on a model, after checking that it can really start.
 
-Before anything is written, the BYOK gate checks the runtime, that the model id is registered for it (call list_offered_models first and use an id exactly as listed), and that a BYOK model has a credential: one of its auth_env names as a workspace secret ("secrets") or as an org secret. A refusal is an error result with a code (UNREGISTERED_MODEL_FOR_RUNTIME with suggestions, MISSING_BYOK_CREDENTIAL with the accepted names and a platform-billed alternative, INVALID_CREDENTIAL when the provider rejects a key given in "secrets", ...) and writes nothing. Platform-billed models need no key.
+Before anything is written, the BYOK gate checks the runtime, that the model id is registered for it (call list_offered_models first: use an id an arm lists, or one an open arm's pattern admits), and that a BYOK model has a credential: one of its auth_env names as a workspace secret ("secrets") or as an org secret. A refusal is an error result with a code (UNREGISTERED_MODEL_FOR_RUNTIME with suggestions, MISSING_BYOK_CREDENTIAL with the accepted names and a platform-billed alternative, INVALID_CREDENTIAL when the provider rejects a key given in "secrets", ...) and writes nothing. Platform-billed models need no key.
 
 Use dry_run to check without creating. Pass an idempotency_key when you may retry: the same key returns the first result and creates nothing new. Secret values are never echoed.`
 
@@ -23,10 +23,10 @@ var provisionWorkspaceInput = json.RawMessage(`{
   "properties": {
     "name": {"type": "string", "minLength": 1, "maxLength": 255, "description": "Workspace name, unique in the org among workspaces that are not removed."},
     "runtime": {"type": "string", "description": "Agent runtime. Default: the server's default runtime."},
-    "model": {"type": "string", "description": "Model id exactly as list_offered_models lists it for the runtime."},
+    "model": {"type": "string", "description": "Model id as list_offered_models lists it, or one an open arm's pattern admits."},
     "secrets": {
       "type": "object",
-      "description": "Workspace-scope credentials: ENV_NAME -> value. Values are stored encrypted and never returned.",
+      "description": "Workspace-scope credentials: ENV_NAME -> value (trimmed, not blank; platform names are reserved). Stored encrypted, never returned.",
       "propertyNames": {"pattern": "^[A-Z_][A-Z0-9_]{0,127}$"},
       "additionalProperties": {"type": "string", "minLength": 1},
       "maxProperties": 64

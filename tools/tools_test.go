@@ -61,13 +61,16 @@ func newService(tb testing.TB, store modelgate.Store, log zerolog.Logger) (*prov
 	return provision.New(store, gate.New(registry.Default(), log), keys, log), keys
 }
 
-// failingLookup is the store with its org secret-name lookup broken.
+// failingLookup is the store with the gate's org lookup (the read of the
+// org's secrets) broken.
 type failingLookup struct {
 	*sqlite.DB
 	err error
 }
 
-func (f failingLookup) OrgSecretNames(context.Context, string) ([]string, error) { return nil, f.err }
+func (f failingLookup) OrgSecrets(context.Context, string) ([]modelgate.SealedSecret, error) {
+	return nil, f.err
+}
 
 func setup(t *testing.T, o setupOpts) testBundle {
 	t.Helper()
@@ -223,12 +226,12 @@ func TestMCP_InProcessClient(t *testing.T) {
 			}
 
 			got := b.mustCall(t, "list_offered_models", map[string]any{"runtime": "codex"})
-			if got["runtime"] != "codex" || len(got["models"].([]any)) == 0 {
+			if arms, _ := got["arms"].([]any); got["runtime"] != "codex" || len(arms) != 4 {
 				t.Fatalf("list_offered_models = %v", got)
 			}
-			errObj := b.mustFail(t, "list_offered_models", map[string]any{"runtime": "langgraph"}, modelgate.EUnknownRuntime)
+			errObj := b.mustFail(t, "list_offered_models", map[string]any{"runtime": "langgraph"}, modelgate.ERuntimeUnsupported)
 			if rts, _ := errObj["runtimes"].([]any); len(rts) != 5 {
-				t.Fatalf("UNKNOWN_RUNTIME lists runtimes %v", errObj["runtimes"])
+				t.Fatalf("RUNTIME_UNSUPPORTED lists runtimes %v", errObj["runtimes"])
 			}
 
 			req := mcp.CallToolRequest{}
@@ -346,8 +349,11 @@ func (b testBundle) counts(t *testing.T) map[string]int64 {
 }
 
 // TestTools_DiscoveryAgreesWithProvisioning checks, for every runtime and
-// every offered model, that credential_available is exactly whether
-// provision_workspace (dry run, no workspace secrets) allows it.
+// every listed id, that reading list_offered_models's arms as CONTRACT.md §4
+// says (the first arm listing the id whose credential is available, else
+// the first arm listing it, which needs no key only if platform-billed)
+// gives exactly provision_workspace's answer (dry run, no workspace
+// secrets) and provider.
 func TestTools_DiscoveryAgreesWithProvisioning(t *testing.T) {
 	t.Parallel()
 	for _, orgKeys := range [][]string{nil, {"OPENAI_API_KEY"}, {"ANTHROPIC_AUTH_TOKEN", "GROQ_API_KEY"}, {"KIMI_API_KEY"}} {
@@ -359,11 +365,35 @@ func TestTools_DiscoveryAgreesWithProvisioning(t *testing.T) {
 			}
 			for _, rt := range registry.Default().Runtimes() {
 				list := b.mustCall(t, "list_offered_models", map[string]any{"runtime": rt})
-				for _, m := range list["models"].([]any) {
-					m := m.(map[string]any)
-					_, errObj := b.call(t, "provision_workspace", map[string]any{"name": "x", "runtime": rt, "model": m["model"], "dry_run": true})
-					if allowed := errObj == nil; allowed != m["credential_available"].(bool) {
-						t.Fatalf("%s %s: credential_available=%v but provision allowed=%v (%v)", rt, m["model"], m["credential_available"], allowed, errObj)
+				type reading struct {
+					provider string
+					allowed  bool
+				}
+				want := map[string]reading{}
+				for _, a := range list["arms"].([]any) {
+					a := a.(map[string]any)
+					models, _ := a["models"].([]any)
+					for _, m := range models {
+						id := m.(string)
+						r, seen := want[id]
+						switch {
+						case !seen:
+							want[id] = reading{a["provider"].(string), a["credential_available"].(bool)}
+						case !r.allowed && a["platform_billed"] == false && a["credential_available"] == true:
+							want[id] = reading{a["provider"].(string), true}
+						}
+					}
+				}
+				for id, w := range want {
+					got, errObj := b.call(t, "provision_workspace", map[string]any{"name": "x", "runtime": rt, "model": id, "dry_run": true})
+					provider := ""
+					if errObj != nil {
+						provider, _ = errObj["provider"].(string)
+					} else {
+						provider = got["provider"].(string)
+					}
+					if allowed := errObj == nil; allowed != w.allowed || provider != w.provider {
+						t.Fatalf("%s %s: discovery reads %+v but provision allowed=%v provider %q (%v)", rt, id, w, allowed, provider, errObj)
 					}
 				}
 			}
@@ -432,13 +462,13 @@ func TestTools_OrgSecrets(t *testing.T) {
 		t.Fatalf("list_org_secrets = %v", list)
 	}
 	offered := b.mustCall(t, "list_offered_models", map[string]any{"runtime": "claude-code", "billing": "byok"})
-	for _, m := range offered["models"].([]any) {
-		m := m.(map[string]any)
-		if m["model"] == "claude-sonnet-4-6" && m["credential_available"] != true {
-			t.Fatalf("claude-sonnet-4-6 not available with an org ANTHROPIC_API_KEY: %v", m)
+	for _, a := range offered["arms"].([]any) {
+		a := a.(map[string]any)
+		if a["provider"] == "anthropic-api" && a["credential_available"] != true {
+			t.Fatalf("anthropic-api not available with an org ANTHROPIC_API_KEY: %v", a)
 		}
-		if m["platform_billed"] == true {
-			t.Fatalf("billing=byok listed a platform model: %v", m)
+		if a["platform_billed"] == true {
+			t.Fatalf("billing=byok listed a platform arm: %v", a)
 		}
 	}
 	del := b.mustCall(t, "delete_org_secret", map[string]any{"key": "ANTHROPIC_API_KEY"})
@@ -574,7 +604,7 @@ func TestTools_FailOpenWhenOrgLookupFails(t *testing.T) {
 	}
 	// Discovery does not promise a key it could not see.
 	offered := b.mustCall(t, "list_offered_models", map[string]any{"runtime": "claude-code", "billing": "byok"})
-	for _, m := range offered["models"].([]any) {
+	for _, m := range offered["arms"].([]any) {
 		if m.(map[string]any)["credential_available"] != false {
 			t.Fatalf("credential_available true with a failing lookup: %v", m)
 		}

@@ -94,8 +94,8 @@ func call(t *testing.T, c *client.Client, tool string, args map[string]any) (map
 // secret, provision, get, list, deprovision.
 func lifecycle(t *testing.T, c *client.Client) {
 	offered, _ := call(t, c, "list_offered_models", map[string]any{"runtime": "claude-code"})
-	idx := slices.IndexFunc(offered["models"].([]any), func(m any) bool { return m.(map[string]any)["model"] == "claude-sonnet-4-6" })
-	if idx < 0 || offered["models"].([]any)[idx].(map[string]any)["credential_available"] != false {
+	idx := slices.IndexFunc(offered["arms"].([]any), func(a any) bool { return a.(map[string]any)["provider"] == "anthropic-api" })
+	if idx < 0 || offered["arms"].([]any)[idx].(map[string]any)["credential_available"] != false {
 		t.Fatalf("claude-sonnet-4-6 offered without credential? %v", offered)
 	}
 	refused, isErr := call(t, c, "provision_workspace", map[string]any{"name": "researcher", "model": "claude-sonnet-4-6"})
@@ -158,24 +158,37 @@ func TestStdio_PostgresWithoutKeyRefusesToStart(t *testing.T) {
 	}
 }
 
+// TestCLI_ModelsJSONMatchesTheTool: `mcp-server models --json` prints the
+// list_offered_models result byte for byte (then a newline), for every
+// runtime, with an org secret that makes a credential available.
 func TestCLI_ModelsJSONMatchesTheTool(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cmd := exec.Command(binary, "models", "--runtime", "codex", "--json", "--data-dir", dir)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cli map[string]any
-	if err := json.Unmarshal(out, &cli); err != nil {
-		t.Fatal(err)
+	set := exec.Command(binary, "secret", "set", "OPENAI_API_KEY", "--data-dir", dir)
+	set.Stdin = strings.NewReader(canary + "\n")
+	if out, err := set.CombinedOutput(); err != nil {
+		t.Fatalf("secret set: %v: %s", err, out)
 	}
 	c, _ := startStdio(t, []string{"MODELGATE_DATA_DIR=" + dir}, mcp.ProtocolVersion20251125)
-	tool, _ := call(t, c, "list_offered_models", map[string]any{"runtime": "codex"})
-	a, _ := json.Marshal(cli)
-	b, _ := json.Marshal(tool)
-	if string(a) != string(b) {
-		t.Fatalf("models --json and the tool differ:\n%s\n%s", a, b)
+	for _, rt := range []string{"claude-code", "codex", "google-adk", "hermes", "openclaw"} {
+		out, err := exec.Command(binary, "models", "--runtime", rt, "--json", "--data-dir", dir).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "list_offered_models"
+		req.Params.Arguments = map[string]any{"runtime": rt}
+		res, err := c.CallTool(t.Context(), req)
+		if err != nil || res.IsError {
+			t.Fatalf("list_offered_models %s: %v %v", rt, err, res)
+		}
+		text, _ := mcp.AsTextContent(res.Content[0])
+		if string(out) != text.Text+"\n" {
+			t.Fatalf("%s: models --json and the tool differ:\n%s\n%s", rt, out, text.Text)
+		}
+		if rt == "codex" && !strings.Contains(text.Text, `"provider":"openai-api","platform_billed":false,"auth_env":["OPENAI_API_KEY"],"credential_available":true`) {
+			t.Fatalf("codex: the org's OPENAI_API_KEY is not seen: %s", text.Text)
+		}
 	}
 }
 
