@@ -11,6 +11,7 @@ import (
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/mcpserver"
+	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/postgres"
 	"github.com/modelgate/modelgate/provision"
 	"github.com/modelgate/modelgate/ratelimit"
@@ -34,6 +35,8 @@ type app struct {
 	// limiter limits calls per org and per token (nil: no limit); the
 	// network transports and the tool middleware share it.
 	limiter *ratelimit.Limiter
+	// metrics counts for GET /metrics (nil: metrics are off).
+	metrics *metrics.Metrics
 }
 
 // newLogger returns the structured stderr logger at the configured level.
@@ -72,6 +75,9 @@ func openApp(ctx context.Context, cfg *Config, log zerolog.Logger, getenv func(s
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, catalog: cat, limiter: ratelimit.New(cfg.RateLimit, cfg.Burst)}
+	if cfg.metricsEnabled() {
+		a.metrics = metrics.New(metrics.Options{OrgLabels: cfg.MetricsOrgLabels})
+	}
 	keys, haveKey, err := secrets.KeyringFromEnv(getenv)
 	if err != nil {
 		return nil, err
@@ -108,7 +114,7 @@ func openApp(ctx context.Context, cfg *Config, log zerolog.Logger, getenv func(s
 		a.store, a.listen = db, db.ListenProvision
 	}
 	a.keys = keys
-	a.service = provision.New(a.store, gate.New(cat, log), keys, log)
+	a.service = provision.New(a.store, gate.New(cat, log).WithMetrics(a.metrics), keys, log)
 	return a, nil
 }
 
@@ -139,5 +145,6 @@ func (a *app) mcpServerOptions(version string) mcpserver.Options {
 		Allow:       a.cfg.allowList(),
 		CallTimeout: a.cfg.CallTimeout,
 		Limiter:     a.limiter,
+		Metrics:     a.metrics,
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/modelgate/modelgate/mcpserver"
 )
 
 // Config is the server's configuration. Every field has a flag and a
@@ -32,6 +34,12 @@ type Config struct {
 	MaxBodyBytes       int64
 	RateLimit          float64
 	Burst              int
+	// Metrics serves GET /metrics; unset means on for a loopback --addr
+	// and off otherwise (see metricsEnabled).
+	Metrics          optionalBool
+	MetricsOrgLabels bool
+	TLSCert          string
+	TLSKey           string
 	// Provisioner
 	Driver           string
 	ExecCommand      string
@@ -73,6 +81,10 @@ var configFlags = []flagDef{
 	{name: "max-body-bytes", env: "MODELGATE_MAX_BODY_BYTES", def: "1048576", usage: "serve: largest accepted request body (413 beyond)"},
 	{name: "rate-limit", env: "MODELGATE_RATE_LIMIT", def: "0", usage: "tool calls per second per org and per token (0: no limit)"},
 	{name: "burst", env: "MODELGATE_BURST", def: "20", usage: "burst of the rate limit"},
+	{name: "metrics", env: "MODELGATE_METRICS", usage: "serve: GET /metrics in the Prometheus format, without a token (default: on for a loopback --addr, off otherwise)"},
+	{name: "metrics-org-labels", env: "MODELGATE_METRICS_ORG_LABELS", def: "false", usage: "serve: label per-call metrics with the org name (org names may be customers' names)"},
+	{name: "tls-cert", env: "MODELGATE_TLS_CERT", usage: "serve: PEM certificate `file` (chain) for HTTPS; re-read on SIGHUP"},
+	{name: "tls-key", env: "MODELGATE_TLS_KEY", usage: "serve: PEM private key `file` for HTTPS; re-read on SIGHUP"},
 	{name: "driver", env: "MODELGATE_DRIVER", usage: "provisioner driver: exec or webhook (empty: workspaces wait for a provisioner)"},
 	{name: "exec-command", env: "MODELGATE_EXEC_COMMAND", usage: "exec driver: command run (via /bin/sh -c) to start a workspace"},
 	{name: "webhook-url", env: "MODELGATE_WEBHOOK_URL", usage: "webhook driver: URL the workspace is POSTed to"},
@@ -152,6 +164,17 @@ func bindConfig(fs *flag.FlagSet, c *Config, getenv func(string) string) error {
 			n, err := strconv.Atoi(def)
 			check(err)
 			fs.IntVar(&c.Burst, f.name, n, usage)
+		case "metrics":
+			if def != "" {
+				check(c.Metrics.Set(def))
+			}
+			fs.Var(&c.Metrics, f.name, usage)
+		case "metrics-org-labels":
+			fs.BoolVar(&c.MetricsOrgLabels, f.name, parseBool(def), usage)
+		case "tls-cert":
+			fs.StringVar(&c.TLSCert, f.name, def, usage)
+		case "tls-key":
+			fs.StringVar(&c.TLSKey, f.name, def, usage)
 		case "driver":
 			fs.StringVar(&c.Driver, f.name, def, usage)
 		case "exec-command":
@@ -173,6 +196,45 @@ func bindConfig(fs *flag.FlagSet, c *Config, getenv func(string) string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// optionalBool is a boolean flag that remembers whether it was given, so
+// that its default can depend on other flags (--metrics on --addr).
+type optionalBool struct{ set, value bool }
+
+// String returns the value, or "" when it was not given.
+func (b *optionalBool) String() string {
+	if b == nil || !b.set {
+		return ""
+	}
+	return strconv.FormatBool(b.value)
+}
+
+// Set parses a boolean; it returns strconv's error for anything else.
+func (b *optionalBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	b.set, b.value = true, v
+	return nil
+}
+
+// IsBoolFlag lets the flag be given alone (--metrics).
+func (b *optionalBool) IsBoolFlag() bool { return true }
+
+// metricsEnabled reports whether serve exposes GET /metrics: as given, or
+// by default only on a loopback listener, where whoever can scrape it can
+// already reach the server. On a public listener it stays off unless asked
+// for, as /metrics needs no token.
+func (c *Config) metricsEnabled() bool {
+	if c.Transport == "stdio" {
+		return false
+	}
+	if c.Metrics.set {
+		return c.Metrics.value
+	}
+	return mcpserver.IsLoopbackAddr(c.Addr)
 }
 
 // dataDir returns the configured data directory or the user's default one.

@@ -83,6 +83,7 @@ func newProvisioner(a *app) (*provisioner.Provisioner, error) {
 		MaxAttempts:      a.cfg.MaxAttempts,
 		ProvisionTimeout: a.cfg.ProvisionTimeout,
 		Wake:             a.listen,
+		Metrics:          a.metrics,
 		Log:              a.log.With().Str("component", "provisioner").Str("driver", a.cfg.Driver).Logger(),
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/registry"
 	"github.com/modelgate/modelgate/secrets"
 	"github.com/rs/zerolog"
@@ -71,11 +72,21 @@ type Decision struct {
 type Gate struct {
 	catalog *registry.Catalog
 	log     zerolog.Logger
+	metrics *metrics.Metrics
 }
 
 // New returns a gate over catalog that logs fail-open warnings to log.
 func New(catalog *registry.Catalog, log zerolog.Logger) *Gate {
 	return &Gate{catalog: catalog, log: log}
+}
+
+// WithMetrics returns a copy of g that counts its decisions (Check, and
+// CountPreflight for the provisioner; not AllowsWith, which is discovery)
+// and fail-open allowances in m.
+func (g *Gate) WithMetrics(m *metrics.Metrics) *Gate {
+	c := *g
+	c.metrics = m
+	return &c
 }
 
 // Catalog returns the catalog the gate decides with.
@@ -89,7 +100,33 @@ func (g *Gate) PlatformDefault(runtime string) string { return g.catalog.Platfor
 // Decision, or a *modelgate.Error with the code of the first failed check.
 // A failing org lookup makes Check allow with scope "unverified" (fail-open).
 func (g *Gate) Check(ctx context.Context, req Request, org OrgSecretNames) (Decision, error) {
-	return g.check(ctx, req, org.OrgSecretNames, true)
+	dec, err := g.check(ctx, req, org.OrgSecretNames, true)
+	g.count("check", req, dec, err)
+	return dec, err
+}
+
+// count records a decision of Check or Preflight. The runtime and provider
+// labels are catalog names only: a caller's made-up runtime is "unknown".
+func (g *Gate) count(stage string, req Request, dec Decision, err error) {
+	if g.metrics == nil {
+		return
+	}
+	runtime := metrics.Unknown
+	if _, ok := g.catalog.Runtime(req.Runtime); ok {
+		runtime = req.Runtime
+	}
+	provider, code := dec.Provider, metrics.OK
+	if err != nil {
+		code = modelgate.ErrorCode(err)
+		var e *modelgate.Error
+		if errors.As(err, &e) {
+			provider, _ = e.Details["provider"].(string)
+		}
+		if _, ok := g.catalog.Provider(provider); !ok {
+			provider = ""
+		}
+	}
+	g.metrics.GateDecision(stage, runtime, provider, code)
 }
 
 // Preflight runs the same gate for the provisioner, with the org's current
@@ -104,6 +141,14 @@ func (g *Gate) Preflight(ctx context.Context, req Request, orgSecrets map[string
 		}
 		return names, nil
 	}, false)
+}
+
+// CountPreflight records the final decision of the provisioner's preflight
+// in the gate's metrics. The provisioner may call Preflight twice for one
+// workspace (without, then with, the org's secrets), so Preflight does not
+// count by itself.
+func (g *Gate) CountPreflight(req Request, dec Decision, err error) {
+	g.count("preflight", req, dec, err)
 }
 
 func (g *Gate) check(ctx context.Context, req Request, lookup func(context.Context) ([]string, error), failOpen bool) (Decision, error) {
@@ -133,6 +178,7 @@ func (g *Gate) check(ctx context.Context, req Request, lookup func(context.Conte
 				return Decision{}, fmt.Errorf("gate: read org secret names: %w", lerr)
 			}
 			// Fail-open cannot choose a provider: the model stays ambiguous.
+			g.metrics.StoreError("org_secret_names")
 			g.log.Warn().Err(lerr).Str("org", req.Org).Str("runtime", req.Runtime).
 				Msg("org secret lookup failed; an ambiguous model could not be settled")
 			return Decision{}, err
@@ -166,6 +212,8 @@ func (g *Gate) check(ctx context.Context, req Request, lookup func(context.Conte
 			return Decision{}, fmt.Errorf("gate: read org secret names: %w", err)
 		}
 		// 7. fail-open: the provisioner's Preflight re-checks.
+		g.metrics.GateFailOpen()
+		g.metrics.StoreError("org_secret_names")
 		g.log.Warn().Err(err).Str("org", req.Org).Str("runtime", dec.Runtime).
 			Str("model", dec.Model).Str("provider", dec.Provider).
 			Msg("org secret lookup failed; gate allowed the call unverified (fail-open)")

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
@@ -103,6 +104,9 @@ type HTTPOptions struct {
 	// the health endpoints) and counts the requests refused for their rate.
 	// nil: /metrics answers 404 like any path this server does not serve.
 	Metrics *metrics.Metrics
+	// TLS, if not nil, makes Serve speak HTTPS on its listener (see
+	// CertReloader.TLSConfig).
+	TLS *tls.Config
 	// Version is shown on the page a browser gets at GET /.
 	Version string
 	// Log receives transport events. Tokens and secret values never reach it.
@@ -280,8 +284,11 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (for at most ShutdownTimeout), closes the SSE streams and returns. It
 // returns nil after a clean shutdown, an error if ln fails or if calls were
 // still running when the timeout cut them off. The caller closes the store
-// afterwards.
+// afterwards. With HTTPOptions.TLS set it serves HTTPS on ln.
 func Serve(ctx context.Context, ln net.Listener, h *HTTPHandler) error {
+	if h.o.TLS != nil {
+		ln = tls.NewListener(ln, h.o.TLS)
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -27,6 +27,7 @@ import (
 	"github.com/modelgate/modelgate/auth"
 	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/mcpserver"
+	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/postgres/pgtest"
 	"github.com/modelgate/modelgate/provision"
 	"github.com/modelgate/modelgate/ratelimit"
@@ -60,6 +61,7 @@ type setupOpts struct {
 	// server does (for benchmarks).
 	production bool
 	limiter    *ratelimit.Limiter
+	metrics    *metrics.Metrics
 }
 
 type testBundle struct {
@@ -90,8 +92,8 @@ func newHandler(t testing.TB, o setupOpts, so mcpserver.HTTPOptions) testBundle 
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := provision.New(store, gate.New(registry.Default(), log), keys, log)
-	s, err := mcpserver.New(mcpserver.Options{Deps: tools.Deps{Service: svc, Log: log}, Version: "test", ValidateOutput: !o.production, Limiter: o.limiter})
+	svc := provision.New(store, gate.New(registry.Default(), log).WithMetrics(o.metrics), keys, log)
+	s, err := mcpserver.New(mcpserver.Options{Deps: tools.Deps{Service: svc, Log: log}, Version: "test", ValidateOutput: !o.production, Limiter: o.limiter, Metrics: o.metrics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +101,7 @@ func newHandler(t testing.TB, o setupOpts, so mcpserver.HTTPOptions) testBundle 
 	so.Auth = auth.New(store, auth.Options{Anonymous: o.anonymous, Log: log}).Middleware
 	so.Ready = o.ready
 	so.Limiter = o.limiter
+	so.Metrics = o.metrics
 	so.Log = log
 	h, err := mcpserver.NewHTTPHandler(s, so)
 	if err != nil {

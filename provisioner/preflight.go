@@ -62,6 +62,7 @@ func (p *Provisioner) preflight(ctx context.Context, w *modelgate.Workspace) (*p
 		org, badOrg = p.open(log, secrets.ScopeOrg, w.Org, sealedOrg)
 		dec, err = p.opts.Gate.Preflight(ctx, req, org)
 	}
+	p.opts.Gate.CountPreflight(req, dec, err)
 
 	values := make([]string, 0, len(ws)+len(org))
 	for _, m := range []map[string]string{ws, org} {

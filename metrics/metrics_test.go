@@ -1,0 +1,51 @@
+package metrics_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/modelgate/modelgate/metrics"
+)
+
+// TestNil_EveryHelperIsSafe is the promise components rely on: with metrics
+// off they hold a nil *Metrics and call it unconditionally.
+func TestNil_EveryHelperIsSafe(t *testing.T) {
+	t.Parallel()
+	var m *metrics.Metrics
+	m.ToolCall("ping", metrics.OK, "acme", time.Millisecond)
+	m.GateDecision("check", "claude-code", "", metrics.OK)
+	m.GateFailOpen()
+	m.ProvisionerClaimed(2)
+	m.ProvisionerJobDone()
+	m.ProvisionerOutcome("online", "")
+	m.RateLimited("http", "acme")
+	m.StoreError("token_lookup")
+	m.KeyEntryLink("created")
+	m.CredentialCheck("anthropic-api", "valid")
+	if m.Handler() != nil || m.Registry() != nil || m.OrgLabels() {
+		t.Fatal("a nil Metrics serves or registers something")
+	}
+}
+
+func TestNew_EveryFamilyIsExposedFromTheStart(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Options{NoRuntimeMetrics: true})
+	m.KeyEntryLink("created")
+	m.CredentialCheck("anthropic-api", "valid")
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range fams {
+		got[f.GetName()] = true
+	}
+	for _, name := range []string{
+		"modelgate_gate_fail_open_total", "modelgate_provisioner_jobs_in_flight", "modelgate_provisioner_claimed_total",
+		"modelgate_key_entry_links_total", "modelgate_credential_checks_total",
+	} {
+		if !got[name] {
+			t.Errorf("%s is not exposed (have %v)", name, got)
+		}
+	}
+}
