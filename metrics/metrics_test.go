@@ -49,3 +49,29 @@ func TestNew_EveryFamilyIsExposedFromTheStart(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkToolCall is the whole cost metrics add to a tool call: one
+// counter and one histogram observation, with and without org labels.
+func BenchmarkToolCall(b *testing.B) {
+	for _, orgLabels := range []bool{false, true} {
+		m := metrics.New(metrics.Options{OrgLabels: orgLabels, NoRuntimeMetrics: true})
+		name := "org_labels=false"
+		if orgLabels {
+			name = "org_labels=true"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					m.ToolCall("list_offered_models", metrics.OK, "acme", 250*time.Microsecond)
+				}
+			})
+		})
+	}
+	b.Run("nil", func(b *testing.B) {
+		var m *metrics.Metrics
+		for b.Loop() {
+			m.ToolCall("list_offered_models", metrics.OK, "acme", 250*time.Microsecond)
+		}
+	})
+}
