@@ -104,6 +104,7 @@ func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer)
 		defer signal.Stop(hup)
 		go reloadOnSIGHUP(ctx, hup, certs, a.log)
 	}
+	a.metrics.WatchProvisioningBacklog(a.store.CountProvisioning)
 	ho := mcpserver.HTTPOptions{
 		Transport:       cfg.Transport,
 		Auth:            auth.New(a.store, ao).Middleware,

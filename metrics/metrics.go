@@ -16,6 +16,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -155,6 +156,44 @@ func (m *Metrics) Registry() *prometheus.Registry {
 
 // OrgLabels reports whether per-call metrics carry the org.
 func (m *Metrics) OrgLabels() bool { return m != nil && m.orgLabels }
+
+// backlogTimeout bounds the store query a scrape makes for the backlog.
+const backlogTimeout = 2 * time.Second
+
+// WatchProvisioningBacklog exposes modelgate_provisioner_backlog: the number
+// of workspaces of every org waiting for or held by a provisioner, read with
+// count (the store's CountProvisioning) at each scrape, so it is right on
+// every replica whether or not it runs a provisioner. A failed read counts a
+// store error and leaves the gauge out of that scrape. Call it once; it
+// does nothing on a nil Metrics.
+func (m *Metrics) WatchProvisioningBacklog(count func(context.Context) (int, error)) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(&backlog{m: m, count: count, desc: prometheus.NewDesc(
+		prometheus.BuildFQName(Namespace, "provisioner", "backlog"),
+		"Workspaces provisioning in the store (every org, claimed or not): the provisioners' queue depth, read at scrape time.",
+		nil, nil)})
+}
+
+type backlog struct {
+	m     *Metrics
+	count func(context.Context) (int, error)
+	desc  *prometheus.Desc
+}
+
+func (b *backlog) Describe(ch chan<- *prometheus.Desc) { ch <- b.desc }
+
+func (b *backlog) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), backlogTimeout)
+	defer cancel()
+	n, err := b.count(ctx)
+	if err != nil {
+		b.m.StoreError("count_provisioning")
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(b.desc, prometheus.GaugeValue, float64(n))
+}
 
 // ToolCall counts one finished tool call of org with its outcome code (OK,
 // or the error code of its isError result) and how long it took.

@@ -1,6 +1,8 @@
 package metrics_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -74,4 +76,47 @@ func BenchmarkToolCall(b *testing.B) {
 			m.ToolCall("list_offered_models", metrics.OK, "acme", 250*time.Microsecond)
 		}
 	})
+}
+
+func TestWatchProvisioningBacklog_ReadsTheStoreAtEachScrape(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Options{NoRuntimeMetrics: true})
+	n, fail := 3, false
+	m.WatchProvisioningBacklog(func(context.Context) (int, error) {
+		if fail {
+			return 0, errors.New("store down")
+		}
+		return n, nil
+	})
+	value := func(name string) (float64, bool) {
+		fams, err := m.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			if f.GetName() == name {
+				var v float64
+				for _, s := range f.GetMetric() {
+					v += s.GetGauge().GetValue() + s.GetCounter().GetValue()
+				}
+				return v, true
+			}
+		}
+		return 0, false
+	}
+	if v, ok := value("modelgate_provisioner_backlog"); !ok || v != 3 {
+		t.Fatalf("backlog %v %v, want 3", v, ok)
+	}
+	n = 5
+	if v, _ := value("modelgate_provisioner_backlog"); v != 5 {
+		t.Fatalf("backlog %v after the store changed, want 5", v)
+	}
+	fail = true
+	if _, ok := value("modelgate_provisioner_backlog"); ok {
+		t.Fatal("a failed read still exposed a backlog value")
+	}
+	fail = false
+	if v, _ := value("modelgate_store_errors_total"); v != 1 {
+		t.Fatalf("store errors %v after one failed read, want 1", v)
+	}
 }

@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"ClaimWorkspaces_ExpiredLeaseIsReclaimable", testExpiredLease},
 		{"FinishWorkspace_OnlyLeaseOwnerFinishes", testFinish},
 		{"ExpireProvisioning_FailsOnlyOldProvisioning", testExpire},
+		{"CountProvisioning_CountsEveryOrgsBacklogClaimedOrNot", testCountProvisioning},
 		{"Audit_AppendAndListBySinceAndOrg", testAudit},
 		{"Audit_CreateWorkspaceAppendsItsDecisionOnlyWhenItCreates", testCreateAudit},
 		{"FindWorkspace_ByKeyOrLiveNameWithinTheOrg", testFindWorkspace},

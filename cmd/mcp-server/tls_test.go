@@ -73,7 +73,7 @@ func TestNetwork_HTTPSWithACertificateRenewedBySIGHUP(t *testing.T) {
 	if res, body := get("/", "text/html"); res.StatusCode != http.StatusOK || !strings.Contains(body, url+"/mcp") {
 		t.Fatalf("GET / from a browser: %d, want a page naming %s/mcp:\n%s", res.StatusCode, url, body)
 	}
-	if res, body := get("/metrics", ""); res.StatusCode != http.StatusOK || !strings.Contains(body, "modelgate_gate_fail_open_total 0") {
+	if res, body := get("/metrics", ""); res.StatusCode != http.StatusOK || !strings.Contains(body, "modelgate_gate_fail_open_total 0") || !strings.Contains(body, "modelgate_provisioner_backlog 0") {
 		t.Fatalf("GET /metrics on a loopback listener: %d\n%s", res.StatusCode, body)
 	}
 
