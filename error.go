@@ -22,8 +22,12 @@ const (
 	EConfirmationRequired = "CONFIRMATION_REQUIRED"
 	EWorkspaceLimit       = "WORKSPACE_LIMIT_REACHED"
 	EUnauthorized         = "UNAUTHORIZED"
-	ERateLimited          = "RATE_LIMITED"
-	EInternal             = "INTERNAL"
+	// EForbidden: the caller is known (or need not be) but may not do this:
+	// a read-only token calling a write tool, a request whose Host or
+	// Origin fails the DNS-rebinding check.
+	EForbidden   = "FORBIDDEN"
+	ERateLimited = "RATE_LIMITED"
+	EInternal    = "INTERNAL"
 )
 
 // Status codes of a failed workspace (CONTRACT.md §6), besides

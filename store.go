@@ -198,6 +198,10 @@ type JobStore interface {
 	ExpireProvisioning(ctx context.Context, olderThan time.Time, message string) ([]*Workspace, error)
 	// StatusChanges returns the recorded changes of a workspace, oldest first.
 	StatusChanges(ctx context.Context, org, id string) ([]StatusChange, error)
+	// CountProvisioning returns how many workspaces of every org are
+	// provisioning, claimed or not: the provisioners' backlog (the
+	// provisioner queue depth of GET /metrics). It reads one partial index.
+	CountProvisioning(ctx context.Context) (int, error)
 }
 
 // AuditEntry is one gate decision of provision_workspace.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/metrics"
 	"github.com/rs/zerolog"
 )
 
@@ -34,6 +35,9 @@ type Options struct {
 	Now func() time.Time
 	// Log receives failures to record a use and store failures.
 	Log zerolog.Logger
+	// Metrics counts token lookups that failed in the store (nil: not
+	// counted).
+	Metrics *metrics.Metrics
 }
 
 // Authenticator checks bearer tokens against a TokenStore. It is safe for
@@ -132,6 +136,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 				return
 			}
 			a.o.Log.Error().Err(err).Msg("token lookup failed")
+			a.o.Metrics.StoreError("token_lookup")
 			WriteError(w, http.StatusServiceUnavailable, modelgate.Errorf(modelgate.EInternal, "the token could not be checked; retry later"))
 			return
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/mcpserver"
+	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/postgres"
 	"github.com/modelgate/modelgate/provision"
 	"github.com/modelgate/modelgate/ratelimit"
@@ -40,6 +41,8 @@ type app struct {
 	// limiter limits calls per org and per token (nil: no limit); the
 	// network transports and the tool middleware share it.
 	limiter *ratelimit.Limiter
+	// metrics counts for GET /metrics (nil: metrics are off).
+	metrics *metrics.Metrics
 }
 
 // newLogger returns the stderr logger at the configured level. A daemon
@@ -99,6 +102,9 @@ func openApp(ctx context.Context, cfg *Config, log zerolog.Logger, getenv func(s
 		return nil, errors.New("--max-workspaces-per-org and --max-org-secrets must be 0 (no limit) or more")
 	}
 	a := &app{cfg: cfg, log: log, catalog: cat, limiter: ratelimit.New(cfg.RateLimit, cfg.Burst)}
+	if cfg.metricsEnabled() {
+		a.metrics = metrics.New(metrics.Options{OrgLabels: cfg.MetricsOrgLabels})
+	}
 	keys, haveKey, err := secrets.KeyringFromEnv(getenv)
 	if err != nil {
 		return nil, err
@@ -135,7 +141,7 @@ func openApp(ctx context.Context, cfg *Config, log zerolog.Logger, getenv func(s
 		a.store, a.listen = db, db.ListenProvision
 	}
 	a.keys = keys
-	a.gate = gate.New(cat, log)
+	a.gate = gate.New(cat, log).WithMetrics(a.metrics)
 	a.service = provision.New(a.store, a.gate, keys, log).WithLimits(provision.Limits{
 		Workspaces: cfg.MaxWorkspacesPerOrg, OrgSecrets: cfg.MaxOrgSecrets})
 	v, err := newVerifier(cfg, cat, a.store, log)
@@ -229,5 +235,6 @@ func (a *app) mcpServerOptions(version string) (mcpserver.Options, error) {
 		Allow:       allow,
 		CallTimeout: a.cfg.CallTimeout,
 		Limiter:     a.limiter,
+		Metrics:     a.metrics,
 	}, nil
 }

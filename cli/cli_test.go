@@ -278,3 +278,35 @@ func TestCLI_RotateKeyReencryptsSoOnlyTheNewKeyIsNeeded(t *testing.T) {
 		t.Fatal("the secret value was printed")
 	}
 }
+
+func TestConfig_MetricsAreOnByDefaultOnlyOnALoopbackListener(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want bool
+	}{
+		{nil, []string{"--transport", "http", "--addr", "127.0.0.1:8080"}, true},
+		{nil, []string{"--transport", "sse", "--addr", "[::1]:8080"}, true},
+		{nil, []string{"--transport", "http", "--addr", "0.0.0.0:8080"}, false},
+		{nil, []string{"--transport", "http", "--addr", ":8080"}, false},
+		{nil, []string{"--transport", "http", "--addr", ":8080", "--metrics"}, true},
+		{nil, []string{"--transport", "http", "--addr", "127.0.0.1:8080", "--metrics=false"}, false},
+		{map[string]string{"MODELGATE_METRICS": "true"}, []string{"--transport", "http", "--addr", ":8080"}, true},
+		{map[string]string{"MODELGATE_METRICS": "false"}, []string{"--transport", "http"}, false},
+		{map[string]string{"MODELGATE_METRICS": "true"}, []string{"--transport", "stdio"}, false},
+	} {
+		inv, err := parse(Env{Getenv: func(k string) string { return c.env[k] }}, findCommand(commands, "serve"), "serve", c.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := inv.cfg.metricsEnabled(); got != c.want {
+			t.Errorf("env %v args %v: metrics %v, want %v", c.env, c.args, got, c.want)
+		}
+	}
+	if _, err := parse(Env{Getenv: func(k string) string {
+		return map[string]string{"MODELGATE_METRICS": "yes please"}[k]
+	}}, findCommand(commands, "serve"), "serve", nil); err == nil || !strings.Contains(err.Error(), "MODELGATE_METRICS") {
+		t.Fatalf("MODELGATE_METRICS=\"yes please\": %v, want an error naming the variable", err)
+	}
+}

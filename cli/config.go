@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/mcpserver"
 	"github.com/modelgate/modelgate/tools"
 	"github.com/rs/zerolog"
 )
@@ -41,6 +43,12 @@ type Config struct {
 	// Per-org limits (0: none)
 	MaxWorkspacesPerOrg int
 	MaxOrgSecrets       int
+	// Metrics serves GET /metrics; unset means on for a loopback --addr
+	// and off otherwise (see metricsEnabled).
+	Metrics          optionalBool
+	MetricsOrgLabels bool
+	TLSCert          string
+	TLSKey           string
 	// Provisioner
 	Driver           string
 	ExecCommand      string
@@ -154,6 +162,10 @@ var settings = []setting{
 	{name: "burst", env: "MODELGATE_BURST", arg: "N", def: "20", usage: "burst of the rate limit", field: func(c *Config) any { return &c.Burst }},
 	{name: "max-workspaces-per-org", env: "MODELGATE_MAX_WORKSPACES_PER_ORG", arg: "N", def: "1000", usage: "most live (not removed) workspaces of one org; more are refused with WORKSPACE_LIMIT_REACHED (0: no limit)", field: func(c *Config) any { return &c.MaxWorkspacesPerOrg }},
 	{name: "max-org-secrets", env: "MODELGATE_MAX_ORG_SECRETS", arg: "N", def: "100", usage: "most org secrets of one org; a new name beyond is refused with WORKSPACE_LIMIT_REACHED, replacing one is allowed (0: no limit)", field: func(c *Config) any { return &c.MaxOrgSecrets }},
+	{name: "metrics", env: "MODELGATE_METRICS", doc: "on for a loopback --addr, off otherwise", usage: "serve GET /metrics in the Prometheus format, without a token", field: func(c *Config) any { return &c.Metrics }},
+	{name: "metrics-org-labels", env: "MODELGATE_METRICS_ORG_LABELS", def: "false", usage: "label per-call metrics with the org name (org names may be customers' names)", field: func(c *Config) any { return &c.MetricsOrgLabels }},
+	{name: "tls-cert", env: "MODELGATE_TLS_CERT", arg: "FILE", usage: "PEM certificate (chain) for HTTPS; re-read on SIGHUP", field: func(c *Config) any { return &c.TLSCert }},
+	{name: "tls-key", env: "MODELGATE_TLS_KEY", arg: "FILE", usage: "PEM private key for HTTPS; re-read on SIGHUP", field: func(c *Config) any { return &c.TLSKey }},
 	{name: "driver", env: "MODELGATE_DRIVER", arg: "NAME", doc: "none", usage: "provisioner driver: exec or webhook (none: workspaces wait for a provisioner)", field: func(c *Config) any { return &c.Driver }},
 	{name: "exec-command", env: "MODELGATE_EXEC_COMMAND", arg: "CMD", usage: "exec driver: command run (via /bin/sh -c) to start a workspace", field: func(c *Config) any { return &c.ExecCommand }},
 	{name: "webhook-url", env: "MODELGATE_WEBHOOK_URL", arg: "URL", usage: "webhook driver: URL the workspace is POSTed to", field: func(c *Config) any { return &c.WebhookURL }},
@@ -180,7 +192,7 @@ var (
 	verifySettings = []string{"verify-credentials", "verify-timeout", "verify-base-url"}
 	// serveSettings are serve's own.
 	serveSettings = []string{"transport", "addr", "allow-no-auth", "call-timeout", "read-only", "tools",
-		"shutdown-timeout", "max-body-bytes", "rate-limit", "burst", "no-provisioner"}
+		"shutdown-timeout", "max-body-bytes", "rate-limit", "burst", "no-provisioner", "metrics", "metrics-org-labels", "tls-cert", "tls-key"}
 )
 
 func join(groups ...[]string) []string {
@@ -409,6 +421,48 @@ func urlHasPassword(dsn string) bool {
 		return ok || u.Query().Has("password")
 	}
 	return strings.Contains(dsn, "password=")
+}
+
+// optionalBool is a boolean flag that remembers whether it was given, so
+// that its default can depend on other flags (--metrics on --addr).
+type optionalBool struct{ set, value bool }
+
+// String returns the value, or "" when it was not given.
+func (b *optionalBool) String() string {
+	if b == nil || !b.set {
+		return ""
+	}
+	return strconv.FormatBool(b.value)
+}
+
+// Set parses a boolean; it returns strconv's error for anything else.
+func (b *optionalBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	b.set, b.value = true, v
+	return nil
+}
+
+// IsBoolFlag lets the flag be given alone (--metrics).
+func (b *optionalBool) IsBoolFlag() bool { return true }
+
+// Get returns the value (flag.Getter); false when it was not given.
+func (b *optionalBool) Get() any { return b.value }
+
+// metricsEnabled reports whether serve exposes GET /metrics: as given, or
+// by default only on a loopback listener, where whoever can scrape it can
+// already reach the server. On a public listener it stays off unless asked
+// for, as /metrics needs no token.
+func (c *Config) metricsEnabled() bool {
+	if c.Transport == "stdio" {
+		return false
+	}
+	if c.Metrics.set {
+		return c.Metrics.value
+	}
+	return mcpserver.IsLoopbackAddr(c.Addr)
 }
 
 // dataDir returns the configured data directory or the user's default one.

@@ -84,6 +84,7 @@ func newProvisioner(a *app) (*provisioner.Provisioner, error) {
 		Wake:             a.listen,
 		Verifier:         a.service.Verifier(),
 		VerifyMaxAge:     a.cfg.VerifyMaxAge,
+		Metrics:          a.metrics,
 		Log:              a.log.With().Str("component", "provisioner").Str("driver", a.cfg.Driver).Logger(),
 	})
 }

@@ -6,11 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/auth"
 	"github.com/modelgate/modelgate/mcpserver"
+	"github.com/rs/zerolog"
 )
 
 func serveSetup(*flag.FlagSet) action { return runServe }
@@ -23,6 +27,9 @@ func runServe(ctx context.Context, inv *invocation) error {
 	case "stdio", mcpserver.TransportHTTP, mcpserver.TransportSSE:
 	default:
 		return fmt.Errorf("--transport: unknown transport %q (stdio, http, sse)", cfg.Transport)
+	}
+	if cfg.Transport == "stdio" && (cfg.TLSCert != "" || cfg.TLSKey != "") {
+		return errors.New("--tls-cert/--tls-key: TLS applies to --transport http or sse, not stdio")
 	}
 	if cfg.Transport != "stdio" && cfg.AllowNoAuth && !mcpserver.IsLoopbackAddr(cfg.Addr) {
 		return fmt.Errorf("--allow-no-auth: refused on --addr %s; serving without tokens is only allowed on a loopback address such as 127.0.0.1:8080", cfg.Addr)
@@ -85,17 +92,33 @@ func startProvisioner(ctx context.Context, a *app) (stop func(), err error) {
 // (SIGTERM or SIGINT), then shuts down gracefully; runServe closes the store
 // afterwards.
 func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer) error {
-	ao := auth.Options{Log: a.log}
+	ao := auth.Options{Log: a.log, Metrics: a.metrics}
 	if cfg.AllowNoAuth {
 		ao.Anonymous = &modelgate.Caller{Org: cfg.Org}
 		a.log.Warn().Str("org", cfg.Org).Msg("--allow-no-auth: requests without a token act for the org")
 	}
-	h, err := mcpserver.NewHTTPHandler(s, mcpserver.HTTPOptions{
+	var certs *mcpserver.CertReloader
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		var err error
+		if certs, err = mcpserver.NewCertReloader(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		// Registered before serving, so a SIGHUP from then on reloads
+		// instead of ending the process (its default action).
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go reloadOnSIGHUP(ctx, hup, certs, a.log)
+	}
+	a.metrics.WatchProvisioningBacklog(a.store.CountProvisioning)
+	ho := mcpserver.HTTPOptions{
 		Transport:       cfg.Transport,
 		Auth:            auth.New(a.store, ao).Middleware,
 		Limiter:         a.limiter,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		ShutdownTimeout: cfg.ShutdownTimeout,
+		Metrics:         a.metrics,
+		Version:         Version,
 		Ready: func(ctx context.Context) error {
 			if a.catalog == nil {
 				return errors.New("no catalog loaded")
@@ -103,7 +126,12 @@ func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer)
 			return a.store.Ping(ctx)
 		},
 		Log: a.log,
-	})
+	}
+	scheme := "http"
+	if certs != nil {
+		ho.TLS, scheme = certs.TLSConfig(), "https"
+	}
+	h, err := mcpserver.NewHTTPHandler(s, ho)
 	if err != nil {
 		return err
 	}
@@ -121,7 +149,37 @@ func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer)
 	if cfg.Transport == mcpserver.TransportSSE {
 		paths = "/sse and /message (HTTP+SSE)"
 	}
-	a.log.Info().Str("addr", ln.Addr().String()).Str("transport", cfg.Transport).Bool("auth", !cfg.AllowNoAuth).
-		Msgf("serving MCP at http://%s: %s", ln.Addr(), paths)
+	if a.metrics != nil {
+		paths += "; /metrics"
+	}
+	ev := a.log.Info().Str("addr", ln.Addr().String()).Str("transport", cfg.Transport).Bool("auth", !cfg.AllowNoAuth).
+		Bool("metrics", a.metrics != nil)
+	if certs != nil {
+		ev = ev.Str("tls_subject", certs.Leaf().Subject.String()).Time("tls_not_after", certs.Leaf().NotAfter)
+	}
+	ev.Msgf("serving MCP at %s://%s: %s", scheme, ln.Addr(), paths)
+	if a.metrics != nil && !mcpserver.IsLoopbackAddr(ln.Addr().String()) {
+		a.log.Warn().Msg("--metrics: GET /metrics answers without a token on a non-loopback address; restrict who can reach it")
+	}
 	return mcpserver.Serve(ctx, ln, h)
+}
+
+// reloadOnSIGHUP reads the TLS certificate and key again on every signal
+// on hup until ctx ends. A failed reload keeps the certificate being served
+// and says why in the log.
+func reloadOnSIGHUP(ctx context.Context, hup <-chan os.Signal, certs *mcpserver.CertReloader, log zerolog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := certs.Reload(); err != nil {
+				log.Error().Err(err).Time("tls_not_after", certs.Leaf().NotAfter).
+					Msg("SIGHUP: TLS certificate not reloaded; still serving the previous one")
+				continue
+			}
+			log.Info().Str("tls_subject", certs.Leaf().Subject.String()).Time("tls_not_after", certs.Leaf().NotAfter).
+				Msg("SIGHUP: TLS certificate reloaded")
+		}
+	}
 }

@@ -29,6 +29,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/registry"
 	"github.com/modelgate/modelgate/secrets"
 	"github.com/rs/zerolog"
@@ -83,11 +84,21 @@ type Decision struct {
 type Gate struct {
 	catalog *registry.Catalog
 	log     zerolog.Logger
+	metrics *metrics.Metrics
 }
 
 // New returns a gate over catalog that logs fail-open warnings to log.
 func New(catalog *registry.Catalog, log zerolog.Logger) *Gate {
 	return &Gate{catalog: catalog, log: log}
+}
+
+// WithMetrics returns a copy of g that counts its decisions (Check, and
+// CountPreflight for the provisioner; not AllowsWith, which is discovery)
+// and fail-open allowances in m.
+func (g *Gate) WithMetrics(m *metrics.Metrics) *Gate {
+	c := *g
+	c.metrics = m
+	return &c
 }
 
 // Catalog returns the catalog the gate decides with.
@@ -107,7 +118,40 @@ func (g *Gate) Check(ctx context.Context, req Request, org OrgSecretNames) (Deci
 	if err := g.ValidateSecrets(req.WorkspaceSecrets); err != nil {
 		return Decision{}, err
 	}
-	return g.check(ctx, req, org, true)
+	dec, err := g.check(ctx, req, org, true)
+	g.count("check", req, dec, err)
+	return dec, err
+}
+
+// count records a decision of Check or Preflight. The runtime and provider
+// labels are catalog names only: a caller's made-up runtime is "unknown".
+func (g *Gate) count(stage string, req Request, dec Decision, err error) {
+	if g.metrics == nil {
+		return
+	}
+	runtime := metrics.Unknown
+	if _, ok := g.catalog.Runtime(req.Runtime); ok {
+		runtime = req.Runtime
+	}
+	provider, code := dec.Provider, metrics.OK
+	if err != nil {
+		code = modelgate.ErrorCode(err)
+		var e *modelgate.Error
+		if errors.As(err, &e) {
+			provider, _ = e.Details["provider"].(string)
+		}
+		if _, ok := g.catalog.Provider(provider); !ok {
+			provider = ""
+		}
+	}
+	g.metrics.GateDecision(stage, runtime, provider, code)
+}
+
+// CountPreflight records the final decision of the provisioner's preflight
+// in the gate's metrics. Preflight does not count by itself: the provisioner
+// counts the decision it acts on.
+func (g *Gate) CountPreflight(req Request, dec Decision, err error) {
+	g.count("preflight", req, dec, err)
 }
 
 // Preflight runs the same gate for the provisioner's backstop (CONTRACT.md
@@ -163,6 +207,7 @@ func (g *Gate) check(ctx context.Context, req Request, org OrgSecretNames, failO
 				return Decision{}, fmt.Errorf("gate: read org secret names: %w", lerr)
 			}
 			// Fail-open cannot choose a provider: the model stays ambiguous.
+			g.metrics.StoreError("org_secret_names")
 			g.log.Warn().Err(lerr).Str("org", req.Org).Str("runtime", req.Runtime).
 				Msg("org secret lookup failed; an ambiguous model could not be settled")
 			return Decision{}, err
@@ -212,6 +257,8 @@ func (g *Gate) check(ctx context.Context, req Request, org OrgSecretNames, failO
 			return Decision{}, fmt.Errorf("gate: read org secret names: %w", err)
 		}
 		// 7. fail-open: the provisioner's Preflight re-checks.
+		g.metrics.GateFailOpen()
+		g.metrics.StoreError("org_secret_names")
 		g.log.Warn().Err(err).Str("org", req.Org).Str("runtime", dec.Runtime).
 			Str("model", dec.Model).Str("provider", dec.Provider).
 			Msg("org secret lookup failed; gate allowed the call unverified (fail-open)")

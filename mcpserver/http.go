@@ -6,10 +6,13 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"log"
 	"log/slog"
@@ -27,6 +30,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/ratelimit"
 	"github.com/rs/zerolog"
 )
@@ -96,9 +100,21 @@ type HTTPOptions struct {
 	// SSEKeepAlive is the interval of the pings an SSE stream sends so that
 	// proxies do not close it; 0 means DefaultSSEKeepAlive, negative none.
 	SSEKeepAlive time.Duration
+	// Metrics, if not nil, is served at GET /metrics (without a token, like
+	// the health endpoints) and counts the requests refused for their rate.
+	// nil: /metrics answers 404 like any path this server does not serve.
+	Metrics *metrics.Metrics
+	// TLS, if not nil, makes Serve speak HTTPS on its listener (see
+	// CertReloader.TLSConfig).
+	TLS *tls.Config
+	// Version is shown on the page a browser gets at GET /.
+	Version string
 	// Log receives transport events. Tokens and secret values never reach it.
 	Log zerolog.Logger
 }
+
+// DocsURL is the documentation the page at GET / and the 404 answers link to.
+const DocsURL = "https://github.com/modelgate/modelgate#readme"
 
 // HTTPHandler serves MCP over one network transport, with the health
 // endpoints, DNS-rebinding protection, the body limit and authentication
@@ -111,6 +127,9 @@ type HTTPHandler struct {
 	draining atomic.Bool
 	// sessionKey tags SSE session ids with their owner (see ownerTag).
 	sessionKey []byte
+	// paths are the paths this handler serves, for the 404 answer and the
+	// page at GET /.
+	paths []string
 }
 
 // NewHTTPHandler returns the handler serving s over o.Transport. It adds a
@@ -138,6 +157,7 @@ func NewHTTPHandler(s *server.MCPServer, o HTTPOptions) (*HTTPHandler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
+	mux.HandleFunc("/", h.notFound)
 	protect := func(next http.Handler) http.Handler { return h.limitBody(o.Auth(h.limitRate(h.readBody(next)))) }
 	slogger := slog.New(slog.NewTextHandler(zerologWriter{o.Log}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	switch o.Transport {
@@ -147,6 +167,7 @@ func NewHTTPHandler(s *server.MCPServer, o HTTPOptions) (*HTTPHandler, error) {
 			server.WithDisableStreaming(true),
 			server.WithStreamableHTTPLogger(slogger),
 		)))
+		h.paths = []string{"POST /mcp (MCP, streamable HTTP)"}
 	case TransportSSE:
 		opts := []server.SSEOption{
 			server.WithSSEEndpoint("/sse"),
@@ -162,11 +183,88 @@ func NewHTTPHandler(s *server.MCPServer, o HTTPOptions) (*HTTPHandler, error) {
 		h.sse = server.NewSSEServer(s, opts...)
 		mux.Handle("/sse", protect(h.sse.SSEHandler()))
 		mux.Handle("/message", protect(h.ownSession(h.sse.MessageHandler())))
+		h.paths = []string{"GET /sse (MCP event stream, HTTP+SSE)", "POST /message?sessionId=… (MCP requests, HTTP+SSE)"}
 	default:
 		return nil, fmt.Errorf("mcpserver: unknown HTTP transport %q (%s or %s)", o.Transport, TransportHTTP, TransportSSE)
 	}
+	h.paths = append(h.paths, "GET /healthz", "GET /readyz")
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", o.Metrics.Handler())
+		h.paths = append(h.paths, "GET /metrics")
+	}
 	h.handler = rejectRebinding(mux)
 	return h, nil
+}
+
+// mcpPath is the path a client is configured with.
+func (h *HTTPHandler) mcpPath() string {
+	if h.sse != nil {
+		return "/sse"
+	}
+	return "/mcp"
+}
+
+//go:embed index.html
+var indexHTML string
+
+var indexPage = template.Must(template.New("index").Parse(indexHTML))
+
+// notFound answers every path the mux does not serve: a JSON 404 naming the
+// paths it does, so a client configured with "/", "/mcp/" or "/sse" on the
+// wrong transport learns the right URL. A browser asking for "/" gets a
+// short page saying what this is instead.
+func (h *HTTPHandler) notFound(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		strings.Contains(r.Header.Get("Accept"), "text/html") {
+		h.index(w, r)
+		return
+	}
+	writeJSON(w, http.StatusNotFound, map[string]any{
+		"code":  modelgate.ENotFound,
+		"error": fmt.Sprintf("no such path %s on this server; its MCP endpoint is %s", r.URL.Path, h.mcpPath()),
+		"paths": h.paths,
+		"docs":  DocsURL,
+	})
+}
+
+// index writes the page a browser gets at GET /. Its links and styles are
+// its own: it makes no request to another site.
+func (h *HTTPHandler) index(w http.ResponseWriter, r *http.Request) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	u := scheme + "://" + r.Host + h.mcpPath()
+	typ := "http"
+	if h.sse != nil {
+		typ = "sse"
+	}
+	example := fmt.Sprintf(`{ "mcpServers": { "modelgate": {
+    "type": %q, "url": %q,
+    "headers": { "Authorization": "Bearer mg_…" } } } }`, typ, u)
+	transport := "streamable HTTP (stateless)"
+	if h.sse != nil {
+		transport = "HTTP+SSE"
+	}
+	var buf bytes.Buffer
+	err := indexPage.Execute(&buf, map[string]any{
+		"Version": h.o.Version, "URL": u, "Transport": transport,
+		"Example": example, "Paths": h.paths, "Docs": DocsURL,
+	})
+	if err != nil {
+		h.o.Log.Error().Err(err).Msg("render index page")
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	// The page needs nothing from anywhere else; say so to the browser.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(buf.Bytes())
+	}
 }
 
 // ServeHTTP serves one request.
@@ -186,8 +284,11 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (for at most ShutdownTimeout), closes the SSE streams and returns. It
 // returns nil after a clean shutdown, an error if ln fails or if calls were
 // still running when the timeout cut them off. The caller closes the store
-// afterwards.
+// afterwards. With HTTPOptions.TLS set it serves HTTPS on ln.
 func Serve(ctx context.Context, ln net.Listener, h *HTTPHandler) error {
+	if h.o.TLS != nil {
+		ln = tls.NewListener(ln, h.o.TLS)
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -323,6 +424,7 @@ func (h *HTTPHandler) limitRate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller, _ := modelgate.CallerFrom(r.Context())
 		if ok, wait := h.o.Limiter.Allow(Keys(caller)...); !ok {
+			h.o.Metrics.RateLimited("http", caller.Org)
 			secs := ratelimit.RetrySeconds(wait)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			writeJSON(w, http.StatusTooManyRequests, map[string]any{
@@ -382,13 +484,13 @@ func rejectRebinding(next http.Handler) http.Handler {
 		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 		if local != nil && isLoopback(local.String()) {
 			if !isLoopback(r.Host) {
-				writeJSON(w, http.StatusForbidden, map[string]string{"code": modelgate.EUnauthorized, "error": "forbidden: the Host header is not a loopback host"})
+				writeJSON(w, http.StatusForbidden, map[string]string{"code": modelgate.EForbidden, "error": "forbidden: this server listens on a loopback address and answers only requests whose Host is localhost, 127.0.0.1 or [::1] (DNS-rebinding protection); connect to it by one of those names"})
 				return
 			}
 			if o := r.Header.Get("Origin"); o != "" {
 				u, err := url.Parse(o)
 				if err != nil || !isLoopback(u.Host) {
-					writeJSON(w, http.StatusForbidden, map[string]string{"code": modelgate.EUnauthorized, "error": "forbidden: the Origin is not a loopback origin"})
+					writeJSON(w, http.StatusForbidden, map[string]string{"code": modelgate.EForbidden, "error": "forbidden: this server listens on a loopback address and refuses requests from a web page of another origin (DNS-rebinding protection)"})
 					return
 				}
 			}

@@ -27,6 +27,7 @@ import (
 	"github.com/modelgate/modelgate/auth"
 	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/mcpserver"
+	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/postgres/pgtest"
 	"github.com/modelgate/modelgate/provision"
 	"github.com/modelgate/modelgate/ratelimit"
@@ -60,6 +61,7 @@ type setupOpts struct {
 	// server does (for benchmarks).
 	production bool
 	limiter    *ratelimit.Limiter
+	metrics    *metrics.Metrics
 }
 
 type testBundle struct {
@@ -90,8 +92,8 @@ func newHandler(t testing.TB, o setupOpts, so mcpserver.HTTPOptions) testBundle 
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := provision.New(store, gate.New(registry.Default(), log), keys, log)
-	s, err := mcpserver.New(mcpserver.Options{Deps: tools.Deps{Service: svc, Log: log}, Version: "test", ValidateOutput: !o.production, Limiter: o.limiter})
+	svc := provision.New(store, gate.New(registry.Default(), log).WithMetrics(o.metrics), keys, log)
+	s, err := mcpserver.New(mcpserver.Options{Deps: tools.Deps{Service: svc, Log: log}, Version: "test", ValidateOutput: !o.production, Limiter: o.limiter, Metrics: o.metrics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +101,7 @@ func newHandler(t testing.TB, o setupOpts, so mcpserver.HTTPOptions) testBundle 
 	so.Auth = auth.New(store, auth.Options{Anonymous: o.anonymous, Log: log}).Middleware
 	so.Ready = o.ready
 	so.Limiter = o.limiter
+	so.Metrics = o.metrics
 	so.Log = log
 	h, err := mcpserver.NewHTTPHandler(s, so)
 	if err != nil {
@@ -344,12 +347,22 @@ func TestHTTP_ReadOnlyTokenSeesAndCallsOnlyReadOnlyTools(t *testing.T) {
 			if want := []string{"get_workspace", "list_offered_models", "list_org_secrets", "list_workspaces"}; !slices.Equal(names, want) {
 				t.Fatalf("read-only token sees %v, want %v", names, want)
 			}
-			obj, isErr, err := call(t, c, "provision_workspace", map[string]any{"name": "w", "model": "moonshot/kimi-k2.6"})
-			if err == nil && !isErr {
-				t.Fatalf("read-only token provisioned: %v", obj)
-			}
-			if _, isErr, err := call(t, c, "set_org_secret", map[string]any{"key": "OPENAI_API_KEY", "value": canary}); err == nil && !isErr {
-				t.Fatal("read-only token set a secret")
+			// The write tools exist: the refusal says what would work
+			// instead of "tool not found".
+			for _, w := range []struct {
+				tool string
+				args map[string]any
+			}{
+				{"provision_workspace", map[string]any{"name": "w", "model": "moonshot/kimi-k2.6"}},
+				{"set_org_secret", map[string]any{"key": "OPENAI_API_KEY", "value": canary}},
+			} {
+				obj, isErr, err := call(t, c, w.tool, w.args)
+				if err != nil || !isErr || obj["code"] != modelgate.EForbidden {
+					t.Fatalf("read-only token calling %s: %v, isError %v, %v; want a FORBIDDEN result", w.tool, obj, isErr, err)
+				}
+				if msg, _ := obj["error"].(string); !strings.Contains(msg, "needs a read-write token") || strings.Contains(msg, canary) {
+					t.Fatalf("refusal of %s does not say a read-write token is needed (or leaks): %q", w.tool, msg)
+				}
 			}
 			ws, _, err := b.store.ListWorkspaces(t.Context(), "acme", modelgate.WorkspaceFilter{Limit: 10})
 			names2, _ := b.store.OrgSecretNames(t.Context(), "acme")
@@ -489,9 +502,88 @@ func TestHTTP_LoopbackListenerRefusesForeignHostOrOrigin(t *testing.T) {
 		if c.origin != "" {
 			req.Header.Set("Origin", c.origin)
 		}
-		if res, body := do(t, req); res.StatusCode != c.want {
+		res, body := do(t, req)
+		if res.StatusCode != c.want {
 			t.Errorf("Host %q Origin %q: %d %s, want %d", c.host, c.origin, res.StatusCode, body, c.want)
 		}
+		if c.want == http.StatusForbidden {
+			// A refusal of where the request came from is not a token
+			// problem: a client must not be told to fix its token.
+			var obj map[string]any
+			if json.Unmarshal([]byte(body), &obj) != nil || obj["code"] != modelgate.EForbidden {
+				t.Errorf("Host %q Origin %q: body %s, want code FORBIDDEN", c.host, c.origin, body)
+			}
+		}
+	}
+}
+
+func TestHTTP_WrongPathIsA404NamingTheServedPaths(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		transport string
+		method    string
+		path      string
+		mcpPath   string // the endpoint the answer must name
+		notNamed  string // a path of the other transport the answer must not name
+	}{
+		{mcpserver.TransportHTTP, http.MethodPost, "/", "/mcp", "/sse"},
+		{mcpserver.TransportHTTP, http.MethodGet, "/", "/mcp", "/sse"},
+		{mcpserver.TransportHTTP, http.MethodPost, "/mcp/", "/mcp", "/sse"},
+		{mcpserver.TransportHTTP, http.MethodGet, "/sse", "/mcp", "/message"},
+		{mcpserver.TransportHTTP, http.MethodGet, "/metrics", "/mcp", "/metrics"}, // metrics are off
+		{mcpserver.TransportSSE, http.MethodPost, "/mcp", "/sse", "/mcp"},
+		{mcpserver.TransportSSE, http.MethodGet, "/sse/", "/sse", "/mcp"},
+	} {
+		t.Run(c.transport+" "+c.method+" "+c.path, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, setupOpts{transport: c.transport})
+			req, _ := http.NewRequestWithContext(t.Context(), c.method, b.url+c.path, strings.NewReader(ping))
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			res, body := do(t, req)
+			if res.StatusCode != http.StatusNotFound || res.Header.Get("Content-Type") != "application/json" {
+				t.Fatalf("%d %s %s, want a JSON 404", res.StatusCode, res.Header.Get("Content-Type"), body)
+			}
+			var obj struct {
+				Code, Error string
+				Paths       []string
+			}
+			if err := json.Unmarshal([]byte(body), &obj); err != nil {
+				t.Fatal(err)
+			}
+			joined := strings.Join(obj.Paths, "\n")
+			if obj.Code != modelgate.ENotFound || !strings.Contains(obj.Error, "endpoint is "+c.mcpPath) ||
+				!strings.Contains(joined, " "+c.mcpPath) || strings.Contains(joined, c.notNamed) {
+				t.Fatalf("404 answer %+v: want NOT_FOUND naming %s and not %s", obj, c.mcpPath, c.notNamed)
+			}
+		})
+	}
+}
+
+func TestHTTP_BrowserAtRootGetsAPageWithTheMCPURL(t *testing.T) {
+	t.Parallel()
+	b := newHandler(t, setupOpts{}, mcpserver.HTTPOptions{Version: "v9.8.7"})
+	srv := httptest.NewServer(b.handler)
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	res, body := do(t, req)
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("%d %s, want an HTML page", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{srv.URL + "/mcp", "v9.8.7", mcpserver.DocsURL, "Authorization: Bearer"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q:\n%s", want, body)
+		}
+	}
+	// Nothing on the page is fetched from elsewhere: no scripts, images or
+	// style sheets; the one link is to the docs.
+	for _, bad := range []string{"<script", "<img", "<link", "src=", "@import"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("page holds %q", bad)
+		}
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("Content-Security-Policy %q", csp)
 	}
 }
 
@@ -553,8 +645,8 @@ func TestSSE_ReadOnlyTokenCannotProvision(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{transport: mcpserver.TransportSSE})
 	c := b.connect(t, b.token(t, "acme", true), mcp.ProtocolVersion20251125, nil)
-	if obj, isErr, err := call(t, c, "provision_workspace", map[string]any{"name": "w", "model": "moonshot/kimi-k2.6"}); err == nil && !isErr {
-		t.Fatalf("read-only token provisioned over SSE: %v", obj)
+	if obj, isErr, err := call(t, c, "provision_workspace", map[string]any{"name": "w", "model": "moonshot/kimi-k2.6"}); err != nil || !isErr || obj["code"] != modelgate.EForbidden {
+		t.Fatalf("read-only token calling provision_workspace over SSE: %v, isError %v, %v; want FORBIDDEN", obj, isErr, err)
 	}
 }
 

@@ -7,6 +7,7 @@ package mcpserver
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/ratelimit"
 	"github.com/modelgate/modelgate/tools"
 )
@@ -45,10 +47,13 @@ type Options struct {
 	// ValidateOutput makes the server check every structured result against
 	// the tool's outputSchema (used by tests).
 	ValidateOutput bool
-	// Hooks are passed to the MCP server (optional).
+	// Hooks are passed to the MCP server (optional). New adds its own hook
+	// (hiding write tools from read-only tokens) to them.
 	Hooks *server.Hooks
 	// Limiter limits tool calls per org and per token (nil: no limit).
 	Limiter *ratelimit.Limiter
+	// Metrics counts tool calls and rate-limit refusals (nil: not counted).
+	Metrics *metrics.Metrics
 }
 
 // New returns the MCP server. It returns an error when Allow names a tool
@@ -67,34 +72,47 @@ func New(o Options) (*server.MCPServer, error) {
 	if o.CallTimeout == 0 {
 		o.CallTimeout = 10 * time.Second
 	}
+	hooks := o.Hooks
+	if hooks == nil {
+		hooks = &server.Hooks{}
+	}
+	hooks.AddAfterListTools(hideWriteTools)
+	// The first middleware is the outermost: metrics see every outcome,
+	// including a recovered panic, a refusal and a rate limit.
 	opts := []server.ServerOption{
 		server.WithInstructions(Instructions),
 		server.WithToolCapabilities(false),
+		server.WithToolHandlerMiddleware(count(o.Metrics)),
 		server.WithRecovery(),
-		server.WithToolHandlerMiddleware(limit(o.Limiter, o.Deps)),
+		server.WithToolHandlerMiddleware(refuseWriteToReadOnlyToken(all, o.Deps)),
+		server.WithToolHandlerMiddleware(limit(o.Limiter, o.Deps, o.Metrics)),
 		server.WithToolHandlerMiddleware(timeout(o.CallTimeout)),
 		server.WithToolFilter(filter(o)),
+		server.WithHooks(hooks),
 	}
 	if o.ValidateOutput {
 		opts = append(opts, server.WithOutputSchemaValidation())
-	}
-	if o.Hooks != nil {
-		opts = append(opts, server.WithHooks(o.Hooks))
 	}
 	s := server.NewMCPServer(Name, o.Version, opts...)
 	s.AddTools(all...)
 	return s, nil
 }
 
-// filter hides the tools the caller may not use. mcp-go applies the same
-// filter when a tool is called, so a hidden tool cannot be called either.
+// filter hides the tools this server does not serve (--read-only, --tools).
+// mcp-go applies the same filter when a tool is called, so such a call is
+// answered as for a tool that does not exist: on this server it does not.
+//
+// A read-only token is not a filter: the tool exists and a read-write token
+// may call it, so a read-only token's call gets an answer that says so
+// (refuseWriteToReadOnlyToken), and tools/list hides the write tools from it
+// (hideWriteTools). mcp-go passes a filter no hint of whether it serves a
+// list or a call, which is why the two halves live in a hook and a
+// middleware.
 func filter(o Options) server.ToolFilterFunc {
 	return func(ctx context.Context, ts []mcp.Tool) []mcp.Tool {
-		caller, _ := modelgate.CallerFrom(ctx)
-		readOnly := o.ReadOnly || caller.ReadOnly
 		out := ts[:0:0]
 		for _, t := range ts {
-			if readOnly && !tools.IsReadOnly(t) {
+			if o.ReadOnly && !tools.IsReadOnly(t) {
 				continue
 			}
 			if len(o.Allow) > 0 && !slices.Contains(o.Allow, t.Name) {
@@ -106,9 +124,78 @@ func filter(o Options) server.ToolFilterFunc {
 	}
 }
 
+// hideWriteTools removes the write tools from the tools/list answer of a
+// read-only token, so a read-only client sees only what it may call.
+func hideWriteTools(ctx context.Context, _ any, _ *mcp.ListToolsRequest, res *mcp.ListToolsResult) {
+	if caller, _ := modelgate.CallerFrom(ctx); !caller.ReadOnly || res == nil {
+		return
+	}
+	res.Tools = slices.DeleteFunc(res.Tools, func(t mcp.Tool) bool { return !tools.IsReadOnly(t) })
+}
+
+// refuseWriteToReadOnlyToken answers a read-only token's call to a write
+// tool with FORBIDDEN, saying what would make it work, before the tool runs
+// (so the refused call writes nothing).
+func refuseWriteToReadOnlyToken(all []server.ServerTool, d tools.Deps) server.ToolHandlerMiddleware {
+	writes := map[string]bool{}
+	for _, t := range all {
+		if !tools.IsReadOnly(t.Tool) {
+			writes[t.Tool.Name] = true
+		}
+	}
+	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if c, _ := modelgate.CallerFrom(ctx); c.ReadOnly && writes[req.Params.Name] {
+				e := modelgate.Errorf(modelgate.EForbidden,
+					"%s changes data and needs a read-write token; this token (%s) is read-only. Create one with: mcp-server token create --org %s --name NAME (without --read-only)",
+					req.Params.Name, c.TokenPrefix, c.Org)
+				return tools.ErrorResult(d.Log, req.Params.Name, e), nil
+			}
+			return next(ctx, req)
+		}
+	}
+}
+
+// count records each tool call's outcome code and duration in m.
+func count(m *metrics.Metrics) server.ToolHandlerMiddleware {
+	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+		if m == nil {
+			return next
+		}
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			start := time.Now()
+			res, err := next(ctx, req)
+			c, _ := modelgate.CallerFrom(ctx)
+			m.ToolCall(req.Params.Name, outcome(res, err), c.Org, time.Since(start))
+			return res, err
+		}
+	}
+}
+
+// outcome is the code of a tool call's result: OK, the code of its isError
+// result, or INTERNAL for a Go error (which mcp-go turns into a JSON-RPC
+// error). Only error results are decoded, so a success costs nothing.
+func outcome(res *mcp.CallToolResult, err error) string {
+	if err != nil || res == nil {
+		return modelgate.EInternal
+	}
+	if !res.IsError {
+		return metrics.OK
+	}
+	for _, c := range res.Content {
+		if t, ok := c.(mcp.TextContent); ok {
+			var v struct{ Code string }
+			if json.Unmarshal([]byte(t.Text), &v) == nil && v.Code != "" {
+				return v.Code
+			}
+		}
+	}
+	return metrics.Unknown
+}
+
 // limit refuses a tool call with RATE_LIMITED when the caller's org or
 // token is over its rate, unless the HTTP layer already counted the request.
-func limit(l *ratelimit.Limiter, d tools.Deps) server.ToolHandlerMiddleware {
+func limit(l *ratelimit.Limiter, d tools.Deps, m *metrics.Metrics) server.ToolHandlerMiddleware {
 	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 		if l == nil {
 			return next
@@ -117,6 +204,7 @@ func limit(l *ratelimit.Limiter, d tools.Deps) server.ToolHandlerMiddleware {
 			if !ratelimit.Checked(ctx) {
 				c, _ := modelgate.CallerFrom(ctx)
 				if ok, wait := l.Allow(Keys(c)...); !ok {
+					m.RateLimited("tool", c.Org)
 					secs := ratelimit.RetrySeconds(wait)
 					e := modelgate.Errorf(modelgate.ERateLimited, "too many calls for org %q; retry in %d s", c.Org, secs).
 						WithDetail("retry_after_seconds", secs)

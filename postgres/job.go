@@ -219,3 +219,13 @@ func (db *DB) StatusChanges(ctx context.Context, org, id string) ([]modelgate.St
 	}
 	return changes, nil
 }
+
+// CountProvisioning returns how many workspaces are provisioning, in every
+// org (the workspaces_provisioning partial index).
+func (db *DB) CountProvisioning(ctx context.Context) (int, error) {
+	var n int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM workspaces WHERE status = 'provisioning'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count provisioning: %w", err)
+	}
+	return n, nil
+}

@@ -90,6 +90,7 @@ func (p *Provisioner) preflight(ctx context.Context, w *modelgate.Workspace) (*p
 			return nil, err
 		}
 	}
+	p.opts.Gate.CountPreflight(req, dec, err)
 
 	values := make([]string, 0, len(ws.Values)+len(org.Values))
 	for _, m := range []map[string]string{ws.Values, org.Values} {

@@ -71,6 +71,7 @@ import (
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/gate"
+	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/secrets"
 	"github.com/modelgate/modelgate/verify"
 )
@@ -180,6 +181,9 @@ type Options struct {
 	// Now is the clock the timeout sweeper measures creation times against
 	// (default time.Now). Leases and attempt deadlines use the real clock.
 	Now func() time.Time
+	// Metrics counts claims, jobs in flight, outcomes and store failures
+	// (nil: not counted).
+	Metrics *metrics.Metrics
 	// OnFinish, if set, is called after this provisioner moved a workspace
 	// out of provisioning (online or failed, including by the sweeper), with
 	// the stored row. It must not block; benchmarks and tests use it.
@@ -406,14 +410,19 @@ func (w *workers) fill(ctx context.Context) (full bool, err error) {
 		deadline := time.Now().Add(w.p.opts.Lease - w.p.margin)
 		claimed, err := w.p.opts.Store.ClaimWorkspaces(ctx, w.p.opts.Owner, w.p.opts.Lease, n)
 		if err != nil {
+			if ctx.Err() == nil {
+				w.p.opts.Metrics.StoreError("claim_workspaces")
+			}
 			return false, fmt.Errorf("provisioner: claim: %w", err)
 		}
+		w.p.opts.Metrics.ProvisionerClaimed(len(claimed))
 		for _, ws := range claimed {
 			w.slots <- struct{}{}
 			w.jobs.Add(1)
 			w.started.Add(1)
 			go func() {
 				defer func() {
+					w.p.opts.Metrics.ProvisionerJobDone()
 					<-w.slots
 					w.jobs.Done()
 					select {
@@ -435,6 +444,7 @@ func (w *workers) wait() { w.jobs.Wait() }
 // sweep fails timed-out workspaces and logs a store failure.
 func (p *Provisioner) sweep(ctx context.Context) {
 	if _, err := p.sweepOnce(ctx); err != nil && ctx.Err() == nil {
+		p.opts.Metrics.StoreError("expire_provisioning")
 		p.log.Warn().Err(err).Msg("timeout sweep failed; retrying at the next sweep")
 	}
 }
@@ -459,6 +469,7 @@ func (p *Provisioner) handle(ctx context.Context, w *modelgate.Workspace, deadli
 	pf, err := p.preflight(ctx, w)
 	if err != nil {
 		if ctx.Err() == nil {
+			p.opts.Metrics.StoreError("preflight")
 			log.Warn().Err(err).Msg("preflight could not read the workspace's secrets; the row is claimed again after its lease")
 		}
 		return
@@ -567,6 +578,7 @@ func (p *Provisioner) finish(ctx context.Context, log zerolog.Logger, w *modelga
 			p.lost(log, err, false)
 			return
 		}
+		p.opts.Metrics.StoreError("finish_workspace")
 		log.Warn().Err(err).Str("to", status).Msg("could not write the outcome; retrying")
 		t := time.NewTimer(pause)
 		select {
@@ -587,6 +599,7 @@ func (p *Provisioner) lost(log zerolog.Logger, err error, shuttingDown bool) {
 	case modelgate.ErrorCode(err) == modelgate.ENotFound:
 		log.Info().Msg("workspace left provisioning or was claimed by another provisioner meanwhile; dropping the job")
 	case !shuttingDown:
+		p.opts.Metrics.StoreError("write_workspace")
 		log.Warn().Err(err).Msg("could not write the workspace; the row is claimed again after its lease")
 	}
 }
@@ -600,6 +613,7 @@ func (p *Provisioner) changed(w *modelgate.Workspace) {
 	ev.Str("org", w.Org).Str("workspace", w.ID).Str("from", modelgate.StatusProvisioning).
 		Str("to", w.Status).Str("code", w.StatusCode).Int("attempts", w.Attempts).
 		Str("message", w.StatusMessage).Msg("workspace status changed")
+	p.opts.Metrics.ProvisionerOutcome(w.Status, w.StatusCode)
 	if p.opts.OnFinish != nil {
 		p.opts.OnFinish(w)
 	}

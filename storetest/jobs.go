@@ -280,3 +280,38 @@ func testHold(t *testing.T, s modelgate.Store) {
 	}
 	wantCode(t, s.HoldWorkspace(ctx, "a", held, msg), modelgate.ENotFound) // no longer provisioning
 }
+
+func testCountProvisioning(t *testing.T, s modelgate.Store) {
+	ctx := t.Context()
+	count := func() int {
+		t.Helper()
+		n, err := s.CountProvisioning(ctx)
+		if err != nil {
+			t.Fatalf("CountProvisioning: %v", err)
+		}
+		return n
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("empty store: %d provisioning", n)
+	}
+	create(t, s, newWorkspace("acme", "a"))
+	create(t, s, newWorkspace("acme", "b"))
+	removed := create(t, s, newWorkspace("acme", "c"))
+	create(t, s, newWorkspace("other", "a"))
+	if n := count(); n != 4 {
+		t.Fatalf("4 created in 2 orgs: %d provisioning", n)
+	}
+	leased := claim(t, s, "p", time.Hour, 1)[0]
+	if n := count(); n != 4 {
+		t.Fatalf("a claimed workspace is still in the backlog: %d, want 4", n)
+	}
+	if err := s.FinishWorkspace(ctx, "p", leased, modelgate.StatusOnline, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeprovisionWorkspace(ctx, removed.Org, removed.ID, removed.Name); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("after one online and one removed: %d provisioning, want 2", n)
+	}
+}

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"HoldWorkspace_OnlyLeaseOwnerSetsTheMessageAndItStaysProvisioning", testHold},
 		{"SecretKeyIDs_AreTheDistinctKeysOfEveryStoredSecret", testSecretKeyIDs},
 		{"ExpireProvisioning_FailsOnlyOldProvisioning", testExpire},
+		{"CountProvisioning_CountsEveryOrgsBacklogClaimedOrNot", testCountProvisioning},
 		{"Audit_AppendAndListBySinceAndOrg", testAudit},
 		{"Audit_CreateWorkspaceAppendsItsDecisionOnlyWhenItCreates", testCreateAudit},
 		{"FindWorkspace_ByKeyOrLiveNameWithinTheOrg", testFindWorkspace},
