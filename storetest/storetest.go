@@ -78,6 +78,9 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"Audit_AppendAndListBySinceAndOrg", testAudit},
 		{"Audit_CreateWorkspaceAppendsItsDecisionOnlyWhenItCreates", testCreateAudit},
 		{"FindWorkspace_ByKeyOrLiveNameWithinTheOrg", testFindWorkspace},
+		{"KeyLinks_CreateLookupSpendOnceRelease", testKeyLinks},
+		{"KeyLinks_ConcurrentSpendsSpendOnce", testKeyLinkConcurrentSpend},
+		{"Audit_KeyLinkEventsRoundTrip", testAuditKeyLinkFields},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
