@@ -40,6 +40,10 @@ type Config struct {
 	MaxAttempts      int
 	ProvisionTimeout time.Duration
 	NoProvisioner    bool
+	// Key entry (CONTRACT.md §7)
+	KeyEntry   string
+	KeyLinkTTL time.Duration
+	PublicURL  string
 }
 
 // flagDef is one configuration flag with its environment variable.
@@ -80,6 +84,9 @@ var configFlags = []flagDef{
 	{name: "max-attempts", env: "MODELGATE_MAX_ATTEMPTS", def: "5", usage: "provisioner: driver attempts before a workspace fails"},
 	{name: "provision-timeout", env: "MODELGATE_PROVISION_TIMEOUT", def: "10m", usage: "provisioner: a workspace still provisioning after this fails with PROVISION_TIMEOUT"},
 	{name: "no-provisioner", env: "MODELGATE_NO_PROVISIONER", def: "false", usage: "serve: do not run a provisioner inside the server"},
+	{name: "key-entry", env: "MODELGATE_KEY_ENTRY", def: "on", usage: "on: a refusal for a missing key carries a one-time link where a person enters the key in a browser; off: no links"},
+	{name: "key-link-ttl", env: "MODELGATE_KEY_LINK_TTL", def: "15m", usage: "how long a key entry link stays usable"},
+	{name: "public-url", env: "MODELGATE_PUBLIC_URL", usage: "serve: base URL people's browsers reach this server at, for key entry links (default: http://<addr>; stdio: a loopback address)"},
 }
 
 // bindConfig registers every configuration flag on fs, with defaults taken
@@ -168,6 +175,12 @@ func bindConfig(fs *flag.FlagSet, c *Config, getenv func(string) string) error {
 			fs.DurationVar(&c.ProvisionTimeout, f.name, parseDuration(def), usage)
 		case "no-provisioner":
 			fs.BoolVar(&c.NoProvisioner, f.name, parseBool(def), usage)
+		case "key-entry":
+			fs.StringVar(&c.KeyEntry, f.name, def, usage)
+		case "key-link-ttl":
+			fs.DurationVar(&c.KeyLinkTTL, f.name, parseDuration(def), usage)
+		case "public-url":
+			fs.StringVar(&c.PublicURL, f.name, def, usage)
 		default:
 			panic("config flag without binding: " + f.name) // programmer error at start-up
 		}

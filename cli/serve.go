@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"strings"
 
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/modelgate/modelgate"
@@ -28,11 +30,33 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	if cfg.Transport != "stdio" && cfg.AllowNoAuth && !mcpserver.IsLoopbackAddr(cfg.Addr) {
 		return fmt.Errorf("--allow-no-auth: refused on --addr %s; serving without tokens is only allowed on a loopback address such as 127.0.0.1:8080", cfg.Addr)
 	}
+	keyEntry, err := keyEntryOn(cfg)
+	if err != nil {
+		return err
+	}
+	// The network listener opens first: key links name its address.
+	var ln net.Listener
+	if cfg.Transport != "stdio" {
+		if ln, err = listen(cfg); err != nil {
+			return err
+		}
+		defer ln.Close()
+	}
 	a, err := openFromFlags(ctx, env, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	if keyEntry {
+		base := ""
+		if ln != nil {
+			if base, err = publicURL(cfg, ln); err != nil {
+				return err
+			}
+		}
+		a.startKeyEntry(base) // stdio (base ""): a loopback listener, opened for the first link
+		defer a.keyEntry.Close()
+	}
 	s, err := mcpserver.New(a.mcpServerOptions(Version))
 	if err != nil {
 		return err
@@ -50,7 +74,49 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		}
 		return err
 	}
-	return serveNetwork(ctx, cfg, a, s)
+	return serveNetwork(ctx, cfg, a, s, ln)
+}
+
+// keyEntryOn reads --key-entry.
+func keyEntryOn(cfg *Config) (bool, error) {
+	switch strings.ToLower(cfg.KeyEntry) {
+	case "on", "true", "1", "":
+		if cfg.KeyLinkTTL <= 0 {
+			return false, fmt.Errorf("--key-link-ttl: must be positive, got %s", cfg.KeyLinkTTL)
+		}
+		return true, nil
+	case "off", "false", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("--key-entry: %q is neither on nor off", cfg.KeyEntry)
+}
+
+// publicURL is the base URL of key links: --public-url, or the address the
+// listener really listens on.
+func publicURL(cfg *Config, ln net.Listener) (string, error) {
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return "", fmt.Errorf("--public-url: %q is not an http(s) base URL such as https://modelgate.example.com", cfg.PublicURL)
+		}
+		return strings.TrimRight(cfg.PublicURL, "/"), nil
+	}
+	return "http://" + ln.Addr().String(), nil
+}
+
+// listen opens the listener of the network transports on --addr.
+func listen(cfg *Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("--addr: %w", err)
+	}
+	// A name such as localhost was checked by name; what counts is where
+	// the socket really listens.
+	if cfg.AllowNoAuth && !mcpserver.IsLoopbackAddr(ln.Addr().String()) {
+		ln.Close()
+		return nil, fmt.Errorf("--allow-no-auth: refused: %s listens on %s, which is not a loopback address", cfg.Addr, ln.Addr())
+	}
+	return ln, nil
 }
 
 // startProvisioner runs the configured provisioner beside the server unless
@@ -78,7 +144,7 @@ func startProvisioner(ctx context.Context, a *app) (stop func(), err error) {
 // serveNetwork serves streamable HTTP or SSE on cfg.Addr until ctx ends
 // (SIGTERM or SIGINT), then shuts down gracefully; runServe closes the store
 // afterwards.
-func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer) error {
+func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer, ln net.Listener) error {
 	ao := auth.Options{Log: a.log}
 	if cfg.AllowNoAuth {
 		ao.Anonymous = &modelgate.Caller{Org: cfg.Org}
@@ -96,20 +162,11 @@ func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer)
 			}
 			return a.store.Ping(ctx)
 		},
-		Log: a.log,
+		KeyEntry: a.keyEntryHandler(),
+		Log:      a.log,
 	})
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("--addr: %w", err)
-	}
-	// A name such as localhost was checked by name; what counts is where
-	// the socket really listens.
-	if cfg.AllowNoAuth && !mcpserver.IsLoopbackAddr(ln.Addr().String()) {
-		ln.Close()
-		return fmt.Errorf("--allow-no-auth: refused: %s listens on %s, which is not a loopback address", cfg.Addr, ln.Addr())
 	}
 	paths := "/mcp (streamable HTTP, stateless)"
 	if cfg.Transport == mcpserver.TransportSSE {

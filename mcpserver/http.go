@@ -96,6 +96,10 @@ type HTTPOptions struct {
 	// SSEKeepAlive is the interval of the pings an SSE stream sends so that
 	// proxies do not close it; 0 means DefaultSSEKeepAlive, negative none.
 	SSEKeepAlive time.Duration
+	// KeyEntry, if not nil, serves the key entry page (keyentry.Handler) at
+	// /keys/ on the same listener, without a bearer token: the link's own
+	// secret is the credential.
+	KeyEntry http.Handler
 	// Log receives transport events. Tokens and secret values never reach it.
 	Log zerolog.Logger
 }
@@ -138,6 +142,9 @@ func NewHTTPHandler(s *server.MCPServer, o HTTPOptions) (*HTTPHandler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
+	if o.KeyEntry != nil {
+		mux.Handle("/keys/", o.KeyEntry)
+	}
 	protect := func(next http.Handler) http.Handler { return h.limitBody(o.Auth(h.limitRate(h.readBody(next)))) }
 	slogger := slog.New(slog.NewTextHandler(zerologWriter{o.Log}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	switch o.Transport {

@@ -28,7 +28,7 @@ var setOrgSecretInput = json.RawMessage(`{
 // SetOrgSecret returns the set_org_secret tool.
 func SetOrgSecret(d Deps) server.ServerTool {
 	tool := newTool("set_org_secret",
-		mcp.WithDescription("Store a credential for your whole org (org scope), e.g. ANTHROPIC_API_KEY, replacing any previous value. Every BYOK model that accepts this name can then be provisioned without passing secrets. The value is encrypted at rest and never returned or logged."),
+		mcp.WithDescription("Store a credential for your whole org (org scope), e.g. ANTHROPIC_API_KEY, replacing any previous value. Every BYOK model that accepts this name can then be provisioned without passing secrets. The value is encrypted at rest and never returned or logged. For scripts: never ask a person to paste a key into the chat; give them the add_key_url of provision_workspace's refusal instead."),
 		mcp.WithRawInputSchema(setOrgSecretInput),
 		mcp.WithRawOutputSchema(json.RawMessage(secretInfoSchema)),
 		annotations("Set org secret", false, false, true, false),
