@@ -392,7 +392,10 @@ func rejectRebinding(next http.Handler) http.Handler {
 				writeJSON(w, http.StatusForbidden, map[string]string{"code": modelgate.EUnauthorized, "error": "forbidden: the Host header is not a loopback host"})
 				return
 			}
-			if o := r.Header.Get("Origin"); o != "" {
+			// The key entry page is served with Referrer-Policy: no-referrer,
+			// so a browser posts its form with "Origin: null"; the page checks
+			// Sec-Fetch-Site and its form token itself.
+			if o := r.Header.Get("Origin"); o != "" && !(o == "null" && strings.HasPrefix(r.URL.Path, "/keys/")) {
 				u, err := url.Parse(o)
 				if err != nil || !isLoopback(u.Host) {
 					writeJSON(w, http.StatusForbidden, map[string]string{"code": modelgate.EUnauthorized, "error": "forbidden: the Origin is not a loopback origin"})
