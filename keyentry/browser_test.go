@@ -53,7 +53,7 @@ func TestBrowser_PersonEntersTheKeyAndTheAgentsRetryIsAllowed(t *testing.T) {
 			c := r.connect(t, mcpserver.TransportHTTP, r.token(t, "acme"), rec)
 
 			// A dry run is refused with a link too.
-			link, obj := refusal(t, c, byok("researcher", true))
+			link, _ := refusal(t, c, byok("researcher", true))
 			_, formHTML, formTok := page(t, link)
 
 			status, h := browse(t, bctx, link)
@@ -61,7 +61,7 @@ func TestBrowser_PersonEntersTheKeyAndTheAgentsRetryIsAllowed(t *testing.T) {
 			if status != http.StatusOK {
 				t.Fatalf("link page: HTTP %d", status)
 			}
-			for _, want := range []string{"acme", obj["provider"].(string), "claude-sonnet-4-6", `type="password"`, "ANTHROPIC_API_KEY"} {
+			for _, want := range []string{"acme", "Anthropic API", "claude-sonnet-4-6", `type="password"`, "ANTHROPIC_API_KEY"} {
 				if !strings.Contains(h, want) {
 					t.Errorf("form page does not show %q", want)
 				}

@@ -135,10 +135,20 @@ func (s *Service) dead(r *http.Request, l *modelgate.KeyLink) *view {
 	return nil
 }
 
+// providerName is the provider's display name in the catalog (its id
+// when the catalog has no such provider any more).
+func (s *Service) providerName(id string) string {
+	if p, ok := s.o.Service.Gate().Catalog().Provider(id); ok && p.DisplayName != "" {
+		return p.DisplayName
+	}
+	return id
+}
+
 func (s *Service) formView(l *modelgate.KeyLink, secret, chosen, problem string) *view {
+	name := s.providerName(l.Provider)
 	return &view{
-		Title: "Add a key for " + l.Provider, Heading: "Add your " + l.Provider + " key", Kind: "form",
-		Org: l.Org, Provider: l.Provider, Runtime: l.Runtime, Model: l.Model, Names: l.Names, Chosen: chosen,
+		Title: "Add a key for " + name, Heading: "Add your " + name + " key", Kind: "form",
+		Org: l.Org, Provider: name, Runtime: l.Runtime, Model: l.Model, Names: l.Names, Chosen: chosen,
 		FormToken: formToken(secret), Problem: problem,
 		Expires: l.ExpiresAt.UTC().Format("15:04 MST, 2 Jan 2006"),
 	}
@@ -219,7 +229,7 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	s.audit(r.Context(), l, modelgate.AuditKeyLinkUsed, "", name)
 	s.used(l.ID)
 	render(w, http.StatusOK, &view{
-		Title: "Key stored", Heading: "Key stored", Kind: "success", Org: l.Org, Provider: l.Provider,
+		Title: "Key stored", Heading: "Key stored", Kind: "success", Org: l.Org, Provider: s.providerName(l.Provider),
 		Runtime: l.Runtime, Model: l.Model, Chosen: name,
 	})
 }
