@@ -13,7 +13,9 @@ import (
 // Elicit offers the key link of refusal err to the calling client as a
 // URL-mode elicitation (MCP 2025-11-25), when the client declared the
 // elicitation capability with URL mode on a session that can carry a
-// request from the server (stdio, SSE; not stateless streamable HTTP). If
+// request from the server: stdio. (mcp-go's SSE session cannot send a
+// request to the client, and stateless streamable HTTP has no stream to
+// send it on; there the link is in the refusal only.) If
 // the person accepts, a notifications/elicitation/complete follows once
 // the key is stored, from whichever replica served the page. It returns at
 // once and reports whether an elicitation was started; the refusal keeps
@@ -36,12 +38,16 @@ func (s *Service) Elicit(ctx context.Context, err error) bool {
 	if id == "" || srv == nil || session == nil || !wantsURLElicitation(session) {
 		return false
 	}
+	if _, ok := session.(server.SessionWithElicitation); !ok {
+		return false
+	}
 	provider, _ := me.Details["provider"].(string)
 	msg := "Enter your " + provider + " key in the page that opens. It is stored encrypted for your organisation and never passes through this chat."
 	// Detached from the call, which ends now; bounded by the link's life
 	// and by Close.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.TTL+time.Minute)
 	wctx, stop := mergeDone(wctx, s.stop)
+	s.o.Log.Info().Str("key_link", id).Msg("key link offered as a URL elicitation")
 	go func() {
 		defer cancel()
 		defer stop()
