@@ -52,8 +52,7 @@ func TestBrowser_PersonEntersTheKeyAndTheAgentsRetryIsAllowed(t *testing.T) {
 			rec := &recorder{}
 			c := r.connect(t, mcpserver.TransportHTTP, r.token(t, "acme"), rec)
 
-			// A dry run is refused with a link too.
-			link, _ := refusal(t, c, byok("researcher", true))
+			link, _ := refusal(t, c, byok("researcher", false))
 			_, formHTML, formTok := page(t, link)
 
 			status, h := browse(t, bctx, link)
@@ -107,7 +106,7 @@ func TestBrowser_PersonEntersTheKeyAndTheAgentsRetryIsAllowed(t *testing.T) {
 
 			// A forged token (right id, wrong secret) stores nothing.
 			beta := r.connect(t, mcpserver.TransportHTTP, r.token(t, "beta"), rec)
-			link2, _ := refusal(t, beta, byok("writer", false))
+			link2, _ := refusal(t, beta, byok("writer", true)) // a dry run is refused with a link too
 			forged := link2[:len(link2)-4] + flip(link2[len(link2)-4:])
 			if status, h := browse(t, bctx, forged); status != http.StatusNotFound || !strings.Contains(h, "not valid") {
 				t.Errorf("forged link page: HTTP %d", status)

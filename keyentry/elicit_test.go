@@ -228,3 +228,22 @@ func TestTwoReplicas_LinkMadeOnOneIsUsedOnTheOther(t *testing.T) {
 // waitLimit bounds a wait for something that must happen; it only turns a
 // hang into a failure.
 const waitLimit = 30 * time.Second
+
+// TestSSE_LinkIsServedOnTheSameListener: over the legacy SSE transport the
+// refusal's link is on the server's own listener, like streamable HTTP's.
+func TestSSE_LinkIsServedOnTheSameListener(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, openSQLite(t), mcpserver.TransportSSE)
+	c := r.connect(t, mcpserver.TransportSSE, r.token(t, "acme"), &recorder{})
+	link, _ := refusal(t, c, byok("researcher", false))
+	if !strings.HasPrefix(link, r.url+keyentry.PathPrefix) {
+		t.Fatalf("link %q is not under %s", link, r.url+keyentry.PathPrefix)
+	}
+	_, _, tok := page(t, link)
+	if status, _ := submit(t, link, tok, "ANTHROPIC_AUTH_TOKEN", canary, nil); status != 200 {
+		t.Fatalf("submit: HTTP %d", status)
+	}
+	if obj, isErr := call(t, c, "provision_workspace", byok("researcher", false)); isErr || obj["credential_scope"] != modelgate.ScopeOrg {
+		t.Fatalf("retry = %v", obj)
+	}
+}
