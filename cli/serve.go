@@ -54,6 +54,9 @@ func runServe(ctx context.Context, env Env, args []string) error {
 				return err
 			}
 		}
+		if ln != nil && cfg.PublicURL == "" && !mcpserver.IsLoopbackAddr(ln.Addr().String()) {
+			a.log.Warn().Str("base_url", base).Msg("key entry links use the listen address; set --public-url to the address people's browsers reach")
+		}
 		a.startKeyEntry(base) // stdio (base ""): a loopback listener, opened for the first link
 		defer a.keyEntry.Close()
 	}

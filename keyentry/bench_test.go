@@ -44,7 +44,9 @@ func BenchmarkRefusal(b *testing.B) {
 			b.Cleanup(func() { db.Close() })
 			return db
 		}},
-		{"postgres", func(b *testing.B) modelgate.Store { return pgtest.Open(b, postgres.Options{MaxConns: 2, Log: zerolog.Nop()}) }},
+		{"postgres", func(b *testing.B) modelgate.Store {
+			return pgtest.Open(b, postgres.Options{MaxConns: 2, Log: zerolog.Nop()})
+		}},
 	} {
 		b.Run(st.name, func(b *testing.B) {
 			store := st.open(b)

@@ -1,6 +1,7 @@
 package keyentry_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -214,5 +215,39 @@ func TestOffer_NoLinkForAReadOnlyCallerOrAnotherRefusal(t *testing.T) {
 	}
 	if l := r.ke.Offer(t.Context(), modelgate.Caller{Org: "acme"}, missing()); l == nil {
 		t.Fatal("a read-write caller got no link")
+	}
+}
+
+// TestRefusal_WritesOnlyItsAuditRowAndItsLink: with key entry on, a
+// refusal writes its audit row and the link, and nothing else (no org row).
+func TestRefusal_WritesOnlyItsAuditRowAndItsLink(t *testing.T) {
+	t.Parallel()
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			r := newReplica(t, sk.open(t), mcpserver.TransportHTTP)
+			counter := r.store.(interface {
+				Counts(ctx context.Context) (map[string]int64, error)
+			})
+			c := r.connect(t, mcpserver.TransportHTTP, r.token(t, "acme"), &recorder{})
+			before, err := counter.Counts(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			refusal(t, c, byok("w", false))
+			after, err := counter.Counts(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for table, n := range after {
+				want := before[table]
+				if table == "audit" || table == "key_links" {
+					want++
+				}
+				if n != want {
+					t.Errorf("%s: %d rows after the refusal, %d before; want %d", table, n, before[table], want)
+				}
+			}
+		})
 	}
 }

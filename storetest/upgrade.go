@@ -7,13 +7,18 @@ import (
 	"github.com/modelgate/modelgate"
 )
 
-// Version1SQL puts a database of schema version 2 back the way version 1
-// left it: every workspace's creation recorded as event seq 1 and no
-// version 2 in schema_migrations. It is the same in both SQL dialects;
-// the stores' upgrade tests run it, then migrate again.
+// Version1SQL puts a database of the current schema back the way version 1
+// left it: every workspace's creation recorded as event seq 1, no key
+// links (version 3) and only version 1 in schema_migrations. It is the same
+// in both SQL dialects; the stores' upgrade tests run it, then migrate
+// again.
 const Version1SQL = `INSERT INTO workspace_events (org, workspace_id, seq, from_status, to_status, code, at)
 	SELECT org, id, 1, '', 'provisioning', '', created_at FROM workspaces;
-DELETE FROM schema_migrations WHERE version = 2`
+DROP TABLE key_links;
+ALTER TABLE audit DROP COLUMN event;
+ALTER TABLE audit DROP COLUMN key_link;
+ALTER TABLE audit DROP COLUMN secret_name;
+DELETE FROM schema_migrations WHERE version >= 2`
 
 // Version1ChangeSQL records, as a server of schema version 1 still running
 // after the migration would, that the workspace "v1" of org "acme" failed:
