@@ -178,3 +178,23 @@ func flip(s string) string {
 	}
 	return string(b)
 }
+
+// browserSubmit enters value under name on the link's page in the browser
+// and returns the status and HTML of the answer.
+func browserSubmit(t *testing.T, bctx context.Context, link, name, value string) (int64, string) {
+	t.Helper()
+	if status, _ := browse(t, bctx, link); status != http.StatusOK {
+		t.Fatalf("link page: HTTP %d", status)
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`input[name="name"][value="`+name+`"]`)),
+		chromedp.SendKeys(chromedp.CSS("#value"), value),
+	); err != nil {
+		t.Fatalf("fill the form: %v", err)
+	}
+	res, err := chromedp.RunResponse(bctx, chromedp.Click(chromedp.CSS(`button[type="submit"]`)))
+	if err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	return res.Status, html(t, bctx)
+}

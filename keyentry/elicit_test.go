@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/gate"
+	"github.com/modelgate/modelgate/internal/browsertest"
 	"github.com/modelgate/modelgate/internal/testlog"
 	"github.com/modelgate/modelgate/keyentry"
 	"github.com/modelgate/modelgate/mcpserver"
@@ -77,7 +78,7 @@ func stdioServer(t *testing.T, store modelgate.Store, opts ...client.ClientOptio
 // TestStdio_LinkIsServedOnALoopbackListenerAndTheRetryIsAllowed, on both
 // stores: over stdio the page lives on 127.0.0.1 at a port chosen when the
 // first link was made.
-func TestStdio_LinkIsServedOnALoopbackListenerAndTheRetryIsAllowed(t *testing.T) {
+func TestBrowser_StdioLinkIsServedOnALoopbackListenerAndTheRetryIsAllowed(t *testing.T) {
 	t.Parallel()
 	for _, sk := range stores {
 		t.Run(sk.name, func(t *testing.T) {
@@ -93,9 +94,11 @@ func TestStdio_LinkIsServedOnALoopbackListenerAndTheRetryIsAllowed(t *testing.T)
 			if u2, _ := url.Parse(link2); u2.Host != u.Host {
 				t.Errorf("second link on %s, first on %s: want one listener", u2.Host, u.Host)
 			}
-			_, _, tok := page(t, link)
-			if status, _ := submit(t, link, tok, "ANTHROPIC_API_KEY", canary, nil); status != 200 {
-				t.Fatalf("submit: HTTP %d", status)
+			bctx := browsertest.New(t)
+			status, h := browserSubmit(t, bctx, link, "ANTHROPIC_API_KEY", canary)
+			browsertest.Screenshot(t, bctx, "success")
+			if status != 200 || !strings.Contains(h, "it can retry now") {
+				t.Fatalf("submit in the browser: HTTP %d", status)
 			}
 			obj, isErr := call(t, c, "provision_workspace", byok("researcher", false))
 			if isErr || obj["credential_scope"] != modelgate.ScopeOrg {
