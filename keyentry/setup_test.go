@@ -2,7 +2,6 @@ package keyentry_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -338,4 +337,3 @@ func neverHolds(t *testing.T, texts map[string]string) {
 	}
 }
 
-var _ = context.Background
