@@ -14,6 +14,7 @@ type Store interface {
 	TokenStore
 	JobStore
 	AuditStore
+	KeyLinkStore
 	// Ping returns an error when the database cannot be reached.
 	Ping(ctx context.Context) error
 	// Close releases the connections.
@@ -204,7 +205,22 @@ type JobStore interface {
 	CountProvisioning(ctx context.Context) (int, error)
 }
 
-// AuditEntry is one gate decision of provision_workspace.
+// Audit events besides the gate decision of provision_workspace (Event "").
+// A key link's creation is recorded on the refusal's own entry (KeyLink set);
+// what happens to the link later is an entry of its own.
+const (
+	// AuditKeyLinkUsed: a person stored a key through the link.
+	AuditKeyLinkUsed = "key_link_used"
+	// AuditKeyLinkRefused: a submit or an open of the link was refused
+	// (unknown or forged token, already used, cross-site post, a value the
+	// secret rules refuse); Code says why.
+	AuditKeyLinkRefused = "key_link_refused"
+	// AuditKeyLinkExpired: the link was presented after it expired.
+	AuditKeyLinkExpired = "key_link_expired"
+)
+
+// AuditEntry is one gate decision of provision_workspace, or one event of a
+// key link (Event).
 type AuditEntry struct {
 	At              time.Time `json:"at"`
 	Org             string    `json:"org"`
@@ -217,6 +233,14 @@ type AuditEntry struct {
 	CredentialScope string    `json:"credential_scope,omitempty"`
 	WorkspaceID     string    `json:"workspace_id,omitempty"`
 	DryRun          bool      `json:"dry_run"`
+	// Event is "" for a gate decision and one of the AuditKeyLink* events
+	// otherwise.
+	Event string `json:"event,omitempty"`
+	// KeyLink is the public id of the key link the entry is about: on a
+	// refusal, the link made for it; on a key link event, that link.
+	KeyLink string `json:"key_link,omitempty"`
+	// SecretName is the credential name a key link stored (never a value).
+	SecretName string `json:"secret_name,omitempty"`
 }
 
 // Verdicts of a live credential check (CONTRACT.md §8).
@@ -271,4 +295,50 @@ type AuditStore interface {
 	AppendAudit(ctx context.Context, e AuditEntry) error
 	// ListAudit returns entries of org ("" for every org) at or after since, oldest first.
 	ListAudit(ctx context.Context, org string, since time.Time, limit int) ([]AuditEntry, error)
+}
+
+// KeyLink is a one-time link where a person enters a credential for an org
+// in a browser (CONTRACT.md §7). Only the hash of the link's secret token is
+// stored.
+type KeyLink struct {
+	// ID is the public part of the token, unique across orgs: it names the
+	// link in the audit trail and is what the link is looked up by.
+	ID string
+	// Org is the org whose secret the link stores.
+	Org string
+	// Provider is the provider that needs the key; Names are its accepted
+	// credential names (the page offers exactly these).
+	Provider string
+	Names    []string
+	// Runtime and Model are the refused request: why the key is needed.
+	Runtime string
+	Model   string
+	// TokenPrefix names the API token of the refused call ("" on stdio).
+	TokenPrefix string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	// UsedAt is when the link was spent (nil: not yet); UsedName is the
+	// name the person chose.
+	UsedAt   *time.Time
+	UsedName string
+}
+
+// KeyLinkStore persists key links.
+type KeyLinkStore interface {
+	// CreateKeyLink stores a link with the hash of its secret. It does not
+	// create the org's row (a refusal writes no org row). It returns
+	// EInvalidArgument for a link without org, id, names or hash, and
+	// ENameConflict if the id is taken.
+	CreateKeyLink(ctx context.Context, l KeyLink, hash []byte) error
+	// KeyLinkByID returns the link and its stored hash; ENotFound if none.
+	KeyLinkByID(ctx context.Context, id string) (*KeyLink, []byte, error)
+	// SpendKeyLink marks the link used at `at` with name, atomically: only
+	// if it is not used and expires after at. It returns false when it was
+	// not spent (unknown, used or expired), so of two concurrent calls at
+	// most one returns true.
+	SpendKeyLink(ctx context.Context, id, name string, at time.Time) (bool, error)
+	// ReleaseKeyLink undoes SpendKeyLink(id, _, at) when storing the key
+	// failed, so the person can try again; it does nothing if the link was
+	// not spent at exactly at.
+	ReleaseKeyLink(ctx context.Context, id string, at time.Time) error
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/gate"
+	"github.com/modelgate/modelgate/keyentry"
 	"github.com/modelgate/modelgate/mcpserver"
 	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/postgres"
@@ -43,6 +45,26 @@ type app struct {
 	limiter *ratelimit.Limiter
 	// metrics counts for GET /metrics (nil: metrics are off).
 	metrics *metrics.Metrics
+	// keyEntry makes key links and serves their page (nil: --key-entry=off
+	// or a command that is not serve).
+	keyEntry *keyentry.Service
+}
+
+// startKeyEntry turns key entry on, with links under base ("" for a
+// loopback listener opened when the first link is made).
+func (a *app) startKeyEntry(base string) {
+	a.keyEntry = keyentry.New(keyentry.Options{
+		Store: a.store, Service: a.service, TTL: a.cfg.KeyLinkTTL, BaseURL: base, Log: a.log,
+	})
+	a.keyEntry.Attach(a.service)
+}
+
+// keyEntryHandler is the page's handler, or nil when key entry is off.
+func (a *app) keyEntryHandler() http.Handler {
+	if a.keyEntry == nil {
+		return nil
+	}
+	return a.keyEntry.Handler()
 }
 
 // newLogger returns the stderr logger at the configured level. A daemon
@@ -218,7 +240,9 @@ func keyFile(cfg *Config, getenv func(string) string) (*secrets.Keyring, error) 
 
 func (a *app) Close() error { return a.store.Close() }
 
-func (a *app) deps() tools.Deps { return tools.Deps{Service: a.service, Log: a.log} }
+func (a *app) deps() tools.Deps {
+	return tools.Deps{Service: a.service, Log: a.log, KeyEntry: a.keyEntry}
+}
 
 func (a *app) caller() modelgate.Caller { return modelgate.Caller{Org: a.cfg.Org} }
 

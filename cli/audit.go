@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -47,7 +48,7 @@ func runAudit(ctx context.Context, inv *invocation, since string, limit int, asJ
 		return writeJSON(inv.env.Stdout, map[string]any{"audit": entries})
 	}
 	tw := tabwriter.NewWriter(inv.env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tORG\tTOKEN\tDECISION\tRUNTIME\tMODEL\tPROVIDER\tSCOPE\tWORKSPACE")
+	fmt.Fprintln(tw, "TIME\tORG\tTOKEN\tDECISION\tRUNTIME\tMODEL\tPROVIDER\tSCOPE\tWORKSPACE\tKEY LINK")
 	for _, e := range entries {
 		decision := "allowed"
 		if !e.Allowed {
@@ -56,8 +57,12 @@ func runAudit(ctx context.Context, inv *invocation, since string, limit int, asJ
 		if e.DryRun {
 			decision += " (dry run)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339), e.Org, dash(e.TokenPrefix),
-			decision, e.Runtime, e.Model, dash(e.Provider), dash(e.CredentialScope), dash(e.WorkspaceID))
+		if e.Event != "" {
+			// A key link event: what happened to the link, and the name it stored.
+			decision = strings.TrimSpace(e.Event + " " + e.Code + " " + e.SecretName)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339), e.Org, dash(e.TokenPrefix),
+			decision, e.Runtime, e.Model, dash(e.Provider), dash(e.CredentialScope), dash(e.WorkspaceID), dash(e.KeyLink))
 	}
 	return tw.Flush()
 }

@@ -62,6 +62,10 @@ type Config struct {
 	VerifyTimeout     time.Duration
 	VerifyMaxAge      time.Duration
 	VerifyBaseURLs    baseURLs
+	// Key entry (CONTRACT.md §7)
+	KeyEntry   string
+	KeyLinkTTL time.Duration
+	PublicURL  string
 }
 
 // baseURLs is the --verify-base-url setting: PROVIDER=URL pairs. The flag
@@ -166,6 +170,9 @@ var settings = []setting{
 	{name: "metrics-org-labels", env: "MODELGATE_METRICS_ORG_LABELS", def: "false", usage: "label per-call metrics with the org name (org names may be customers' names)", field: func(c *Config) any { return &c.MetricsOrgLabels }},
 	{name: "tls-cert", env: "MODELGATE_TLS_CERT", arg: "FILE", usage: "PEM certificate (chain) for HTTPS; re-read on SIGHUP", field: func(c *Config) any { return &c.TLSCert }},
 	{name: "tls-key", env: "MODELGATE_TLS_KEY", arg: "FILE", usage: "PEM private key for HTTPS; re-read on SIGHUP", field: func(c *Config) any { return &c.TLSKey }},
+	{name: "key-entry", env: "MODELGATE_KEY_ENTRY", arg: "on|off", def: "on", usage: "on: a refusal for a missing key carries a one-time link where a person enters the key in a browser; off: no links", field: func(c *Config) any { return &c.KeyEntry }},
+	{name: "key-link-ttl", env: "MODELGATE_KEY_LINK_TTL", arg: "DURATION", def: "15m", usage: "how long a key entry link stays usable", field: func(c *Config) any { return &c.KeyLinkTTL }},
+	{name: "public-url", env: "MODELGATE_PUBLIC_URL", arg: "URL", doc: "http(s)://<addr>; stdio: a loopback address", usage: "base URL people's browsers reach this server at, for key entry links", field: func(c *Config) any { return &c.PublicURL }},
 	{name: "driver", env: "MODELGATE_DRIVER", arg: "NAME", doc: "none", usage: "provisioner driver: exec or webhook (none: workspaces wait for a provisioner)", field: func(c *Config) any { return &c.Driver }},
 	{name: "exec-command", env: "MODELGATE_EXEC_COMMAND", arg: "CMD", usage: "exec driver: command run (via /bin/sh -c) to start a workspace", field: func(c *Config) any { return &c.ExecCommand }},
 	{name: "webhook-url", env: "MODELGATE_WEBHOOK_URL", arg: "URL", usage: "webhook driver: URL the workspace is POSTed to", field: func(c *Config) any { return &c.WebhookURL }},
@@ -192,7 +199,7 @@ var (
 	verifySettings = []string{"verify-credentials", "verify-timeout", "verify-base-url"}
 	// serveSettings are serve's own.
 	serveSettings = []string{"transport", "addr", "allow-no-auth", "call-timeout", "read-only", "tools",
-		"shutdown-timeout", "max-body-bytes", "rate-limit", "burst", "no-provisioner", "metrics", "metrics-org-labels", "tls-cert", "tls-key"}
+		"shutdown-timeout", "max-body-bytes", "rate-limit", "burst", "no-provisioner", "metrics", "metrics-org-labels", "tls-cert", "tls-key", "key-entry", "key-link-ttl", "public-url"}
 )
 
 func join(groups ...[]string) []string {

@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/mark3labs/mcp-go/server"
@@ -34,6 +36,18 @@ func runServe(ctx context.Context, inv *invocation) error {
 	if cfg.Transport != "stdio" && cfg.AllowNoAuth && !mcpserver.IsLoopbackAddr(cfg.Addr) {
 		return fmt.Errorf("--allow-no-auth: refused on --addr %s; serving without tokens is only allowed on a loopback address such as 127.0.0.1:8080", cfg.Addr)
 	}
+	keyEntry, err := keyEntryOn(cfg)
+	if err != nil {
+		return err
+	}
+	// The network listener opens first: key links name its address.
+	var ln net.Listener
+	if cfg.Transport != "stdio" {
+		if ln, err = listen(cfg); err != nil {
+			return err
+		}
+		defer ln.Close()
+	}
 	a, err := openFromFlags(ctx, inv)
 	if err != nil {
 		return err
@@ -41,6 +55,19 @@ func runServe(ctx context.Context, inv *invocation) error {
 	defer a.Close()
 	if err := a.checkKeys(ctx); err != nil {
 		return err
+	}
+	if keyEntry {
+		base := ""
+		if ln != nil {
+			if base, err = publicURL(cfg, ln); err != nil {
+				return err
+			}
+		}
+		if ln != nil && cfg.PublicURL == "" && !mcpserver.IsLoopbackAddr(ln.Addr().String()) {
+			a.log.Warn().Str("base_url", base).Msg("key entry links use the listen address; set --public-url to the address people's browsers reach")
+		}
+		a.startKeyEntry(base) // stdio (base ""): a loopback listener, opened for the first link
+		defer a.keyEntry.Close()
 	}
 	opts, err := a.mcpServerOptions(Version)
 	if err != nil {
@@ -63,7 +90,53 @@ func runServe(ctx context.Context, inv *invocation) error {
 		}
 		return err
 	}
-	return serveNetwork(ctx, cfg, a, s)
+	return serveNetwork(ctx, cfg, a, s, ln)
+}
+
+// keyEntryOn reads --key-entry.
+func keyEntryOn(cfg *Config) (bool, error) {
+	switch strings.ToLower(cfg.KeyEntry) {
+	case "on", "true", "1", "":
+		if cfg.KeyLinkTTL <= 0 {
+			return false, fmt.Errorf("--key-link-ttl: must be positive, got %s", cfg.KeyLinkTTL)
+		}
+		return true, nil
+	case "off", "false", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("--key-entry: %q is neither on nor off", cfg.KeyEntry)
+}
+
+// publicURL is the base URL of key links: --public-url, or the address the
+// listener really listens on.
+func publicURL(cfg *Config, ln net.Listener) (string, error) {
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return "", fmt.Errorf("--public-url: %q is not an http(s) base URL such as https://modelgate.example.com", cfg.PublicURL)
+		}
+		return strings.TrimRight(cfg.PublicURL, "/"), nil
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + ln.Addr().String(), nil
+}
+
+// listen opens the listener of the network transports on --addr.
+func listen(cfg *Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("--addr: %w", err)
+	}
+	// A name such as localhost was checked by name; what counts is where
+	// the socket really listens.
+	if cfg.AllowNoAuth && !mcpserver.IsLoopbackAddr(ln.Addr().String()) {
+		ln.Close()
+		return nil, fmt.Errorf("--allow-no-auth: refused: %s listens on %s, which is not a loopback address", cfg.Addr, ln.Addr())
+	}
+	return ln, nil
 }
 
 // startProvisioner runs the configured provisioner beside the server unless
@@ -91,7 +164,7 @@ func startProvisioner(ctx context.Context, a *app) (stop func(), err error) {
 // serveNetwork serves streamable HTTP or SSE on cfg.Addr until ctx ends
 // (SIGTERM or SIGINT), then shuts down gracefully; runServe closes the store
 // afterwards.
-func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer) error {
+func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer, ln net.Listener) error {
 	ao := auth.Options{Log: a.log, Metrics: a.metrics}
 	if cfg.AllowNoAuth {
 		ao.Anonymous = &modelgate.Caller{Org: cfg.Org}
@@ -125,7 +198,8 @@ func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer)
 			}
 			return a.store.Ping(ctx)
 		},
-		Log: a.log,
+		KeyEntry: a.keyEntryHandler(),
+		Log:      a.log,
 	}
 	scheme := "http"
 	if certs != nil {
@@ -134,16 +208,6 @@ func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer)
 	h, err := mcpserver.NewHTTPHandler(s, ho)
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("--addr: %w", err)
-	}
-	// A name such as localhost was checked by name; what counts is where
-	// the socket really listens.
-	if cfg.AllowNoAuth && !mcpserver.IsLoopbackAddr(ln.Addr().String()) {
-		ln.Close()
-		return fmt.Errorf("--allow-no-auth: refused: %s listens on %s, which is not a loopback address", cfg.Addr, ln.Addr())
 	}
 	paths := "/mcp (streamable HTTP, stateless)"
 	if cfg.Transport == mcpserver.TransportSSE {

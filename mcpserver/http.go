@@ -109,6 +109,10 @@ type HTTPOptions struct {
 	TLS *tls.Config
 	// Version is shown on the page a browser gets at GET /.
 	Version string
+	// KeyEntry, if not nil, serves the key entry page (keyentry.Handler) at
+	// /keys/ on the same listener, without a bearer token: the link's own
+	// secret is the credential.
+	KeyEntry http.Handler
 	// Log receives transport events. Tokens and secret values never reach it.
 	Log zerolog.Logger
 }
@@ -157,6 +161,9 @@ func NewHTTPHandler(s *server.MCPServer, o HTTPOptions) (*HTTPHandler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
+	if o.KeyEntry != nil {
+		mux.Handle("/keys/", o.KeyEntry)
+	}
 	mux.HandleFunc("/", h.notFound)
 	protect := func(next http.Handler) http.Handler { return h.limitBody(o.Auth(h.limitRate(h.readBody(next)))) }
 	slogger := slog.New(slog.NewTextHandler(zerologWriter{o.Log}, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -487,7 +494,10 @@ func rejectRebinding(next http.Handler) http.Handler {
 				writeJSON(w, http.StatusForbidden, map[string]string{"code": modelgate.EForbidden, "error": "forbidden: this server listens on a loopback address and answers only requests whose Host is localhost, 127.0.0.1 or [::1] (DNS-rebinding protection); connect to it by one of those names"})
 				return
 			}
-			if o := r.Header.Get("Origin"); o != "" {
+			// The key entry page is served with Referrer-Policy: no-referrer,
+			// so a browser posts its form with "Origin: null"; the page checks
+			// Sec-Fetch-Site and its form token itself.
+			if o := r.Header.Get("Origin"); o != "" && !(o == "null" && strings.HasPrefix(r.URL.Path, "/keys/")) {
 				u, err := url.Parse(o)
 				if err != nil || !isLoopback(u.Host) {
 					writeJSON(w, http.StatusForbidden, map[string]string{"code": modelgate.EForbidden, "error": "forbidden: this server listens on a loopback address and refuses requests from a web page of another origin (DNS-rebinding protection)"})

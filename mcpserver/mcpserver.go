@@ -31,6 +31,7 @@ Workflow: call list_offered_models for the runtime, pick an id an arm lists (or 
 - BYOK ids need one credential named in their auth_env: pass it in "secrets" of provision_workspace (workspace scope) or store it once with set_org_secret (org scope). credential_available tells you whether the org already has one for that arm.
 - The "namespace/model" form alone is not a promise of platform billing on every runtime; trust platform_billed for the runtime you use.
 - Never guess an id: an unregistered id is refused with suggestions, and a BYOK id without a key is refused with MISSING_BYOK_CREDENTIAL naming the accepted keys and a platform-billed alternative. Refused calls write nothing.
+- Never ask the person to paste a key into the chat: a MISSING_BYOK_CREDENTIAL refusal carries add_key_url, a one-time page where they enter it in their browser; give them the link, then retry.
 After provisioning, get_workspace shows the status (provisioning, online, failed with a status_code and what to fix).`
 
 // Options configure New. The zero value of each field means the default.

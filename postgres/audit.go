@@ -26,10 +26,10 @@ func (db *DB) AppendAudit(ctx context.Context, e modelgate.AuditEntry) error {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	if _, err := db.pool.Exec(ctx, `INSERT INTO audit (org, id, at, token_prefix, allowed, code, runtime, model, provider,
-			credential_scope, workspace_id, dry_run)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			credential_scope, workspace_id, dry_run, event, key_link, secret_name)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		e.Org, id.String(), e.At, e.TokenPrefix, e.Allowed, e.Code, e.Runtime, e.Model, e.Provider,
-		e.CredentialScope, storecore.NullText(e.WorkspaceID), e.DryRun); err != nil {
+		e.CredentialScope, storecore.NullText(e.WorkspaceID), e.DryRun, e.Event, e.KeyLink, e.SecretName); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil
@@ -43,7 +43,7 @@ func (db *DB) ListAudit(ctx context.Context, org string, since time.Time, limit 
 		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "limit must be at least 1, not %d", limit)
 	}
 	const cols = `SELECT org, at, token_prefix, allowed, code, runtime, model, provider, credential_scope,
-		workspace_id, dry_run FROM audit`
+		workspace_id, dry_run, event, key_link, secret_name FROM audit`
 	sql, args := cols+` WHERE at >= $1 ORDER BY at, id LIMIT $2`, []any{storecore.Micro(since), limit}
 	if org != "" {
 		sql, args = cols+` WHERE org = $3 AND at >= $1 ORDER BY at, id LIMIT $2`, append(args, org)
@@ -56,7 +56,7 @@ func (db *DB) ListAudit(ctx context.Context, org string, since time.Time, limit 
 		var e modelgate.AuditEntry
 		var ws *string
 		err := r.Scan(&e.Org, &e.At, &e.TokenPrefix, &e.Allowed, &e.Code, &e.Runtime, &e.Model, &e.Provider,
-			&e.CredentialScope, &ws, &e.DryRun)
+			&e.CredentialScope, &ws, &e.DryRun, &e.Event, &e.KeyLink, &e.SecretName)
 		e.At, e.WorkspaceID = e.At.UTC(), text(ws)
 		return e, err
 	})

@@ -30,7 +30,7 @@ func TestStore(t *testing.T) {
 }
 
 // schemaVersion is the number of files in migrations/.
-const schemaVersion = 3
+const schemaVersion = 4
 
 func TestMigrate_IsIdempotent(t *testing.T) {
 	ctx := t.Context()
@@ -117,7 +117,7 @@ func TestOpen_ConcurrentOpensOfFreshSchemaDoNotRace(t *testing.T) {
 		t.Fatalf("Counts: %v", err)
 	}
 	want := map[string]int64{"schema_migrations": schemaVersion, "orgs": 0, "workspaces": 0, "workspace_secrets": 0,
-		"org_secrets": 0, "tokens": 0, "workspace_events": 0, "audit": 0, "credential_checks": 0}
+		"org_secrets": 0, "tokens": 0, "workspace_events": 0, "audit": 0, "credential_checks": 0, "key_links": 0}
 	if diff := cmp.Diff(want, counts); diff != "" {
 		t.Errorf("Counts (-want +got):\n%s", diff)
 	}

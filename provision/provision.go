@@ -50,6 +50,9 @@ type Service struct {
 	// verifier checks keys with their providers when they are stored
 	// (CONTRACT.md §8); nil checks nothing.
 	verifier *verify.Checker
+	// onMissing, if set, decorates a MISSING_BYOK_CREDENTIAL refusal (key
+	// entry adds its link) and returns the id it recorded, for the audit.
+	onMissing func(ctx context.Context, caller modelgate.Caller, e *modelgate.Error) string
 }
 
 // Limits caps what one org may hold; zero means no limit. A call that
@@ -69,6 +72,24 @@ func (s *Service) WithLimits(l Limits) *Service {
 	c := *s
 	c.limits = Limits{Workspaces: max(l.Workspaces, 0), OrgSecrets: max(l.OrgSecrets, 0)}
 	return &c
+}
+
+// ProviderDisplayName returns the name people see for the catalog's
+// provider id, and false when the catalog has no such provider.
+func (s *Service) ProviderDisplayName(id string) (string, bool) {
+	p, ok := s.gate.Catalog().Provider(id)
+	if !ok {
+		return "", false
+	}
+	return p.DisplayName, true
+}
+
+// OnMissingCredential sets f to decorate every MISSING_BYOK_CREDENTIAL
+// refusal of Provision before it is audited and returned; f returns the id
+// of the key link it added ("" for none), which the refusal's audit entry
+// records. Call it before the service is used.
+func (s *Service) OnMissingCredential(f func(ctx context.Context, caller modelgate.Caller, e *modelgate.Error) string) {
+	s.onMissing = f
 }
 
 // New returns a service over store that decides with g and seals secrets
@@ -141,7 +162,12 @@ type Result struct {
 // returns the first result. Every decision is appended to the audit trail.
 func (s *Service) Provision(ctx context.Context, caller modelgate.Caller, req Request) (*Result, error) {
 	res, audited, err := s.provision(ctx, caller, &req)
-	s.audit(ctx, caller, req, res, err, audited)
+	var me *modelgate.Error
+	keyLink := ""
+	if s.onMissing != nil && errors.As(err, &me) && me.Code == modelgate.EMissingCredential {
+		keyLink = s.onMissing(ctx, caller, me)
+	}
+	s.audit(ctx, caller, req, res, err, audited, keyLink)
 	return res, err
 }
 
@@ -149,13 +175,14 @@ func (s *Service) Provision(ctx context.Context, caller modelgate.Caller, req Re
 // reached Provision (its arguments did not decode), as Provision records
 // its own refusals.
 func (s *Service) AuditRefusal(ctx context.Context, caller modelgate.Caller, req Request, err error) {
-	s.audit(ctx, caller, req, nil, err, false)
+	s.audit(ctx, caller, req, nil, err, false, "")
 }
 
 // audit records a provision decision in the log and, unless the workspace's
-// own transaction already did (audited), in the audit table. An audit write
-// that fails is logged and does not change the answer.
-func (s *Service) audit(ctx context.Context, caller modelgate.Caller, req Request, res *Result, err error, audited bool) {
+// own transaction already did (audited), in the audit table, with the key
+// link made for a refusal (keyLink). An audit write that fails is logged and
+// does not change the answer.
+func (s *Service) audit(ctx context.Context, caller modelgate.Caller, req Request, res *Result, err error, audited bool, keyLink string) {
 	e := modelgate.AuditEntry{
 		At:          time.Now().UTC(),
 		Org:         caller.Org,
@@ -165,6 +192,7 @@ func (s *Service) audit(ctx context.Context, caller modelgate.Caller, req Reques
 		Runtime:     clean(req.Runtime, MaxRuntimeBytes),
 		Model:       clean(strings.TrimSpace(req.Model), MaxModelBytes),
 		DryRun:      req.DryRun,
+		KeyLink:     keyLink,
 	}
 	if res != nil {
 		e.Provider, e.CredentialScope, e.WorkspaceID = res.Provider, res.CredentialScope, res.ID
@@ -177,7 +205,7 @@ func (s *Service) audit(ctx context.Context, caller modelgate.Caller, req Reques
 	}
 	ev.Str("audit", "provision").Str("org", e.Org).Str("token_prefix", e.TokenPrefix).Bool("allowed", e.Allowed).
 		Str("code", e.Code).Str("runtime", e.Runtime).Str("model", e.Model).Str("provider", e.Provider).
-		Str("credential_scope", e.CredentialScope).Str("workspace", e.WorkspaceID).Bool("dry_run", e.DryRun).
+		Str("credential_scope", e.CredentialScope).Str("workspace", e.WorkspaceID).Bool("dry_run", e.DryRun).Str("key_link", e.KeyLink).
 		Msg("gate decision")
 	if audited {
 		return

@@ -41,10 +41,10 @@ func (db *DB) AppendAudit(ctx context.Context, e modelgate.AuditEntry) error {
 
 func insertAudit(ctx context.Context, tx *sql.Tx, id string, e modelgate.AuditEntry) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit (org, id, at, token_prefix, allowed, code, runtime, model, provider,
-			credential_scope, workspace_id, dry_run)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			credential_scope, workspace_id, dry_run, event, key_link, secret_name)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Org, id, ts(e.At), e.TokenPrefix, e.Allowed, e.Code, e.Runtime, e.Model, e.Provider,
-		e.CredentialScope, storecore.NullText(e.WorkspaceID), e.DryRun)
+		e.CredentialScope, storecore.NullText(e.WorkspaceID), e.DryRun, e.Event, e.KeyLink, e.SecretName)
 	return err
 }
 
@@ -56,7 +56,7 @@ func (db *DB) ListAudit(ctx context.Context, org string, since time.Time, limit 
 		return nil, modelgate.Errorf(modelgate.EInvalidArgument, "limit must be at least 1, not %d", limit)
 	}
 	const cols = `SELECT org, at, token_prefix, allowed, code, runtime, model, provider, credential_scope,
-		workspace_id, dry_run FROM audit`
+		workspace_id, dry_run, event, key_link, secret_name FROM audit`
 	query, args := cols+` WHERE at >= ?1 ORDER BY at, id LIMIT ?2`, []any{ts(since), limit}
 	if org != "" {
 		query, args = cols+` WHERE org = ?3 AND at >= ?1 ORDER BY at, id LIMIT ?2`, append(args, org)
@@ -69,7 +69,7 @@ func (db *DB) ListAudit(ctx context.Context, org string, since time.Time, limit 
 		var e modelgate.AuditEntry
 		var ws sql.NullString
 		err := r.Scan(&e.Org, timeCol{&e.At}, &e.TokenPrefix, &e.Allowed, &e.Code, &e.Runtime, &e.Model, &e.Provider,
-			&e.CredentialScope, &ws, &e.DryRun)
+			&e.CredentialScope, &ws, &e.DryRun, &e.Event, &e.KeyLink, &e.SecretName)
 		e.WorkspaceID = ws.String
 		return e, err
 	})

@@ -88,6 +88,9 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"ListOrgSecrets_PagesByNameWithoutGapsOrDuplicates", testOrgSecretPagination},
 		{"Secrets_CarryTheVerdictOfTheirLastCheck", testSecretVerdicts},
 		{"CredentialChecks_AppendAndListBySinceAndOrg", testCredentialChecks},
+		{"KeyLinks_CreateLookupSpendOnceRelease", testKeyLinks},
+		{"KeyLinks_ConcurrentSpendsSpendOnce", testKeyLinkConcurrentSpend},
+		{"Audit_KeyLinkEventsRoundTrip", testAuditKeyLinkFields},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

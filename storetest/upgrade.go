@@ -8,9 +8,10 @@ import (
 )
 
 // Version1SQL puts a database of the current schema back the way version 1
-// left it: every workspace's creation recorded as event seq 1, migration 3
-// (credential checks) undone, and no version above 1 in schema_migrations. It is the same in both SQL dialects;
-// the stores' upgrade tests run it, then migrate again.
+// left it: every workspace's creation recorded as event seq 1, migrations
+// 3 (credential checks) and 4 (key links) undone, and no version above 1 in
+// schema_migrations. It is the same in both SQL dialects; the stores'
+// upgrade tests run it, then migrate again.
 const Version1SQL = `INSERT INTO workspace_events (org, workspace_id, seq, from_status, to_status, code, at)
 	SELECT org, id, 1, '', 'provisioning', '', created_at FROM workspaces;
 DROP TABLE credential_checks;
@@ -18,6 +19,10 @@ ALTER TABLE org_secrets DROP COLUMN checked_at;
 ALTER TABLE org_secrets DROP COLUMN rejected_at;
 ALTER TABLE workspace_secrets DROP COLUMN checked_at;
 ALTER TABLE workspace_secrets DROP COLUMN rejected_at;
+DROP TABLE key_links;
+ALTER TABLE audit DROP COLUMN event;
+ALTER TABLE audit DROP COLUMN key_link;
+ALTER TABLE audit DROP COLUMN secret_name;
 DELETE FROM schema_migrations WHERE version >= 2`
 
 // Version1ChangeSQL records, as a server of schema version 1 still running

@@ -16,6 +16,8 @@ const provisionWorkspaceDescription = `Create a workspace that runs an agent run
 
 Before anything is written, the BYOK gate checks the runtime, that the model id is registered for it (call list_offered_models first: use an id an arm lists, or one an open arm's pattern admits), and that a BYOK model has a credential: one of its auth_env names as a workspace secret ("secrets") or as an org secret. A refusal is an error result with a code (UNREGISTERED_MODEL_FOR_RUNTIME with suggestions, MISSING_BYOK_CREDENTIAL with the accepted names and a platform-billed alternative, INVALID_CREDENTIAL when the provider rejects a key given in "secrets", ...) and writes nothing. Platform-billed models need no key.
 
+Never ask the person to paste a key into the chat: when MISSING_BYOK_CREDENTIAL carries add_key_url, give them that link (they enter the key in their browser), then retry.
+
 Use dry_run to check without creating. Pass an idempotency_key when you may retry: the same key returns the first result and creates nothing new. Secret values are never echoed.`
 
 var provisionWorkspaceInput = json.RawMessage(`{
@@ -95,6 +97,9 @@ func ProvisionWorkspace(d Deps) server.ServerTool {
 			return nil, err
 		}
 		res, err := d.Service.Provision(ctx, caller, req)
+		if err != nil {
+			d.KeyEntry.Elicit(ctx, err)
+		}
 		if err != nil || wait == 0 || res.DryRun || res.Status != modelgate.StatusProvisioning {
 			return res, err
 		}

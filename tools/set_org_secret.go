@@ -28,7 +28,7 @@ var setOrgSecretInput = json.RawMessage(`{
 // SetOrgSecret returns the set_org_secret tool.
 func SetOrgSecret(d Deps) server.ServerTool {
 	tool := newTool("set_org_secret",
-		mcp.WithDescription("Store a credential for your whole org (org scope), e.g. ANTHROPIC_API_KEY, replacing any previous value. Every BYOK model that accepts this name can then be provisioned without passing secrets. The value is encrypted at rest and never returned or logged. When the name belongs to one provider that declares a check, the key is first checked with it: a key the provider rejects is refused with INVALID_CREDENTIAL and not stored."),
+		mcp.WithDescription("Store an org-scope credential (e.g. ANTHROPIC_API_KEY), replacing any previous value; BYOK models that accept the name then need no secrets. Encrypted at rest, never returned. A key its provider rejects is refused (INVALID_CREDENTIAL). Never ask a person to paste a key into the chat: give them the add_key_url of provision_workspace's refusal."),
 		mcp.WithRawInputSchema(setOrgSecretInput),
 		mcp.WithRawOutputSchema(json.RawMessage(secretInfoSchema)),
 		annotations("Set org secret", false, false, true, false),

@@ -19,6 +19,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/keyentry"
 	"github.com/modelgate/modelgate/provision"
 	"github.com/rs/zerolog"
 )
@@ -27,6 +28,10 @@ import (
 type Deps struct {
 	Service *provision.Service
 	Log     zerolog.Logger
+	// KeyEntry, if not nil, offers the key link of a MISSING_BYOK_CREDENTIAL
+	// refusal as a URL-mode elicitation to clients that support it (the
+	// link itself is added by the service, see keyentry.Attach).
+	KeyEntry *keyentry.Service
 }
 
 // All returns every tool, in the order tools/list shows them.

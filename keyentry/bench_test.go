@@ -1,0 +1,104 @@
+package keyentry_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	"github.com/rs/zerolog"
+
+	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/gate"
+	"github.com/modelgate/modelgate/keyentry"
+	"github.com/modelgate/modelgate/mcpserver"
+	"github.com/modelgate/modelgate/postgres"
+	"github.com/modelgate/modelgate/postgres/pgtest"
+	"github.com/modelgate/modelgate/provision"
+	"github.com/modelgate/modelgate/registry"
+	"github.com/modelgate/modelgate/secrets"
+	"github.com/modelgate/modelgate/sqlite"
+	"github.com/modelgate/modelgate/tools"
+)
+
+// BenchmarkRefusal measures a provision_workspace call refused with
+// MISSING_BYOK_CREDENTIAL through the tool handler (decode, the gate with
+// its one secret-name query, the audit row, the error result), with key
+// entry off and on, and one bare link insert, one caller. The claim is that
+// a link costs the refusal no more than one insert: (on − off) ≈ link.
+//
+// The three are timed in turn within every iteration, so the drift of a
+// shared machine lands in all three alike; the metrics are the mean of
+// each (off-ns, on-ns, insert-ns) and extra/insert = (on − off) / insert.
+func BenchmarkRefusal(b *testing.B) {
+	for _, st := range []struct {
+		name string
+		open func(b *testing.B) modelgate.Store
+	}{
+		{"sqlite", func(b *testing.B) modelgate.Store {
+			db, err := sqlite.Open(b.Context(), b.TempDir()+"/m.db", sqlite.Options{Log: zerolog.Nop()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			return db
+		}},
+		{"postgres", func(b *testing.B) modelgate.Store {
+			return pgtest.Open(b, postgres.Options{MaxConns: 2, Log: zerolog.Nop()})
+		}},
+	} {
+		b.Run(st.name, func(b *testing.B) {
+			store := st.open(b)
+			off, on := refusalHandler(b, store, false), refusalHandler(b, store, true)
+			ctx := mcpserver.WithOrg(b.Context(), "bench")
+			req := mcp.CallToolRequest{}
+			req.Params.Name = "provision_workspace"
+			req.Params.Arguments = map[string]any{"name": "w", "runtime": "claude-code", "model": "claude-sonnet-4-6"}
+			refuse := func(h server.ToolHandlerFunc) time.Duration {
+				start := time.Now()
+				res, err := h(ctx, req)
+				if err != nil || !res.IsError {
+					b.Fatal(err, res)
+				}
+				return time.Since(start)
+			}
+			exp := time.Now().Add(time.Hour)
+			var tOff, tOn, tIns time.Duration
+			n := 0
+			for b.Loop() {
+				n++
+				tOff += refuse(off)
+				tOn += refuse(on)
+				l := modelgate.KeyLink{Org: "bench", ID: fmt.Sprintf("bare%d", n), Provider: "anthropic-api",
+					Names: []string{"ANTHROPIC_API_KEY"}, ExpiresAt: exp}
+				start := time.Now()
+				if err := store.CreateKeyLink(ctx, l, []byte{1}); err != nil {
+					b.Fatal(err)
+				}
+				tIns += time.Since(start)
+			}
+			per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(n) }
+			b.ReportMetric(per(tOff), "off-ns")
+			b.ReportMetric(per(tOn), "on-ns")
+			b.ReportMetric(per(tIns), "insert-ns")
+			b.ReportMetric((per(tOn)-per(tOff))/per(tIns), "extra/insert")
+		})
+	}
+}
+
+func refusalHandler(b *testing.B, store modelgate.Store, keyEntry bool) server.ToolHandlerFunc {
+	log := zerolog.Nop()
+	keys, err := secrets.NewKeyring(testKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := provision.New(store, gate.New(registry.Default(), log), keys, log)
+	deps := tools.Deps{Service: svc, Log: log}
+	if keyEntry {
+		ke := keyentry.New(keyentry.Options{Store: store, Service: svc, BaseURL: "https://modelgate.example.com", Log: log})
+		ke.Attach(svc)
+		deps.KeyEntry = ke
+	}
+	return tools.ProvisionWorkspace(deps).Handler
+}

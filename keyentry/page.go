@@ -1,0 +1,270 @@
+package keyentry
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"slices"
+
+	"github.com/modelgate/modelgate"
+)
+
+//go:embed web/page.html
+var pageHTML string
+
+//go:embed web/style.css
+var styleCSS string
+
+var page = template.Must(template.New("page").Parse(pageHTML))
+
+// csp allows nothing but the page's own inline style (by hash) and a form
+// posted to the page itself: no script, no image, no frame, no other origin.
+var csp = func() string {
+	h := sha256.Sum256([]byte(styleCSS))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(h[:]) + "'; " +
+		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+}()
+
+// maxFormBytes bounds a submitted form: one name and a value of at most
+// 16 KiB, URL-encoded.
+const maxFormBytes = 64 << 10
+
+// view is what the template shows. It never holds a secret value.
+type view struct {
+	Title     string
+	Heading   string
+	Kind      string // "form", "success", "error"
+	Message   string
+	Org       string
+	Provider  string
+	Runtime   string
+	Model     string
+	Names     []string
+	Chosen    string
+	FormToken string
+	Problem   string // why the last submit was not stored
+	Expires   string
+	Style     template.CSS
+}
+
+// Handler serves the page: GET PathPrefix+token shows the form, POST stores
+// the key. Mount it at PathPrefix on the public listener; it needs no
+// bearer token (the link's secret is the credential).
+func (s *Service) Handler() http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(s.crossSite))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathPrefix+"{token}", s.show)
+	mux.Handle("POST "+PathPrefix+"{token}", cop.Handler(http.HandlerFunc(s.submit)))
+	return headers(mux)
+}
+
+// headers sets the security headers of every answer, including 404s.
+func headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", csp)
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// lookup finds the link of the request's token. It returns the link with
+// its secret, or the page to answer with (and the link, when the token
+// named one, for the audit).
+func (s *Service) lookup(r *http.Request) (l *modelgate.KeyLink, secret string, status int, v *view) {
+	id, secret, ok := parseToken(r.PathValue("token"))
+	if !ok {
+		verify("", dummyHash)
+		return nil, "", http.StatusNotFound, unknownView()
+	}
+	l, hash, err := s.o.Store.KeyLinkByID(r.Context(), id)
+	if err != nil {
+		verify(secret, dummyHash)
+		if modelgate.ErrorCode(err) == modelgate.ENotFound {
+			return nil, "", http.StatusNotFound, unknownView()
+		}
+		s.o.Log.Error().Err(err).Msg("key entry: read link")
+		return nil, "", http.StatusServiceUnavailable, errorView("Try again in a moment", "The key could not be looked up just now. Nothing was stored. Reload this page in a moment.")
+	}
+	if !verify(secret, hash) {
+		// The id exists but the secret is wrong: a forged or mangled link.
+		return l, "", http.StatusNotFound, unknownView()
+	}
+	return l, secret, 0, nil
+}
+
+func (s *Service) show(w http.ResponseWriter, r *http.Request) {
+	l, secret, status, v := s.lookup(r)
+	if v != nil {
+		if l != nil {
+			s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "FORGED_TOKEN", "")
+		} else {
+			s.o.Log.Warn().Str("audit", "key_link").Msg("key link page opened with an unknown link")
+		}
+		render(w, status, v)
+		return
+	}
+	if dead := s.dead(r, l); dead != nil {
+		render(w, http.StatusGone, dead)
+		return
+	}
+	render(w, http.StatusOK, s.formView(l, secret, l.Names[0], ""))
+}
+
+// dead returns the page of a used or expired link (and records the
+// attempt), or nil for a live link.
+func (s *Service) dead(r *http.Request, l *modelgate.KeyLink) *view {
+	if l.UsedAt != nil {
+		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "LINK_USED", "")
+		return errorView("This link was already used", "A key was already stored with this link, and a link works only once. Nothing was stored now. If the key must change, ask your assistant for a new link.")
+	}
+	if !s.o.Now().Before(l.ExpiresAt) {
+		s.audit(r.Context(), l, modelgate.AuditKeyLinkExpired, "LINK_EXPIRED", "")
+		return errorView("This link has expired", "Links to enter a key work for a short time only. Nothing was stored. Ask your assistant to try again: it will get a new link.")
+	}
+	return nil
+}
+
+// providerName is the provider's display name in the catalog (its id
+// when the catalog has no such provider any more).
+func (s *Service) providerName(id string) string {
+	if name, ok := s.o.Service.ProviderDisplayName(id); ok && name != "" {
+		return name
+	}
+	return id
+}
+
+func (s *Service) formView(l *modelgate.KeyLink, secret, chosen, problem string) *view {
+	name := s.providerName(l.Provider)
+	return &view{
+		Title: "Add a key for " + name, Heading: "Add your " + name + " key", Kind: "form",
+		Org: l.Org, Provider: name, Runtime: l.Runtime, Model: l.Model, Names: l.Names, Chosen: chosen,
+		FormToken: formToken(secret), Problem: problem,
+		Expires: l.ExpiresAt.UTC().Format("15:04 MST, 2 Jan 2006"),
+	}
+}
+
+func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
+	l, secret, status, v := s.lookup(r)
+	if v != nil {
+		if l != nil {
+			s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "FORGED_TOKEN", "")
+		} else {
+			s.o.Log.Warn().Str("audit", "key_link").Msg("key submitted with an unknown link")
+		}
+		render(w, status, v)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, modelgate.EInvalidArgument, "")
+		render(w, http.StatusBadRequest, errorView("The form could not be read", "Nothing was stored. Go back, reload the page and try again."))
+		return
+	}
+	if !hmacEqual(r.PostForm.Get("form_token"), formToken(secret)) {
+		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "FORM_TOKEN", "")
+		render(w, http.StatusForbidden, errorView("This form was not sent from its page", "Nothing was stored. Open the link your assistant gave you and enter the key there."))
+		return
+	}
+	if dead := s.dead(r, l); dead != nil {
+		render(w, http.StatusGone, dead)
+		return
+	}
+	name, value := r.PostForm.Get("name"), r.PostForm.Get("value")
+	if !slices.Contains(l.Names, name) {
+		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, modelgate.EInvalidArgument, "")
+		render(w, http.StatusBadRequest, s.formView(l, secret, l.Names[0], "Choose one of the names offered."))
+		return
+	}
+	at := s.o.Now().UTC()
+	spent, err := s.o.Store.SpendKeyLink(r.Context(), l.ID, name, at)
+	if err != nil {
+		s.o.Log.Error().Err(err).Str("key_link", l.ID).Msg("key entry: spend link")
+		render(w, http.StatusServiceUnavailable, errorView("Try again in a moment", "The key could not be stored just now. Nothing was stored. Go back and submit again."))
+		return
+	}
+	if !spent {
+		// Another submit won, or the link expired since it was read.
+		fresh, _, err := s.o.Store.KeyLinkByID(r.Context(), l.ID)
+		if err == nil {
+			l = fresh
+		}
+		if dead := s.dead(r, l); dead != nil {
+			render(w, http.StatusGone, dead)
+			return
+		}
+		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "LINK_USED", "")
+		render(w, http.StatusConflict, errorView("This link is being used", "Another submit with this link is in progress. Nothing was stored by this one."))
+		return
+	}
+	caller := modelgate.Caller{Org: l.Org, TokenPrefix: l.TokenPrefix}
+	if _, err := s.o.Service.SetOrgSecret(r.Context(), caller, name, value); err != nil {
+		// Give the link back: the person can correct the value and submit again.
+		if rerr := s.o.Store.ReleaseKeyLink(r.Context(), l.ID, at); rerr != nil {
+			s.o.Log.Error().Err(rerr).Str("key_link", l.ID).Msg("key entry: release link")
+		}
+		code := modelgate.ErrorCode(err)
+		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, code, name)
+		problem := "The key could not be stored just now; nothing was stored. Try again in a moment."
+		status := http.StatusServiceUnavailable
+		if code != modelgate.EInternal {
+			// A coded message names the rule, never the value.
+			problem, status = "The key was not stored: "+modelgate.ErrorMessage(err), http.StatusUnprocessableEntity
+		} else {
+			s.o.Log.Error().Err(err).Str("key_link", l.ID).Msg("key entry: store key")
+		}
+		render(w, status, s.formView(l, secret, name, problem))
+		return
+	}
+	s.audit(r.Context(), l, modelgate.AuditKeyLinkUsed, "", name)
+	s.used(l.ID)
+	render(w, http.StatusOK, &view{
+		Title: "Key stored", Heading: "Key stored", Kind: "success", Org: l.Org, Provider: s.providerName(l.Provider),
+		Runtime: l.Runtime, Model: l.Model, Chosen: name,
+	})
+}
+
+// crossSite answers a form posted from another site (the browser said so
+// with Sec-Fetch-Site or Origin): nothing is read or stored.
+func (s *Service) crossSite(w http.ResponseWriter, r *http.Request) {
+	if id, _, ok := parseToken(r.PathValue("token")); ok {
+		if l, _, err := s.o.Store.KeyLinkByID(r.Context(), id); err == nil {
+			s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "CROSS_SITE", "")
+		}
+	}
+	render(w, http.StatusForbidden, errorView("Refused: sent from another site", "This form can only be sent from its own page. Nothing was stored."))
+}
+
+func hmacEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+func unknownView() *view {
+	return errorView("This link is not valid", "The link is incomplete or was never made here. Nothing was stored. Copy the whole link from your assistant, or ask it for a new one.")
+}
+
+func errorView(heading, msg string) *view {
+	return &view{Title: heading, Heading: heading, Kind: "error", Message: msg}
+}
+
+func render(w http.ResponseWriter, status int, v *view) {
+	v.Style = template.CSS(styleCSS)
+	var b bytes.Buffer
+	if err := page.Execute(&b, v); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}

@@ -1,0 +1,253 @@
+package keyentry_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/browsertest"
+	"github.com/modelgate/modelgate/keyentry"
+	"github.com/modelgate/modelgate/mcpserver"
+)
+
+// linkFor returns a fresh link of org on r (a refused provision call).
+func linkFor(t *testing.T, r *replica, org string) string {
+	t.Helper()
+	c := r.connect(t, mcpserver.TransportHTTP, r.token(t, org), &recorder{})
+	link, _ := refusal(t, c, byok("w", true))
+	return link
+}
+
+func TestPage_EveryAnswerCarriesTheSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, openSQLite(t), mcpserver.TransportHTTP)
+	link := linkFor(t, r, "acme")
+	for _, u := range []string{link, r.url + keyentry.PathPrefix + "mgk_unknown", link[:len(link)-1] + "x"} {
+		res, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		h := res.Header
+		for k, want := range map[string]string{
+			"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+			"Content-Type": "text/html; charset=utf-8",
+		} {
+			if got := h.Get(k); got != want {
+				t.Errorf("%s: %s = %q, want %q", u, k, got, want)
+			}
+		}
+		csp := h.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none'", "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'", "style-src 'sha256-"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: Content-Security-Policy %q lacks %q", u, csp, want)
+			}
+		}
+		if strings.Contains(csp, "script-src") || strings.Contains(csp, "unsafe") {
+			t.Errorf("%s: Content-Security-Policy %q allows scripts or unsafe sources", u, csp)
+		}
+	}
+}
+
+// TestBrowser_CrossSiteFormPostIsRefused posts the link's form from a page
+// of another site, in a real browser, with every field right (even the
+// form token): the browser says where the post comes from, and the page
+// refuses it.
+func TestBrowser_CrossSiteFormPostIsRefused(t *testing.T) {
+	t.Parallel()
+	bctx := browsertest.New(t)
+	r := newReplica(t, openSQLite(t), mcpserver.TransportHTTP)
+	link := linkFor(t, r, "acme")
+	_, _, tok := page(t, link)
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<!doctype html><title>Win a prize</title><form method="post" action="%s">
+<input type="hidden" name="form_token" value="%s"><input type="hidden" name="name" value="ANTHROPIC_API_KEY">
+<input type="hidden" name="value" value="sk-attacker-controlled"><button id="go">Claim</button></form>`, link, tok)
+	}))
+	defer evil.Close()
+	// localhost and 127.0.0.1 are different sites to the browser.
+	evilURL := strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)
+	if err := chromedp.Do(bctx, chromedp.Navigate(evilURL)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := chromedp.RunResponse(bctx, chromedp.Click(chromedp.CSS("#go")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	browsertest.Screenshot(t, bctx, "cross-site")
+	if res.Status != http.StatusForbidden {
+		t.Errorf("cross-site post: HTTP %d, want 403", res.Status)
+	}
+	if names, _ := r.store.OrgSecretNames(t.Context(), "acme"); len(names) != 0 {
+		t.Fatalf("a cross-site post stored %v", names)
+	}
+	if got := events(audit(t, r.store, "acme")); len(got) != 1 || got[0] != "key_link_refused CROSS_SITE" {
+		t.Errorf("key link events = %q, want one CROSS_SITE refusal", got)
+	}
+	// The link still works from its own page.
+	if status, _ := submit(t, link, tok, "ANTHROPIC_API_KEY", canary, nil); status != http.StatusOK {
+		t.Errorf("same-site submit after the refused one: HTTP %d", status)
+	}
+}
+
+func TestPage_CrossSiteOrForeignFormIsRefusedAndStoresNothing(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, openSQLite(t), mcpserver.TransportHTTP)
+	link := linkFor(t, r, "acme")
+	_, _, tok := page(t, link)
+	tests := []struct {
+		name   string
+		token  string
+		header http.Header
+		status int
+	}{
+		{"Sec-Fetch-Site cross-site", tok, http.Header{"Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden},
+		{"Origin of another site, no Sec-Fetch-Site", tok, http.Header{"Sec-Fetch-Site": nil, "Origin": {"https://evil.example"}}, http.StatusForbidden},
+		{"no form token", "", nil, http.StatusForbidden},
+		{"form token of another link", strings.Repeat("A", len(tok)), nil, http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		if status, _ := submit(t, link, tt.token, "ANTHROPIC_API_KEY", canary, tt.header); status != tt.status {
+			t.Errorf("%s: HTTP %d, want %d", tt.name, status, tt.status)
+		}
+	}
+	if names, _ := r.store.OrgSecretNames(t.Context(), "acme"); len(names) != 0 {
+		t.Fatalf("a refused post stored %v", names)
+	}
+}
+
+// TestPage_ValueRefusedByTheSecretRulesKeepsTheLink: the value goes
+// through SetOrgSecret's rules; a refused value stores nothing, says why
+// (never echoing it) and leaves the link usable.
+func TestPage_ValueRefusedByTheSecretRulesKeepsTheLink(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, openSQLite(t), mcpserver.TransportHTTP)
+	link := linkFor(t, r, "acme")
+	_, _, tok := page(t, link)
+	for _, tt := range []struct {
+		name, key, value string
+		status           int
+	}{
+		{"empty value", "ANTHROPIC_API_KEY", "", http.StatusUnprocessableEntity},
+		{"value too large", "ANTHROPIC_API_KEY", strings.Repeat("k", 17<<10), http.StatusUnprocessableEntity},
+		{"name not offered", "OPENAI_API_KEY", canary, http.StatusBadRequest},
+	} {
+		status, body := submit(t, link, tok, tt.key, tt.value, nil)
+		if status != tt.status || !strings.Contains(body, `role="alert"`) || strings.Contains(body, canary) {
+			t.Errorf("%s: HTTP %d, want %d with the problem and without the value", tt.name, status, tt.status)
+		}
+	}
+	if names, _ := r.store.OrgSecretNames(t.Context(), "acme"); len(names) != 0 {
+		t.Fatalf("refused values stored %v", names)
+	}
+	if status, _ := submit(t, link, tok, "ANTHROPIC_API_KEY", "  "+canary+"\n", nil); status != http.StatusOK {
+		t.Fatalf("a good value after refused ones: HTTP %d", status)
+	}
+	if got := orgSecret(t, r, "acme", "ANTHROPIC_API_KEY"); strings.TrimSpace(got) != canary {
+		t.Fatalf("stored %q", got)
+	}
+}
+
+func TestPage_ConcurrentSubmitsStoreExactlyOnce(t *testing.T) {
+	t.Parallel()
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			r := newReplica(t, sk.open(t), mcpserver.TransportHTTP)
+			link := linkFor(t, r, "acme")
+			_, _, tok := page(t, link)
+			const n = 6
+			var wg sync.WaitGroup
+			statuses := make([]int, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					statuses[i], _ = submit(t, link, tok, "ANTHROPIC_API_KEY", fmt.Sprintf("sk-racer-%d", i), nil)
+				}()
+			}
+			wg.Wait()
+			winner := -1
+			for i, s := range statuses {
+				if s == http.StatusOK {
+					if winner >= 0 {
+						t.Fatalf("two submits of one link succeeded: %v", statuses)
+					}
+					winner = i
+				}
+			}
+			if winner < 0 {
+				t.Fatalf("no submit succeeded: %v", statuses)
+			}
+			if got := orgSecret(t, r, "acme", "ANTHROPIC_API_KEY"); got != fmt.Sprintf("sk-racer-%d", winner) {
+				t.Fatalf("stored %q, want the winner's value", got)
+			}
+		})
+	}
+}
+
+func TestOffer_NoLinkForAReadOnlyCallerOrAnotherRefusal(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, openSQLite(t), mcpserver.TransportHTTP)
+	missing := func() *modelgate.Error {
+		return (&modelgate.Error{Code: modelgate.EMissingCredential}).WithDetail("auth_env", []string{"ANTHROPIC_API_KEY"})
+	}
+	for _, tt := range []struct {
+		name   string
+		caller modelgate.Caller
+		err    *modelgate.Error
+	}{
+		{"read-only caller", modelgate.Caller{Org: "acme", ReadOnly: true}, missing()},
+		{"another code", modelgate.Caller{Org: "acme"}, modelgate.Errorf(modelgate.EUnregisteredModel, "no")},
+		{"no org", modelgate.Caller{}, missing()},
+	} {
+		if l := r.ke.Offer(t.Context(), tt.caller, tt.err); l != nil || tt.err.Details["add_key_url"] != nil {
+			t.Errorf("%s: got a link", tt.name)
+		}
+	}
+	if l := r.ke.Offer(t.Context(), modelgate.Caller{Org: "acme"}, missing()); l == nil {
+		t.Fatal("a read-write caller got no link")
+	}
+}
+
+// TestRefusal_WritesOnlyItsAuditRowAndItsLink: with key entry on, a
+// refusal writes its audit row and the link, and nothing else (no org row).
+func TestRefusal_WritesOnlyItsAuditRowAndItsLink(t *testing.T) {
+	t.Parallel()
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			r := newReplica(t, sk.open(t), mcpserver.TransportHTTP)
+			counter := r.store.(interface {
+				Counts(ctx context.Context) (map[string]int64, error)
+			})
+			c := r.connect(t, mcpserver.TransportHTTP, r.token(t, "acme"), &recorder{})
+			before, err := counter.Counts(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			refusal(t, c, byok("w", false))
+			after, err := counter.Counts(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for table, n := range after {
+				want := before[table]
+				if table == "audit" || table == "key_links" {
+					want++
+				}
+				if n != want {
+					t.Errorf("%s: %d rows after the refusal, %d before; want %d", table, n, before[table], want)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,41 @@
+-- 0004_key_links: one-time links where a person enters a key in a browser
+-- (CONTRACT.md §7), and the audit columns that record what happens to them.
+
+CREATE TABLE key_links (
+    -- org is the org whose secret the link stores. Not a reference to orgs:
+    -- a link is made by a refused call, and a refusal creates no org.
+    org          text        NOT NULL,
+    -- id is the public part of the link's token, unique across orgs
+    -- (key_links_id): the page looks a link up by it before the org is known.
+    id           text        NOT NULL,
+    -- hash is the SHA-256 of the secret part; the secret is never stored.
+    hash         bytea       NOT NULL,
+    -- provider needs the key; names are its accepted credential names,
+    -- comma-separated (names never hold a comma). Set at creation.
+    provider     text        NOT NULL,
+    names        text        NOT NULL,
+    -- runtime and model are the refused request (the page says why).
+    runtime      text        NOT NULL,
+    model        text        NOT NULL,
+    -- token_prefix names the API token of the refused call ('' for stdio).
+    token_prefix text        NOT NULL,
+    created_at   timestamptz NOT NULL,
+    -- expires_at: the link stores nothing from this time on.
+    expires_at   timestamptz NOT NULL,
+    -- used_at is when SpendKeyLink spent the link (NULL: unused; set back
+    -- to NULL by ReleaseKeyLink when storing the key failed); used_name is
+    -- the name the person chose.
+    used_at      timestamptz,
+    used_name    text        NOT NULL DEFAULT '',
+    CONSTRAINT key_links_pkey PRIMARY KEY (org, id)
+);
+
+CREATE UNIQUE INDEX key_links_id ON key_links (id);
+
+-- event is '' for a gate decision of provision_workspace, or a key link
+-- event (key_link_used, key_link_refused, key_link_expired); key_link is
+-- the link the entry is about (on a refusal: the link made for it);
+-- secret_name is the name a link stored. Never a value.
+ALTER TABLE audit ADD COLUMN event       text NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN key_link    text NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN secret_name text NOT NULL DEFAULT '';

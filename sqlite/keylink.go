@@ -1,0 +1,81 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/storecore"
+)
+
+// CreateKeyLink stores the link with the hash of its secret, without
+// creating the org's row. It returns EInvalidArgument for an incomplete
+// link, ENameConflict if the id is taken, and a wrapped error if the
+// database fails.
+func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byte) error {
+	l, err := storecore.NewKeyLink(l, hash)
+	if err != nil {
+		return err
+	}
+	_, err = db.write.ExecContext(ctx, `INSERT INTO key_links (org, id, hash, provider, names, runtime, model,
+			token_prefix, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.Org, l.ID, hash, l.Provider, storecore.JoinNames(l.Names), l.Runtime, l.Model, l.TokenPrefix,
+		ts(l.CreatedAt), ts(l.ExpiresAt))
+	if uniqueViolation(err, "key_links.id") {
+		return storecore.KeyLinkIDTaken()
+	}
+	if err != nil {
+		return fmt.Errorf("create key link: %w", err)
+	}
+	return nil
+}
+
+// KeyLinkByID returns the link and its stored hash. It returns ENotFound if
+// there is none and a wrapped error if the database fails.
+func (db *DB) KeyLinkByID(ctx context.Context, id string) (*modelgate.KeyLink, []byte, error) {
+	var l modelgate.KeyLink
+	var names string
+	var hash []byte
+	err := db.read.QueryRowContext(ctx, `SELECT org, id, hash, provider, names, runtime, model, token_prefix,
+			created_at, expires_at, used_at, used_name FROM key_links WHERE id = ?`, id).
+		Scan(&l.Org, &l.ID, &hash, &l.Provider, &names, &l.Runtime, &l.Model, &l.TokenPrefix,
+			timeCol{&l.CreatedAt}, timeCol{&l.ExpiresAt}, nullTimeCol{&l.UsedAt}, &l.UsedName)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, storecore.KeyLinkNotFound()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("key link by id: %w", err)
+	}
+	l.Names = storecore.SplitNames(names)
+	return &l, hash, nil
+}
+
+// SpendKeyLink marks the link used at at with name if it is unused and
+// expires after at, in one statement, so two concurrent calls cannot both
+// spend it. It returns whether it spent the link, and a wrapped error if
+// the database fails.
+func (db *DB) SpendKeyLink(ctx context.Context, id, name string, at time.Time) (bool, error) {
+	res, err := db.write.ExecContext(ctx, `UPDATE key_links SET used_at = ?3, used_name = ?2
+		WHERE id = ?1 AND used_at IS NULL AND expires_at > ?3`, id, name, ts(at))
+	if err != nil {
+		return false, fmt.Errorf("spend key link: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("spend key link: %w", err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseKeyLink makes a link spent at exactly at unused again. It returns
+// a wrapped error if the database fails.
+func (db *DB) ReleaseKeyLink(ctx context.Context, id string, at time.Time) error {
+	if _, err := db.write.ExecContext(ctx, `UPDATE key_links SET used_at = NULL, used_name = ''
+		WHERE id = ? AND used_at = ?`, id, ts(at)); err != nil {
+		return fmt.Errorf("release key link: %w", err)
+	}
+	return nil
+}
