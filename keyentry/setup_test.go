@@ -336,4 +336,3 @@ func neverHolds(t *testing.T, texts map[string]string) {
 		}
 	}
 }
-
