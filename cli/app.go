@@ -54,7 +54,7 @@ type app struct {
 // loopback listener opened when the first link is made).
 func (a *app) startKeyEntry(base string) {
 	a.keyEntry = keyentry.New(keyentry.Options{
-		Store: a.store, Service: a.service, TTL: a.cfg.KeyLinkTTL, BaseURL: base, Log: a.log,
+		Store: a.store, Service: a.service, TTL: a.cfg.KeyLinkTTL, BaseURL: base, Log: a.log, Metrics: a.metrics,
 	})
 	a.keyEntry.Attach(a.service)
 }
@@ -166,7 +166,7 @@ func openApp(ctx context.Context, cfg *Config, log zerolog.Logger, getenv func(s
 	a.gate = gate.New(cat, log).WithMetrics(a.metrics)
 	a.service = provision.New(a.store, a.gate, keys, log).WithLimits(provision.Limits{
 		Workspaces: cfg.MaxWorkspacesPerOrg, OrgSecrets: cfg.MaxOrgSecrets})
-	v, err := newVerifier(cfg, cat, a.store, log)
+	v, err := newVerifier(cfg, cat, a.store, a.metrics, log)
 	if err != nil {
 		a.store.Close()
 		return nil, err
@@ -177,7 +177,7 @@ func openApp(ctx context.Context, cfg *Config, log zerolog.Logger, getenv func(s
 
 // newVerifier returns the live credential checker the configuration asks
 // for (CONTRACT.md §8).
-func newVerifier(cfg *Config, cat *registry.Catalog, store modelgate.Store, log zerolog.Logger) (*verify.Checker, error) {
+func newVerifier(cfg *Config, cat *registry.Catalog, store modelgate.Store, m *metrics.Metrics, log zerolog.Logger) (*verify.Checker, error) {
 	var off bool
 	switch strings.ToLower(cfg.VerifyCredentials) {
 	case "on", "":
@@ -190,7 +190,7 @@ func newVerifier(cfg *Config, cat *registry.Catalog, store modelgate.Store, log 
 		return nil, errors.New("--verify-timeout and --verify-max-age must not be negative")
 	}
 	v, err := verify.New(cat, verify.Options{
-		Off: off, Timeout: cfg.VerifyTimeout, BaseURLs: cfg.VerifyBaseURLs.m, Audit: store,
+		Off: off, Timeout: cfg.VerifyTimeout, BaseURLs: cfg.VerifyBaseURLs.m, Audit: store, Metrics: m,
 		Log: log.With().Str("component", "verify").Logger(),
 	})
 	if err != nil {

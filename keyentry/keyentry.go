@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/provision"
 	"github.com/rs/zerolog"
 )
@@ -83,6 +84,9 @@ type Options struct {
 	// PollInterval is how often a wait for a link made on this replica
 	// but used on another re-reads the link; 0 means 2 seconds.
 	PollInterval time.Duration
+	// Metrics, if not nil, counts link events (made, used, expired,
+	// refused) for GET /metrics.
+	Metrics *metrics.Metrics
 }
 
 // Service makes key links and serves their page. It is safe for concurrent
@@ -147,6 +151,7 @@ func (s *Service) Offer(ctx context.Context, caller modelgate.Caller, e *modelga
 		return nil
 	}
 	e.WithDetail("add_key_url", l.URL).WithDetail("add_key_expires_at", l.ExpiresAt.UTC().Format(time.RFC3339))
+	s.o.Metrics.KeyEntryLink("created")
 	s.o.Log.Info().Str("audit", "key_link").Str("org", caller.Org).Str("key_link", l.ID).
 		Str("provider", str("provider")).Time("expires_at", l.ExpiresAt).Msg("key link made")
 	return l
@@ -354,6 +359,7 @@ func (s *Service) audit(ctx context.Context, l *modelgate.KeyLink, event, code, 
 	if !e.Allowed {
 		ev = s.o.Log.Warn()
 	}
+	s.o.Metrics.KeyEntryLink(strings.TrimPrefix(event, "key_link_"))
 	ev.Str("audit", "key_link").Str("event", event).Str("org", l.Org).Str("key_link", l.ID).
 		Str("code", code).Str("provider", l.Provider).Str("key", name).Msg("key link event")
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -44,6 +44,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/registry"
 )
 
@@ -74,6 +75,8 @@ type Options struct {
 	RootCAs *x509.CertPool
 	// Audit, if not nil, receives every check.
 	Audit modelgate.AuditStore
+	// Metrics, if not nil, counts checks by provider and verdict.
+	Metrics *metrics.Metrics
 	// Log receives one line per check, without the value.
 	Log zerolog.Logger
 }
@@ -325,6 +328,7 @@ func (c *Checker) record(ctx context.Context, req Request, r Result) {
 	ev.Str("audit", "credential_check").Str("org", req.Org).Str("provider", r.Provider).Str("name", r.Name).
 		Str("scope", req.Scope).Str("workspace", req.WorkspaceID).Str("verdict", r.Verdict).Int("provider_status", r.Status).
 		Str("reason", r.Reason).Dur("latency", r.Latency).Msg("credential check")
+	c.opts.Metrics.CredentialCheck(r.Provider, r.Verdict)
 	if c.opts.Audit == nil {
 		return
 	}

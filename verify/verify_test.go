@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/internal/testlog"
+	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/registry"
 	"github.com/modelgate/modelgate/sqlite"
 	"github.com/modelgate/modelgate/verify"
@@ -341,5 +343,41 @@ func TestNew_RefusesUnsafeOrUnknownOverrides(t *testing.T) {
 	}
 	if _, err := verify.New(registry.Default(), verify.Options{BaseURLs: map[string]string{"anthropic-api": "http://127.0.0.1:1"}}); err != nil {
 		t.Errorf("New(loopback http) = %v, want allowed", err)
+	}
+}
+
+// Every check is counted on /metrics by provider and verdict, never with
+// the key.
+func TestCheck_IsCountedInTheMetrics(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Options{})
+	b := setup(t, verify.Options{Metrics: m})
+	b.fake.Accept(key)
+	b.check(t)
+	b.fake.Revoke(key)
+	b.check(t)
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if strings.Contains(f.String(), key) {
+			t.Fatal("a key reached the metrics")
+		}
+		if f.GetName() != metrics.Namespace+"_credential_checks_total" {
+			continue
+		}
+		for _, metric := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range metric.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			got[labels["provider"]+" "+labels["outcome"]] += metric.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{"anthropic-api " + modelgate.VerdictValid: 1, "anthropic-api " + modelgate.VerdictRejected: 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("credential checks counted (-want +got):\n%s", diff)
 	}
 }
