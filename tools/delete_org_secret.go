@@ -25,7 +25,7 @@ var keyInput = json.RawMessage(`{
 // DeleteOrgSecret returns the delete_org_secret tool.
 func DeleteOrgSecret(d Deps) server.ServerTool {
 	tool := newTool("delete_org_secret",
-		mcp.WithDescription("Delete one of your org's credentials. Workspaces not yet started that relied on it will fail with MISSING_BYOK_CREDENTIAL. Deleting a missing key reports deleted: false."),
+		mcp.WithDescription("Delete one of your org's credentials; workspaces not yet started that need it will fail with MISSING_BYOK_CREDENTIAL. A missing key gives deleted: false."),
 		mcp.WithRawInputSchema(keyInput),
 		mcp.WithRawOutputSchema(json.RawMessage(`{
   "type": "object",

@@ -27,15 +27,15 @@ const workspaceSchema = `{
     "status_message": {"type": "string"},
     "parent_id": {"type": "string"},
     "attempts": {"type": "integer"},
-    "created_at": {"type": "string", "format": "date-time"},
-    "updated_at": {"type": "string", "format": "date-time"}
+    "created_at": {"type": "string"},
+    "updated_at": {"type": "string"}
   },
   "required": ["id", "name", "role", "tier", "runtime", "model", "provider", "platform_billed", "status", "status_code", "status_message", "parent_id", "created_at", "updated_at"]
 }`
 
 var idInput = json.RawMessage(`{
   "type": "object",
-  "properties": {"id": {"type": "string", "description": "Workspace id."}},
+  "properties": {"id": {"type": "string"}},
   "required": ["id"],
   "additionalProperties": false
 }`)
@@ -43,7 +43,7 @@ var idInput = json.RawMessage(`{
 // GetWorkspace returns the get_workspace tool.
 func GetWorkspace(d Deps) server.ServerTool {
 	tool := newTool("get_workspace",
-		mcp.WithDescription("Get one workspace of your org by id: its model, provider, status (provisioning, online, failed, removed) and, for a failure, status_code and status_message saying what to fix. An id of another org is NOT_FOUND."),
+		mcp.WithDescription("One workspace of your org by id: model, provider, status and, for a failure, status_code and status_message saying what to fix. Another org's id is NOT_FOUND."),
 		mcp.WithRawInputSchema(idInput),
 		mcp.WithRawOutputSchema(json.RawMessage(workspaceSchema)),
 		annotations("Get workspace", true, false, true, false),

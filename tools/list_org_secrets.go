@@ -20,7 +20,7 @@ var listOrgSecretsInput = json.RawMessage(`{
   "type": "object",
   "properties": {
     "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-    "cursor": {"type": "string", "description": "next_cursor of the previous page."}
+    "cursor": {"type": "string"}
   },
   "additionalProperties": false
 }`)
@@ -29,7 +29,7 @@ var listOrgSecretsOutput = json.RawMessage(`{
   "type": "object",
   "properties": {
     "secrets": {"type": "array", "items": ` + secretInfoSchema + `},
-    "next_cursor": {"type": "string", "description": "Empty on the last page."}
+    "next_cursor": {"type": "string"}
   },
   "required": ["secrets", "next_cursor"]
 }`)
@@ -37,7 +37,7 @@ var listOrgSecretsOutput = json.RawMessage(`{
 // ListOrgSecrets returns the list_org_secrets tool.
 func ListOrgSecrets(d Deps) server.ServerTool {
 	tool := newTool("list_org_secrets",
-		mcp.WithDescription("List the names of your org's stored credentials and when each was last set, by name, one page at a time (pass next_cursor back as cursor). Values are never shown."),
+		mcp.WithDescription("Names of your org's stored credentials and when each was set, by name, one page at a time, as list_workspaces. Never values."),
 		mcp.WithRawInputSchema(listOrgSecretsInput),
 		mcp.WithRawOutputSchema(listOrgSecretsOutput),
 		annotations("List org secrets", true, false, true, false),

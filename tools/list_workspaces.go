@@ -18,9 +18,9 @@ type WorkspacePage struct {
 var listWorkspacesInput = json.RawMessage(`{
   "type": "object",
   "properties": {
-    "status": {"type": "string", "enum": ["provisioning", "online", "failed", "removed"], "description": "Only workspaces with this status. Removed workspaces are listed only when asked for."},
+    "status": {"type": "string", "enum": ["provisioning", "online", "failed", "removed"], "description": "Only this status."},
     "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-    "cursor": {"type": "string", "description": "next_cursor of the previous page."}
+    "cursor": {"type": "string"}
   },
   "additionalProperties": false
 }`)
@@ -29,7 +29,7 @@ var listWorkspacesOutput = json.RawMessage(`{
   "type": "object",
   "properties": {
     "workspaces": {"type": "array", "items": ` + workspaceSchema + `},
-    "next_cursor": {"type": "string", "description": "Empty on the last page."}
+    "next_cursor": {"type": "string"}
   },
   "required": ["workspaces", "next_cursor"]
 }`)
@@ -37,7 +37,7 @@ var listWorkspacesOutput = json.RawMessage(`{
 // ListWorkspaces returns the list_workspaces tool.
 func ListWorkspaces(d Deps) server.ServerTool {
 	tool := newTool("list_workspaces",
-		mcp.WithDescription("List your org's workspaces, oldest first, one page at a time (pass next_cursor back as cursor). Removed workspaces appear only with status \"removed\"."),
+		mcp.WithDescription("Your org's workspaces, oldest first, one page at a time: pass next_cursor back as cursor (empty on the last page). Removed ones only with status removed."),
 		mcp.WithRawInputSchema(listWorkspacesInput),
 		mcp.WithRawOutputSchema(listWorkspacesOutput),
 		annotations("List workspaces", true, false, true, false),

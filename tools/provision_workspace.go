@@ -12,33 +12,31 @@ import (
 	"github.com/modelgate/modelgate/provision"
 )
 
-const provisionWorkspaceDescription = `Create a workspace that runs an agent runtime on a model, after checking that it can really start.
+const provisionWorkspaceDescription = `Create a workspace that runs an agent runtime on a model, only if it can really start.
 
-Before anything is written, the BYOK gate checks the runtime, that the model id is registered for it (call list_offered_models first: use an id an arm lists, or one an open arm's pattern admits), and that a BYOK model has a credential: one of its auth_env names as a workspace secret ("secrets") or as an org secret. A refusal is an error result with a code (UNREGISTERED_MODEL_FOR_RUNTIME with suggestions, MISSING_BYOK_CREDENTIAL with the accepted names and a platform-billed alternative, INVALID_CREDENTIAL when the provider rejects a key given in "secrets", ...) and writes nothing. Platform-billed models need no key.
+Before any write the gate checks the runtime, the model id (one list_offered_models lists, or one an open arm's pattern admits) and, for a BYOK model, one of its auth_env names as a workspace secret ("secrets") or an org secret. A refusal is a coded error and writes nothing: UNREGISTERED_MODEL_FOR_RUNTIME (suggestions), MISSING_BYOK_CREDENTIAL (accepted names, a platform-billed alternative, add_key_url), INVALID_CREDENTIAL (the provider rejected the key).
 
-Never ask the person to paste a key into the chat: when MISSING_BYOK_CREDENTIAL carries add_key_url, give them that link (they enter the key in their browser), then retry.
-
-Use dry_run to check without creating. Pass an idempotency_key when you may retry: the same key returns the first result and creates nothing new. Secret values are never echoed.`
+Never ask the person to paste a key into the chat: give them add_key_url (they enter the key in their browser), then retry. dry_run checks without writing; the same idempotency_key returns the first result.`
 
 var provisionWorkspaceInput = json.RawMessage(`{
   "type": "object",
   "properties": {
-    "name": {"type": "string", "minLength": 1, "maxLength": 255, "description": "Workspace name, unique in the org among workspaces that are not removed."},
-    "runtime": {"type": "string", "description": "Agent runtime. Default: the server's default runtime."},
-    "model": {"type": "string", "description": "Model id as list_offered_models lists it, or one an open arm's pattern admits."},
+    "name": {"type": "string", "minLength": 1, "maxLength": 255, "description": "Unique in the org among live workspaces."},
+    "runtime": {"type": "string", "description": "Default: the server's default runtime."},
+    "model": {"type": "string"},
     "secrets": {
       "type": "object",
-      "description": "Workspace-scope credentials: ENV_NAME -> value (trimmed, not blank; platform names are reserved). Stored encrypted, never returned.",
+      "description": "Workspace-scope keys, ENV_NAME -> value; never returned.",
       "propertyNames": {"pattern": "^[A-Z_][A-Z0-9_]{0,127}$"},
       "additionalProperties": {"type": "string", "minLength": 1},
       "maxProperties": 64
     },
     "tier": {"type": "integer", "minimum": 1, "maximum": 4, "default": 3},
-    "role": {"type": "string", "maxLength": 1000, "description": "What the workspace is for."},
-    "parent_id": {"type": "string", "description": "An existing workspace of the same org."},
+    "role": {"type": "string", "maxLength": 1000},
+    "parent_id": {"type": "string", "description": "A workspace of the same org."},
     "idempotency_key": {"type": "string", "maxLength": 128},
-    "dry_run": {"type": "boolean", "default": false, "description": "Run every check, write nothing, report what would happen."},
-    "wait_seconds": {"type": "integer", "minimum": 0, "maximum": 120, "default": 0, "description": "Wait up to this long for the workspace to become online or failed and return that status (progress notifications are sent while waiting if you asked for progress)."}
+    "dry_run": {"type": "boolean", "default": false},
+    "wait_seconds": {"type": "integer", "minimum": 0, "maximum": 120, "default": 0, "description": "Wait this long at most for online or failed (with progress notifications if asked)."}
   },
   "required": ["name", "model"],
   "additionalProperties": false
@@ -56,8 +54,8 @@ var provisionResultOutput = json.RawMessage(`{
     "platform_billed": {"type": "boolean"},
     "credential_scope": {"type": "string", "enum": ["platform", "workspace", "org", "unverified"]},
     "dry_run": {"type": "boolean"},
-    "status_code": {"type": "string", "description": "Why a workspace failed (MISSING_BYOK_CREDENTIAL, INVALID_CREDENTIAL, DRIVER_FAILED, PROVISION_TIMEOUT)."},
-    "status_message": {"type": "string", "description": "What happened and what to fix."}
+    "status_code": {"type": "string"},
+    "status_message": {"type": "string"}
   },
   "required": ["id", "name", "status", "runtime", "model", "provider", "platform_billed", "credential_scope", "dry_run"]
 }`)

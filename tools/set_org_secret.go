@@ -11,15 +11,15 @@ import (
 
 const secretInfoSchema = `{
   "type": "object",
-  "properties": {"key": {"type": "string"}, "updated_at": {"type": "string", "format": "date-time"}},
+  "properties": {"key": {"type": "string"}, "updated_at": {"type": "string"}},
   "required": ["key", "updated_at"]
 }`
 
 var setOrgSecretInput = json.RawMessage(`{
   "type": "object",
   "properties": {
-    "key": {"type": "string", "pattern": "^[A-Z_][A-Z0-9_]{0,127}$", "description": "Credential name, e.g. ANTHROPIC_API_KEY (see auth_env in list_offered_models)."},
-    "value": {"type": "string", "minLength": 1, "description": "The credential. Stored encrypted; never returned."}
+    "key": {"type": "string", "pattern": "^[A-Z_][A-Z0-9_]{0,127}$", "description": "A name of auth_env, e.g. ANTHROPIC_API_KEY."},
+    "value": {"type": "string", "minLength": 1}
   },
   "required": ["key", "value"],
   "additionalProperties": false
@@ -28,7 +28,7 @@ var setOrgSecretInput = json.RawMessage(`{
 // SetOrgSecret returns the set_org_secret tool.
 func SetOrgSecret(d Deps) server.ServerTool {
 	tool := newTool("set_org_secret",
-		mcp.WithDescription("Store an org-scope credential (e.g. ANTHROPIC_API_KEY), replacing any previous value; BYOK models that accept the name then need no secrets. Encrypted at rest, never returned. A key its provider rejects is refused (INVALID_CREDENTIAL). Never ask a person to paste a key into the chat: give them the add_key_url of provision_workspace's refusal."),
+		mcp.WithDescription("Store or replace an org-scope credential; BYOK models that accept its name then need no secrets. Encrypted at rest, never returned; a key its provider rejects is refused (INVALID_CREDENTIAL). For scripts: never ask a person to paste a key into the chat, give them add_key_url (provision_workspace's refusal)."),
 		mcp.WithRawInputSchema(setOrgSecretInput),
 		mcp.WithRawOutputSchema(json.RawMessage(secretInfoSchema)),
 		annotations("Set org secret", false, false, true, false),

@@ -271,6 +271,35 @@ func TestTools_DefinitionsMatchSnapshots(t *testing.T) {
 	}
 }
 
+// TestTools_ListFitsInItsTokenBudget keeps the whole tools/list answer at
+// or under 2,500 tokens (bytes / 4): a client puts it in the model's
+// context on every conversation. Every tool still carries a description,
+// an input schema, an output schema and its four annotations.
+func TestTools_ListFitsInItsTokenBudget(t *testing.T) {
+	t.Parallel()
+	const maxTokens = 2500
+	list := struct {
+		Tools []mcp.Tool `json:"tools"`
+	}{}
+	for _, st := range tools.All(tools.Deps{}) {
+		tool := st.Tool
+		a := tool.Annotations
+		if tool.Description == "" || len(tool.RawInputSchema) == 0 || len(tool.RawOutputSchema) == 0 ||
+			a.ReadOnlyHint == nil || a.DestructiveHint == nil || a.IdempotentHint == nil || a.OpenWorldHint == nil {
+			t.Errorf("%s: lacks a description, a schema or an annotation", tool.Name)
+		}
+		list.Tools = append(list.Tools, tool)
+	}
+	raw, err := json.Marshal(list) // the result of tools/list, as sent
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tokens := len(raw) / 4; tokens > maxTokens {
+		t.Errorf("tools/list is %d bytes, about %d tokens; the budget is %d", len(raw), tokens, maxTokens)
+	}
+	t.Logf("tools/list: %d bytes, about %d tokens", len(raw), len(raw)/4)
+}
+
 // TestTools_CatalogCases runs every row of CATALOG.md's cases table through
 // provision_workspace over MCP; a refused row writes nothing.
 func TestTools_CatalogCases(t *testing.T) {
