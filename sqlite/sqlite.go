@@ -70,7 +70,10 @@ type DB struct {
 
 	mu        sync.Mutex
 	listeners map[chan struct{}]struct{}
-	closed    chan struct{} // closed by Close; ends every ListenProvision
+	// statusListeners are the changed functions of the running
+	// ListenStatus calls.
+	statusListeners map[*func(id string)]struct{}
+	closed          chan struct{} // closed by Close; ends every ListenProvision and ListenStatus
 	closeOnce sync.Once
 }
 
@@ -106,7 +109,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	db := &DB{write: write, log: opts.Log, listeners: map[chan struct{}]struct{}{}, closed: make(chan struct{})}
+	db := &DB{write: write, log: opts.Log, listeners: map[chan struct{}]struct{}{}, statusListeners: map[*func(string)]struct{}{}, closed: make(chan struct{})}
 	// Migrate before the readers connect: they need the file in WAL mode.
 	if _, err := db.Migrate(ctx); err != nil {
 		write.Close()
