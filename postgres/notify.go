@@ -30,8 +30,8 @@ type notifier struct {
 	mu      sync.Mutex
 	pending []notification        // in the order they were added
 	queued  map[notification]bool // the notifications in pending
-	kick    chan struct{}   // has a value when pending may be non-empty
-	done    chan struct{}   // closed when run returns
+	kick    chan struct{}         // has a value when pending may be non-empty
+	done    chan struct{}         // closed when run returns
 }
 
 // notifyInterval is the least time between two notifying statements: how

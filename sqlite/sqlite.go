@@ -74,7 +74,7 @@ type DB struct {
 	// ListenStatus calls.
 	statusListeners map[*func(id string)]struct{}
 	closed          chan struct{} // closed by Close; ends every ListenProvision and ListenStatus
-	closeOnce sync.Once
+	closeOnce       sync.Once
 }
 
 var _ modelgate.Store = (*DB)(nil)
