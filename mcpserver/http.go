@@ -96,6 +96,14 @@ type HTTPOptions struct {
 	// SSEKeepAlive is the interval of the pings an SSE stream sends so that
 	// proxies do not close it; 0 means DefaultSSEKeepAlive, negative none.
 	SSEKeepAlive time.Duration
+	// SSEMaxPending is how many calls an SSE session may have whose answers
+	// are not yet written to its stream; a call beyond it is refused with
+	// 429. 0 means DefaultSSEMaxPending.
+	SSEMaxPending int
+	// SSEWriteTimeout bounds each write to an SSE stream; a client that does
+	// not read for that long is disconnected and its session closed. 0
+	// means DefaultSSEWriteTimeout.
+	SSEWriteTimeout time.Duration
 	// Log receives transport events. Tokens and secret values never reach it.
 	Log zerolog.Logger
 }
@@ -111,6 +119,8 @@ type HTTPHandler struct {
 	draining atomic.Bool
 	// sessionKey tags SSE session ids with their owner (see ownerTag).
 	sessionKey []byte
+	// streams are the open SSE streams, for their bounds (ssebound.go).
+	streams streams
 }
 
 // NewHTTPHandler returns the handler serving s over o.Transport. It adds a
@@ -128,6 +138,12 @@ func NewHTTPHandler(s *server.MCPServer, o HTTPOptions) (*HTTPHandler, error) {
 	}
 	if o.SSEKeepAlive == 0 {
 		o.SSEKeepAlive = DefaultSSEKeepAlive
+	}
+	if o.SSEMaxPending <= 0 {
+		o.SSEMaxPending = DefaultSSEMaxPending
+	}
+	if o.SSEWriteTimeout <= 0 {
+		o.SSEWriteTimeout = DefaultSSEWriteTimeout
 	}
 	h := &HTTPHandler{o: o, sessionKey: make([]byte, 32)}
 	if _, err := rand.Read(h.sessionKey); err != nil {
@@ -153,15 +169,17 @@ func NewHTTPHandler(s *server.MCPServer, o HTTPOptions) (*HTTPHandler, error) {
 			server.WithMessageEndpoint("/message"),
 			server.WithSessionIDGenerator(func(ctx context.Context, _ *http.Request) (string, error) {
 				caller, _ := modelgate.CallerFrom(ctx)
-				return uuid.NewString() + "." + h.ownerTag(caller), nil
+				id := uuid.NewString() + "." + h.ownerTag(caller)
+				h.registerStream(ctx, id)
+				return id, nil
 			}),
 		}
 		if o.SSEKeepAlive > 0 {
 			opts = append(opts, server.WithKeepAliveInterval(o.SSEKeepAlive))
 		}
 		h.sse = server.NewSSEServer(s, opts...)
-		mux.Handle("/sse", protect(h.sse.SSEHandler()))
-		mux.Handle("/message", protect(h.ownSession(h.sse.MessageHandler())))
+		mux.Handle("/sse", protect(h.guardStream(h.sse.SSEHandler())))
+		mux.Handle("/message", protect(h.ownSession(h.boundSession(h.sse.MessageHandler()))))
 	default:
 		return nil, fmt.Errorf("mcpserver: unknown HTTP transport %q (%s or %s)", o.Transport, TransportHTTP, TransportSSE)
 	}
@@ -307,7 +325,7 @@ func (h *HTTPHandler) readBody(next http.Handler) http.Handler {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"code": modelgate.EInvalidArgument, "error": "could not read the request body"})
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.Body = bodyBytes{bytes.NewReader(body)}
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
