@@ -166,6 +166,19 @@ type TokenStore interface {
 	RevokeToken(ctx context.Context, prefix string) error
 }
 
+// StatusListener is implemented by stores that signal status changes, so
+// that a caller waiting for a workspace (wait_seconds) is woken by the
+// change instead of reading the row again and again. Both stores implement
+// it: PostgreSQL with LISTEN/NOTIFY (across processes), SQLite in-process.
+type StatusListener interface {
+	// ListenStatus calls changed with the id of each workspace whose
+	// status changed (finished, expired, removed) after the change is
+	// committed, and with "" whenever it starts listening (changes before
+	// may have been missed), until ctx ends; then it returns nil. changed
+	// must not block. A signal is a hint: the row is the truth.
+	ListenStatus(ctx context.Context, changed func(id string)) error
+}
+
 // StatusChange is one recorded status transition of a workspace.
 type StatusChange struct {
 	WorkspaceID string    `json:"workspace_id"`

@@ -84,7 +84,7 @@ func runServe(ctx context.Context, inv *invocation) error {
 	defer stop() // before a.Close: the provisioner uses the store
 	if cfg.Transport == "stdio" {
 		a.log.Info().Str("org", cfg.Org).Msg("serving MCP on stdio")
-		err := mcpserver.ServeStdio(ctx, s, cfg.Org, env.Stdin, env.Stdout, a.log)
+		err := mcpserver.ServeStdio(ctx, s, cfg.Org, env.Stdin, env.Stdout, a.log, cfg.CallTimeout)
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			return nil // SIGTERM/SIGINT: a clean stop
 		}

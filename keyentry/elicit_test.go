@@ -52,7 +52,7 @@ func stdioServer(t *testing.T, store modelgate.Store, opts ...client.ClientOptio
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		mcpserver.ServeStdio(ctx, s, "acme", serverIn, serverOut, log)
+		mcpserver.ServeStdio(ctx, s, "acme", serverIn, serverOut, log, 10*time.Second)
 	}()
 	opts = append(opts, client.WithProtocolVersion(mcp.ProtocolVersion20251125))
 	c := client.NewClient(transport.NewIO(clientIn, clientOut, io.NopCloser(strings.NewReader(""))), opts...)

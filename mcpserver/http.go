@@ -113,6 +113,14 @@ type HTTPOptions struct {
 	// /keys/ on the same listener, without a bearer token: the link's own
 	// secret is the credential.
 	KeyEntry http.Handler
+	// SSEMaxPending is how many calls an SSE session may have whose answers
+	// are not yet written to its stream; a call beyond it is refused with
+	// 429. 0 means DefaultSSEMaxPending.
+	SSEMaxPending int
+	// SSEWriteTimeout bounds each write to an SSE stream; a client that does
+	// not read for that long is disconnected and its session closed. 0
+	// means DefaultSSEWriteTimeout.
+	SSEWriteTimeout time.Duration
 	// Log receives transport events. Tokens and secret values never reach it.
 	Log zerolog.Logger
 }
@@ -134,6 +142,8 @@ type HTTPHandler struct {
 	// paths are the paths this handler serves, for the 404 answer and the
 	// page at GET /.
 	paths []string
+	// streams are the open SSE streams, for their bounds (ssebound.go).
+	streams streams
 }
 
 // NewHTTPHandler returns the handler serving s over o.Transport. It adds a
@@ -151,6 +161,12 @@ func NewHTTPHandler(s *server.MCPServer, o HTTPOptions) (*HTTPHandler, error) {
 	}
 	if o.SSEKeepAlive == 0 {
 		o.SSEKeepAlive = DefaultSSEKeepAlive
+	}
+	if o.SSEMaxPending <= 0 {
+		o.SSEMaxPending = DefaultSSEMaxPending
+	}
+	if o.SSEWriteTimeout <= 0 {
+		o.SSEWriteTimeout = DefaultSSEWriteTimeout
 	}
 	h := &HTTPHandler{o: o, sessionKey: make([]byte, 32)}
 	if _, err := rand.Read(h.sessionKey); err != nil {
@@ -181,15 +197,17 @@ func NewHTTPHandler(s *server.MCPServer, o HTTPOptions) (*HTTPHandler, error) {
 			server.WithMessageEndpoint("/message"),
 			server.WithSessionIDGenerator(func(ctx context.Context, _ *http.Request) (string, error) {
 				caller, _ := modelgate.CallerFrom(ctx)
-				return uuid.NewString() + "." + h.ownerTag(caller), nil
+				id := uuid.NewString() + "." + h.ownerTag(caller)
+				h.registerStream(ctx, id)
+				return id, nil
 			}),
 		}
 		if o.SSEKeepAlive > 0 {
 			opts = append(opts, server.WithKeepAliveInterval(o.SSEKeepAlive))
 		}
 		h.sse = server.NewSSEServer(s, opts...)
-		mux.Handle("/sse", protect(h.sse.SSEHandler()))
-		mux.Handle("/message", protect(h.ownSession(h.sse.MessageHandler())))
+		mux.Handle("/sse", protect(h.guardStream(h.sse.SSEHandler())))
+		mux.Handle("/message", protect(h.ownSession(h.boundSession(h.sse.MessageHandler()))))
 		h.paths = []string{"GET /sse (MCP event stream, HTTP+SSE)", "POST /message?sessionId=… (MCP requests, HTTP+SSE)"}
 	default:
 		return nil, fmt.Errorf("mcpserver: unknown HTTP transport %q (%s or %s)", o.Transport, TransportHTTP, TransportSSE)
@@ -415,7 +433,7 @@ func (h *HTTPHandler) readBody(next http.Handler) http.Handler {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"code": modelgate.EInvalidArgument, "error": "could not read the request body"})
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.Body = bodyBytes{bytes.NewReader(body)}
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})

@@ -85,6 +85,7 @@ func (db *DB) FinishWorkspace(ctx context.Context, owner string, w *modelgate.Wo
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("finish workspace: %w", err)
 	}
+	db.notifier.add(statusChannel, updated.ID)
 	*w = *updated
 	return nil
 }
@@ -175,6 +176,9 @@ func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, messa
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("expire provisioning: %w", err)
+	}
+	for _, w := range ws {
+		db.notifier.add(statusChannel, w.ID)
 	}
 	storecore.SortOldestFirst(ws)
 	return ws, nil

@@ -30,12 +30,28 @@ func (db *DB) ListenProvision(ctx context.Context, wake func()) error {
 	if wake == nil {
 		return errors.New("listen provision: wake is nil")
 	}
-	return db.listen(ctx, func(string) { wake() })
+	return db.listen(ctx, provisionChannel, func(string) { wake() })
 }
 
-// listen is ListenProvision with the payload: notify gets the org of each
-// notification, and "" for the wake-up after (re)connecting.
-func (db *DB) listen(ctx context.Context, notify func(org string)) error {
+// ListenStatus calls changed with the id of each workspace whose status a
+// method of any store on the database changed (FinishWorkspace,
+// ExpireProvisioning, DeprovisionWorkspace), a few milliseconds after the
+// change was committed, until ctx ends or db is closed; then it returns
+// nil. It also calls changed("") each time it starts listening (at the
+// start and after a reconnect): changes may have been missed, every
+// watcher should look again. It listens on its own connection and
+// reconnects as ListenProvision does. changed must not block. It returns an
+// error only if changed is nil.
+func (db *DB) ListenStatus(ctx context.Context, changed func(id string)) error {
+	if changed == nil {
+		return errors.New("listen status: changed is nil")
+	}
+	return db.listen(ctx, statusChannel, changed)
+}
+
+// listen listens to channel: notify gets the payload of each notification,
+// and "" for the wake-up after (re)connecting.
+func (db *DB) listen(ctx context.Context, channel string, notify func(payload string)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(db.closed, cancel)
@@ -43,7 +59,7 @@ func (db *DB) listen(ctx context.Context, notify func(org string)) error {
 
 	backoff := listenBackoffMin
 	for {
-		listening, err := db.listenOnce(ctx, notify)
+		listening, err := db.listenOnce(ctx, channel, notify)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -63,7 +79,7 @@ func (db *DB) listen(ctx context.Context, notify func(org string)) error {
 // listenOnce connects, listens and delivers notifications until the
 // connection fails or ctx ends. listening reports whether it got as far as
 // listening, so that the caller resets its backoff.
-func (db *DB) listenOnce(ctx context.Context, notify func(org string)) (listening bool, err error) {
+func (db *DB) listenOnce(ctx context.Context, channel string, notify func(payload string)) (listening bool, err error) {
 	cfg := db.pool.Config().ConnConfig.Copy()
 	cfg.RuntimeParams["application_name"] = db.listenerName()
 	conn, err := pgx.ConnectConfig(ctx, cfg)
@@ -75,7 +91,7 @@ func (db *DB) listenOnce(ctx context.Context, notify func(org string)) (listenin
 		defer cancel()
 		conn.Close(closeCtx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{provisionChannel}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		return false, err
 	}
 	notify("")

@@ -18,6 +18,11 @@ import (
 // CreateWorkspace has created a row.
 const provisionChannel = "modelgate_provision"
 
+// statusChannel is the channel notified, with the workspace id as payload,
+// after a transaction that changed the status of a workspace (finished,
+// expired or removed it) has committed; ListenStatus listens to it.
+const statusChannel = "modelgate_status"
+
 // workspaceColumns are the columns scanWorkspace reads, in its order.
 var workspaceColumns = []string{
 	"org", "id", "name", "role", "tier", "runtime", "model", "provider", "platform_billed",
@@ -89,7 +94,7 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw modelgate.NewWorkspace) (*
 	}
 	switch {
 	case err == nil:
-		db.notifier.add(w.Org)
+		db.notifier.add(provisionChannel, w.Org)
 		return w, true, nil
 	case modelgate.ErrorCode(err) == modelgate.EWorkspaceLimit && w.IdempotencyKey != "":
 		// A concurrent call with the same key may have taken the last
@@ -431,6 +436,7 @@ func (db *DB) DeprovisionWorkspace(ctx context.Context, org, id, confirmName str
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("deprovision workspace: %w", err)
 	}
+	db.notifier.add(statusChannel, w.ID)
 	return w, nil
 }
 

@@ -53,6 +53,10 @@ type Service struct {
 	// onMissing, if set, decorates a MISSING_BYOK_CREDENTIAL refusal (key
 	// entry adds its link) and returns the id it recorded, for the audit.
 	onMissing func(ctx context.Context, caller modelgate.Caller, e *modelgate.Error) string
+	// watch wakes Wait when the store signals a status change.
+	watch *statusWatch
+	// waitPoll is how often Wait reads the row without a signal.
+	waitPoll time.Duration
 }
 
 // Limits caps what one org may hold; zero means no limit. A call that
@@ -93,9 +97,14 @@ func (s *Service) OnMissingCredential(f func(ctx context.Context, caller modelga
 }
 
 // New returns a service over store that decides with g and seals secrets
-// with keys.
+// with keys. If the store is a modelgate.StatusListener, Wait is woken by
+// its signals.
 func New(store modelgate.Store, g *gate.Gate, keys *secrets.Keyring, log zerolog.Logger) *Service {
-	return &Service{store: store, gate: g, keys: keys, log: log}
+	watch := &statusWatch{log: log, waiters: map[string]map[chan struct{}]struct{}{}}
+	if l, ok := store.(modelgate.StatusListener); ok {
+		watch.listen = l.ListenStatus
+	}
+	return &Service{store: store, gate: g, keys: keys, log: log, watch: watch, waitPoll: waitPoll}
 }
 
 // SetVerifier makes the service check keys with their providers when they
@@ -623,20 +632,29 @@ const WaitingMessage = "waiting for a provisioner to start it"
 // MaxWaitSeconds bounds wait_seconds of provision_workspace.
 const MaxWaitSeconds = 120
 
-// waitPoll is how often Wait re-reads the workspace. A provisioner may run
-// in another process, so the row is the only shared truth.
-const waitPoll = 50 * time.Millisecond
+// waitPoll is how often Wait reads the workspace again without a signal:
+// the fallback for a signal that was lost (a NOTIFY dropped while the
+// listener reconnected, a SQLite file written by another process).
+const waitPoll = 2 * time.Second
 
-// Wait re-reads the workspace until it leaves "provisioning" or d passes,
-// calling tick (if not nil) about once a second with the time waited. It
-// returns the last state read.
+// Wait waits until the workspace leaves "provisioning" or d passes,
+// calling tick (if not nil) about once a second with the time waited, and
+// returns the last state read. It reads the row when the store signals that
+// the workspace's status changed (modelgate.StatusListener), and otherwise
+// every two seconds.
 func (s *Service) Wait(ctx context.Context, caller modelgate.Caller, id string, d time.Duration, tick func(waited time.Duration)) (*modelgate.Workspace, error) {
 	start := time.Now()
-	deadline := start.Add(d)
-	lastTick := start
+	// Subscribe before the first read, so a change between the read and
+	// the subscription is not missed.
+	changed, unsubscribe := s.watch.subscribe(id)
+	defer unsubscribe()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	poll := time.NewTicker(s.waitPoll)
+	defer poll.Stop()
 	var last *modelgate.Workspace
-	t := time.NewTicker(waitPoll)
-	defer t.Stop()
 	for {
 		w, err := s.store.GetWorkspace(ctx, caller.Org, id)
 		if err != nil {
@@ -646,16 +664,24 @@ func (s *Service) Wait(ctx context.Context, caller modelgate.Caller, id string, 
 			return nil, err
 		}
 		last = w
-		if w.Status != modelgate.StatusProvisioning || !time.Now().Before(deadline) {
+		if w.Status != modelgate.StatusProvisioning || time.Since(start) >= d {
 			return present(w), nil
 		}
-		select {
-		case <-ctx.Done():
-			return present(w), nil
-		case now := <-t.C:
-			if tick != nil && now.Sub(lastTick) >= time.Second {
-				lastTick = now
-				tick(now.Sub(start))
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return present(w), nil
+			case <-deadline.C:
+				break wait // read once more: the answer is the state at the deadline
+			case <-changed:
+				break wait
+			case <-poll.C:
+				break wait
+			case now := <-ticker.C:
+				if tick != nil {
+					tick(now.Sub(start))
+				}
 			}
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,7 +37,11 @@ const execWaitDelay = 2 * time.Second
 
 // ExecDriver starts a workspace by running a shell command. The command
 // runs as `/bin/sh -c Command` in a process group of its own, which is
-// killed when the attempt's deadline passes.
+// killed when the attempt's deadline passes. On Linux the group is also
+// killed when the server dies, even by SIGKILL: a supervisor shell leads
+// the group and gets a parent-death signal (see newCommand in
+// exec_linux.go). On other systems a command running when the server is
+// killed outlives it.
 //
 // Its environment is built from scratch, never inherited: the server's own
 // environment may hold MODELGATE_SECRETS_KEY or a database password. It
@@ -81,15 +84,14 @@ func (d *ExecDriver) Start(ctx context.Context, w *modelgate.Workspace, creds ma
 	if shell == "" {
 		shell = "/bin/sh"
 	}
-	cmd := exec.CommandContext(ctx, shell, "-c", d.Command)
+	cmd := newCommand(ctx, shell, d.Command)
 	cmd.Env = d.env(w, creds)
 	cmd.Dir = d.Dir
 	tail := &tailBuffer{max: StderrTailBytes}
 	cmd.Stderr = tail
 	cmd.WaitDelay = execWaitDelay
-	setProcessGroup(cmd)
 
-	err := cmd.Run()
+	err := run(cmd)
 	if err == nil {
 		return nil
 	}

@@ -2,8 +2,17 @@
 
 package provisioner
 
-import "os/exec"
+import (
+	"context"
+	"os/exec"
+)
 
-// setProcessGroup leaves cmd as it is: without Unix process groups,
-// cancellation kills the shell only.
-func setProcessGroup(cmd *exec.Cmd) {}
+// newCommand returns the command that runs script with shell. Without Unix
+// process groups, cancellation kills the shell only, and a command still
+// running when the server is killed outlives it.
+func newCommand(ctx context.Context, shell, script string) *exec.Cmd {
+	return exec.CommandContext(ctx, shell, "-c", script)
+}
+
+// run runs cmd.
+func run(cmd *exec.Cmd) error { return cmd.Run() }

@@ -3,6 +3,7 @@ package provisioner_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -172,4 +173,21 @@ func TestExecDriver_DirectStartSucceedsOnExitZero(t *testing.T) {
 	if _, err := provisioner.NewExecDriver("  "); err == nil {
 		t.Fatal("NewExecDriver accepted a blank command")
 	}
+}
+
+// execHelperEnv, when set, makes the test binary a stand-in server that
+// runs the exec driver with the variable's value as the command and waits
+// (TestMain); a test kills it.
+const execHelperEnv = "MODELGATE_TEST_EXEC_HELPER_COMMAND"
+
+// execHelper runs command with the exec driver, as a provisioner would, and
+// exits when it ends.
+func execHelper(command string) {
+	d := &provisioner.ExecDriver{Command: command}
+	err := d.Start(context.Background(), &modelgate.Workspace{ID: "helper"}, map[string]string{"ANTHROPIC_API_KEY": "sk-helper"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }

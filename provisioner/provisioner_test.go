@@ -2,14 +2,17 @@ package provisioner_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/provisioner"
@@ -282,6 +285,52 @@ func TestProvisioner_DriverErrorIsRedactedOfEveryDecryptedValue(t *testing.T) {
 		t.Fatalf("status message: %s", got.StatusMessage)
 	}
 }
+
+// A driver that prints a key the way its language quotes it (JSON, a URL, a
+// shell command line) must not put the key into the status message, which
+// any token of the org can read, nor into the log.
+func TestProvisioner_EscapedSecretIsRedactedInTheStatusMessageAndTheLog(t *testing.T) {
+	t.Parallel()
+	const key = `CANARY"x\_7/?&'`
+	var logged strings.Builder
+	var logMu sync.Mutex
+	p, b := setup(t, "sqlite", func(o *provisioner.Options) {
+		o.MaxAttempts = 2
+		o.Log = zerolog.New(writerFunc(func(p []byte) (int, error) {
+			logMu.Lock()
+			defer logMu.Unlock()
+			return logged.Write(p)
+		}))
+	})
+	b.driver.fn = func(_ context.Context, _ *modelgate.Workspace, creds map[string]string) error {
+		body, _ := json.Marshal(map[string]string{"key": creds["ANTHROPIC_API_KEY"]})
+		return fmt.Errorf("request %s to https://api.example/?key=%s failed; retry with curl -H 'x-api-key: %s'",
+			body, url.QueryEscape(creds["ANTHROPIC_API_KEY"]), strings.ReplaceAll(creds["ANTHROPIC_API_KEY"], "'", `'\''`))
+	}
+	w := b.provision(t, "escaped", byokModel, map[string]string{"ANTHROPIC_API_KEY": key})
+
+	runOnce(t, p)
+	got := b.get(t, w.ID)
+	want := `request {"key":"[REDACTED]"} to https://api.example/?key=[REDACTED] failed; retry with curl -H 'x-api-key: [REDACTED]'`
+	if !strings.Contains(got.StatusMessage, want) {
+		t.Fatalf("status message = %s\nwant it to contain %s", got.StatusMessage, want)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logged.String(), "driver attempt failed") {
+		t.Fatalf("the failed attempt was not logged: %s", logged.String())
+	}
+	for _, leak := range []string{"CANARY"} {
+		if strings.Contains(got.StatusMessage, leak) || strings.Contains(logged.String(), leak) {
+			t.Fatalf("status message or log holds the key:\n%s\n%s", got.StatusMessage, logged.String())
+		}
+	}
+}
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // A status message cannot hold NUL, so the provisioner removes NULs; a value
 // that NULs split (UTF-16 text, as some tools print) must not come out of

@@ -107,6 +107,7 @@ func (db *DB) FinishWorkspace(ctx context.Context, owner string, w *modelgate.Wo
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("finish workspace: %w", err)
 	}
+	db.signalStatus(updated.ID)
 	*w = *updated
 	return nil
 }
@@ -189,6 +190,9 @@ func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, messa
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("expire provisioning: %w", err)
+	}
+	for _, w := range ws {
+		db.signalStatus(w.ID)
 	}
 	storecore.SortOldestFirst(ws)
 	return ws, nil

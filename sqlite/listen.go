@@ -51,3 +51,49 @@ func (db *DB) signalProvision() {
 		}
 	}
 }
+
+// ListenStatus calls changed with the id of each workspace whose status a
+// method of db changed (FinishWorkspace, ExpireProvisioning,
+// DeprovisionWorkspace), right after the change was committed, until ctx
+// ends or db is closed; then it returns nil. It also calls changed("") once
+// when it starts: changes before it listened were not signalled, so every
+// watcher should look again. As for ListenProvision, only this process's DB
+// signals. changed is called from the goroutine of the changing method and
+// must not block. It returns an error only if changed is nil.
+func (db *DB) ListenStatus(ctx context.Context, changed func(id string)) error {
+	if changed == nil {
+		return errors.New("listen status: changed is nil")
+	}
+	key := &changed
+	db.mu.Lock()
+	db.statusListeners[key] = struct{}{}
+	db.mu.Unlock()
+	defer func() {
+		db.mu.Lock()
+		delete(db.statusListeners, key)
+		db.mu.Unlock()
+	}()
+
+	changed("")
+	select {
+	case <-ctx.Done():
+	case <-db.closed:
+	}
+	return nil
+}
+
+// signalStatus calls every ListenStatus's changed with each id, outside
+// the lock.
+func (db *DB) signalStatus(ids ...string) {
+	db.mu.Lock()
+	fs := make([]func(string), 0, len(db.statusListeners))
+	for f := range db.statusListeners {
+		fs = append(fs, *f)
+	}
+	db.mu.Unlock()
+	for _, f := range fs {
+		for _, id := range ids {
+			f(id)
+		}
+	}
+}

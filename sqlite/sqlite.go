@@ -74,8 +74,11 @@ type DB struct {
 
 	mu        sync.Mutex
 	listeners map[chan struct{}]struct{}
-	closed    chan struct{} // closed by Close; ends every ListenProvision
-	closeOnce sync.Once
+	// statusListeners are the changed functions of the running
+	// ListenStatus calls.
+	statusListeners map[*func(id string)]struct{}
+	closed          chan struct{} // closed by Close; ends every ListenProvision and ListenStatus
+	closeOnce       sync.Once
 }
 
 var _ modelgate.Store = (*DB)(nil)
@@ -99,7 +102,6 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	write, err := sql.Open("sqlite", dsn(path, url.Values{
 		"_txlock":       {"immediate"},
-		"_journal_mode": {"WAL"},
 		"_synchronous":  {"FULL"},
 		"_foreign_keys": {"1"},
 		"_busy_timeout": {fmt.Sprint(busyTimeout.Milliseconds())},
@@ -112,7 +114,11 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 
-	db := &DB{write: write, log: opts.Log, listeners: map[chan struct{}]struct{}{}, closed: make(chan struct{})}
+	if err := useWAL(ctx, write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db := &DB{write: write, log: opts.Log, listeners: map[chan struct{}]struct{}{}, statusListeners: map[*func(string)]struct{}{}, closed: make(chan struct{})}
 	// Migrate before the readers connect: they need the file in WAL mode.
 	if _, err := db.Migrate(ctx); err != nil {
 		write.Close()
@@ -189,6 +195,52 @@ func prepareFile(path string, log zerolog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// walRetryHook, if set (by tests only), is called each time useWAL is about
+// to run the switch again after SQLITE_BUSY.
+var walRetryHook func()
+
+// useWAL switches the database file to write-ahead logging (a setting of
+// the file, so once is enough). It is done here rather than as a parameter
+// of the connection because the switch is the one step of opening that
+// SQLite's busy timeout does not cover: the statement first reads the file
+// (a shared lock) and then asks for the exclusive lock the switch needs, so
+// two processes opening one new file at once can each hold what the other
+// waits for. SQLite then fails one of them at once with SQLITE_BUSY instead
+// of calling its busy handler, and the documented remedy is to run the
+// statement again from the start, after the lock was released. useWAL does
+// so, with a short growing pause, until busyTimeout has passed. It returns
+// an error if the statement fails otherwise or the file stays in another
+// mode.
+func useWAL(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(busyTimeout)
+	pause := time.Millisecond
+	for {
+		var mode string
+		err := db.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+		if err == nil {
+			if !strings.EqualFold(mode, "wal") {
+				return fmt.Errorf("set journal mode: the file is in %s mode, want wal", mode)
+			}
+			return nil
+		}
+		var se *sqlite.Error
+		if !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return fmt.Errorf("set journal mode: %w", err)
+		}
+		if walRetryHook != nil {
+			walRetryHook()
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("set journal mode: %w", ctx.Err())
+		case <-t.C:
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
 }
 
 // dsn returns a file: URI for path (escaped, so any file name works) with

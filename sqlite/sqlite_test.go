@@ -146,6 +146,46 @@ func TestOpen_ConcurrentOpensOfOneFileDoNotRace(t *testing.T) {
 	}
 }
 
+// Two processes opening one new file at once both switch it to WAL. SQLite
+// does not apply the busy timeout to that switch when the other process
+// holds the file's write lock (it answers SQLITE_BUSY at once, to avoid a
+// deadlock), so Open must retry it: here another connection holds the write
+// lock of a new file and lets go only once Open has been refused once.
+func TestOpen_RetriesTheSwitchToWALWhileAnotherProcessHoldsANewFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "modelgate.db")
+	other, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(t.Context(), nil) // BEGIN IMMEDIATE: the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	retries := 0
+	sqlite.SetWALRetryHook(t, func() {
+		if retries++; retries == 1 {
+			if err := tx.Rollback(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+
+	db, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("Open while another connection held the new file: %v", err)
+	}
+	defer db.Close()
+	if retries == 0 {
+		t.Fatal("Open never met the other connection's lock; the test proves nothing")
+	}
+	var mode string
+	if err := db.SQL().QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal mode = %q, %v; want wal", mode, err)
+	}
+}
+
 func TestOpen_PathNeedsNoEscaping(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a dir?x=1#frag", "model gate%20.db")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

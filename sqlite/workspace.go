@@ -279,6 +279,7 @@ func (db *DB) DeprovisionWorkspace(ctx context.Context, org, id, confirmName str
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("deprovision workspace: %w", err)
 	}
+	db.signalStatus(w.ID)
 	return w, nil
 }
 

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"CreateWorkspace_ConcurrentSameKeyCreatesExactlyOne", testConcurrentSameKey},
 		{"CreateWorkspace_ParentMustBeWorkspaceOfSameOrg", testParent},
 		{"CreateWorkspace_WakesListeners", testListen},
+		{"StatusChanges_WakeStatusListeners", testListenStatus},
 		{"GetWorkspace_UnknownOrMalformedIDIsNotFound", testNotFound},
 		{"Orgs_AreIsolated", testOrgIsolation},
 		{"ListWorkspaces_PagesWithoutGapsOrDuplicates", testPagination},

@@ -431,6 +431,66 @@ func testListen(t *testing.T, s modelgate.Store) {
 	}
 }
 
+// testListenStatus: every method that moves a workspace out of provisioning
+// (or removes it) signals its id to ListenStatus, which wakes wait_seconds.
+// Other tests on a shared database signal too; only this test's ids count.
+func testListenStatus(t *testing.T, s modelgate.Store) {
+	l, ok := s.(modelgate.StatusListener)
+	if !ok {
+		t.Skip("the store does not implement ListenStatus")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	ids := make(chan string, 1000)
+	done := make(chan error, 1)
+	go func() { done <- l.ListenStatus(ctx, func(id string) { ids <- id }) }()
+	waitForID := func(want, what string) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case id := <-ids:
+				if id == want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	waitForID("", "the signal when listening starts")
+
+	finished := create(t, s, newWorkspace("acme", "finished"))
+	removed := create(t, s, newWorkspace("acme", "removed"))
+	ws := claim(t, s, "p1", time.Minute, 10)
+	for _, w := range ws {
+		if w.ID == finished.ID {
+			if err := s.FinishWorkspace(ctx, "p1", w, modelgate.StatusOnline, "", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitForID(finished.ID, "the signal after FinishWorkspace")
+	if _, err := s.DeprovisionWorkspace(ctx, "acme", removed.ID, removed.Name); err != nil {
+		t.Fatal(err)
+	}
+	waitForID(removed.ID, "the signal after DeprovisionWorkspace")
+	expired := create(t, s, newWorkspace("acme", "expired"))
+	if _, err := s.ExpireProvisioning(ctx, time.Now().Add(time.Hour), "too slow"); err != nil {
+		t.Fatal(err)
+	}
+	waitForID(expired.ID, "the signal after ExpireProvisioning")
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ListenStatus returned %v after ctx ended, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenStatus did not return after ctx ended")
+	}
+}
+
 func testNotFound(t *testing.T, s modelgate.Store) {
 	ctx := t.Context()
 	w := create(t, s, newWorkspace("acme", "exists"))

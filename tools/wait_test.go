@@ -82,8 +82,10 @@ func TestProvisionWorkspace_WaitSecondsTimesOutAndSendsProgress(t *testing.T) {
 	if err != nil || res.IsError {
 		t.Fatalf("provision: %v %v", err, res)
 	}
-	if waited := time.Since(start); waited < 2*time.Second || waited > 10*time.Second {
-		t.Fatalf("waited %v, want about 2s", waited)
+	// At least wait_seconds is the rule; how much longer a loaded machine
+	// takes is not.
+	if waited := time.Since(start); waited < 2*time.Second {
+		t.Fatalf("waited %v, want at least wait_seconds (2s)", waited)
 	}
 	text, _ := mcp.AsTextContent(res.Content[0])
 	if !strings.Contains(text.Text, `"status":"provisioning"`) || !strings.Contains(text.Text, "waiting for a provisioner") {

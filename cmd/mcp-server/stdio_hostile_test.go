@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -104,5 +105,51 @@ func TestStdio_SIGTERMIsACleanStop(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v, want status 0", err)
+	}
+}
+
+// TestStdio_EndOfInputFinishesTheCallsInFlight: a client that writes its
+// calls and closes stdin (`printf … | mcp-server`) gets every answer, not
+// INTERNAL "context canceled", and the process exits 0. Several calls are
+// in flight at the end of input; each makes the full provisioning write.
+func TestStdio_EndOfInputFinishesTheCallsInFlight(t *testing.T) {
+	t.Parallel()
+	const calls = 8
+	var in strings.Builder
+	in.WriteString(`{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}` + "\n")
+	in.WriteString(`{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n")
+	for i := range calls {
+		fmt.Fprintf(&in, `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"provision_workspace","arguments":{"name":"w%d","model":"moonshot/kimi-k2.6"}}}`+"\n", i, i)
+	}
+	cmd := exec.Command(binary)
+	cmd.Env = append(os.Environ(), "MODELGATE_DATA_DIR="+t.TempDir(), "MODELGATE_LOG_LEVEL=error")
+	cmd.Stdin = strings.NewReader(in.String())
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("mcp-server at the end of input: %v, want exit 0\nstderr: %s", err, stderr.String())
+	}
+	answered := map[float64]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var m struct {
+			ID     any `json:"id"`
+			Result *struct {
+				IsError bool `json:"isError"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		id, ok := m.ID.(float64)
+		if !ok {
+			continue // the initialize answer
+		}
+		if m.Result == nil || m.Result.IsError {
+			t.Errorf("call %v answered %s, want a workspace", id, line)
+		}
+		answered[id] = true
+	}
+	if len(answered) != calls {
+		t.Errorf("%d of %d calls answered; stdout:\n%s\nstderr: %s", len(answered), calls, stdout.String(), stderr.String())
 	}
 }
