@@ -13,8 +13,14 @@
 // Verification compares hashes with crypto/subtle, and a request naming an
 // unknown prefix still does a comparison against a dummy hash, so the time a
 // request takes does not tell an attacker how much of a secret was right.
-// Lookups are never cached: a revoked token stops working with the next
-// request, on every replica, because every replica asks the database.
+// While WatchRevocations runs, verified tokens are remembered in memory,
+// keyed by the SHA-256 of the whole token (bounded in number, and for at
+// most CacheTTL), so a request with a known token costs no query. The store
+// pushes revocations: a revoked token stops working at once in the process
+// that revoked it and within a second on every other replica (PostgreSQL
+// LISTEN/NOTIFY; the embedded store polls for revocations by other
+// processes on the same file). While that feed is down, every request asks
+// the database again.
 package auth
 
 import (
@@ -23,6 +29,7 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/base64"
+	"errors"
 	"strings"
 
 	"github.com/modelgate/modelgate"
@@ -116,4 +123,7 @@ var (
 	errMissing   = modelgate.Errorf(modelgate.EUnauthorized, "missing bearer token (send the header Authorization: Bearer TOKEN)")
 	errMalformed = modelgate.Errorf(modelgate.EUnauthorized, "malformed token")
 	errInvalid   = modelgate.Errorf(modelgate.EUnauthorized, "invalid or revoked token")
+
+	errNoRevocations = errors.New("auth: the token store reports no revocations; tokens are not cached")
+	errCacheDisabled = errors.New("auth: the token cache is turned off")
 )

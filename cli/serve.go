@@ -84,9 +84,20 @@ func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer)
 		ao.Anonymous = &modelgate.Caller{Org: cfg.Org}
 		a.log.Warn().Str("org", cfg.Org).Msg("--allow-no-auth: requests without a token act for the org")
 	}
+	authn := auth.New(a.store, ao)
+	// Verified tokens are cached while the store's revocation feed runs.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		if err := authn.WatchRevocations(watchCtx); err != nil {
+			a.log.Warn().Err(err).Msg("tokens are looked up on every request")
+		}
+	}()
+	defer func() { stopWatch(); <-watched }()
 	h, err := mcpserver.NewHTTPHandler(s, mcpserver.HTTPOptions{
 		Transport:       cfg.Transport,
-		Auth:            auth.New(a.store, ao).Middleware,
+		Auth:            authn.Middleware,
 		Limiter:         a.limiter,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		ShutdownTimeout: cfg.ShutdownTimeout,

@@ -72,6 +72,9 @@ type DB struct {
 	listeners map[chan struct{}]struct{}
 	closed    chan struct{} // closed by Close; ends every ListenProvision
 	closeOnce sync.Once
+
+	// revocations reaches the ListenTokenRevocations calls of db.
+	revocations storecore.Revocations
 }
 
 var _ modelgate.Store = (*DB)(nil)

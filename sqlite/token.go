@@ -133,10 +133,15 @@ func (db *DB) ListTokens(ctx context.Context, org string) ([]modelgate.Token, er
 }
 
 // RevokeToken revokes the token; revoking a revoked token changes nothing.
-// It returns ENotFound if there is no such token and a wrapped error if the
+// The ListenTokenRevocations calls of db hear of it before it returns. It
+// returns ENotFound if there is no such token and a wrapped error if the
 // database fails.
 func (db *DB) RevokeToken(ctx context.Context, prefix string) error {
 	res, err := db.write.ExecContext(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE prefix = ?1`,
 		prefix, ts(storecore.Now()))
-	return affectedOne(res, err, "revoke token", prefix)
+	if err := affectedOne(res, err, "revoke token", prefix); err != nil {
+		return err
+	}
+	db.revocations.Revoked(prefix)
+	return nil
 }
