@@ -6,7 +6,7 @@ FUZZTIME    ?= 3s
 PKGS        := ./...
 export MODELGATE_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: build run test unit fuzz-short fuzz bench lint conformance clean
+.PHONY: build run test unit fuzz-short fuzz bench bench-go lint conformance clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/mcp-server
@@ -31,7 +31,13 @@ fuzz-short:
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=2m
 
+# The ratios of modelgate to the framework's floor (mcp-floor), in one table:
+# HTTP ping and list_offered_models, stdio start-up, idle RSS (scripts/bench.sh).
 bench:
+	./scripts/bench.sh
+
+# Every Go benchmark of the packages.
+bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
 
 lint:
