@@ -107,10 +107,14 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	write.SetConnMaxIdleTime(0)
 
 	db := &DB{write: write, log: opts.Log, listeners: map[chan struct{}]struct{}{}, closed: make(chan struct{})}
-	// Migrate before the readers connect: they need the file in WAL mode.
-	if _, err := db.Migrate(ctx); err != nil {
-		write.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	// Migrate before the readers connect: they need the file in WAL mode. A
+	// current schema costs one read on the writer (which sets WAL), not a
+	// write transaction: a start must not wait for another process's writes.
+	if current, err := db.schemaCurrent(ctx); err != nil || !current {
+		if _, err := db.Migrate(ctx); err != nil {
+			write.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
 	}
 	read, err := sql.Open("sqlite", dsn(path, url.Values{
 		"_query_only":   {"1"},
