@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"sync"
 
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/auth"
 	"github.com/modelgate/modelgate/mcpserver"
+	"github.com/modelgate/modelgate/ratelimit"
+	"github.com/modelgate/modelgate/registry"
+	"github.com/modelgate/modelgate/tools"
 )
 
 func runServe(ctx context.Context, env Env, args []string) error {
@@ -28,6 +33,9 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	if cfg.Transport != "stdio" && cfg.AllowNoAuth && !mcpserver.IsLoopbackAddr(cfg.Addr) {
 		return fmt.Errorf("--allow-no-auth: refused on --addr %s; serving without tokens is only allowed on a loopback address such as 127.0.0.1:8080", cfg.Addr)
 	}
+	if cfg.Transport == "stdio" {
+		return serveStdio(ctx, env, cfg)
+	}
 	a, err := openFromFlags(ctx, env, cfg)
 	if err != nil {
 		return err
@@ -42,15 +50,97 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer stop() // before a.Close: the provisioner uses the store
-	if cfg.Transport == "stdio" {
-		a.log.Info().Str("org", cfg.Org).Msg("serving MCP on stdio")
-		err := mcpserver.ServeStdio(ctx, s, cfg.Org, env.Stdin, env.Stdout, a.log)
-		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			return nil // SIGTERM/SIGINT: a clean stop
-		}
+	return serveNetwork(ctx, cfg, a, s)
+}
+
+// serveStdio serves MCP on stdio. Only what initialize needs stands before
+// its answer: the flags, the logger and the MCP server. The embedded
+// catalog, the keys and the store (with its schema check) are opened once
+// initialize has been answered, while the client sends its next messages,
+// which wait for them (mcpserver.Options.Deferred). A catalog given by flag
+// is loaded first, so a broken one is refused before anything is served. If
+// the store cannot be opened, the waiting requests fail and serveStdio
+// returns that error. What the configuration alone decides (keys from the
+// environment, a database without a key) is checked before serving.
+func serveStdio(ctx context.Context, env Env, cfg *Config) error {
+	log, err := newLogger(cfg, env.Stderr)
+	if err != nil {
 		return err
 	}
-	return serveNetwork(ctx, cfg, a, s)
+	plan, err := planApp(cfg, log, env.Getenv)
+	if err != nil {
+		return err
+	}
+	var cat *registry.Catalog
+	if customCatalog(cfg) {
+		if cat, err = loadCatalog(cfg); err != nil {
+			return err
+		}
+	}
+	serveCtx, endServe := context.WithCancel(ctx)
+	defer endServe()
+	var (
+		mu       sync.Mutex
+		started  bool // the app is being opened
+		finished bool // serving ended: too late to open
+		opened   = make(chan struct{})
+		a        *app
+		stop     = func() {}
+		openErr  error
+	)
+	o := serverOptions(cfg, ratelimit.New(cfg.RateLimit, cfg.Burst), tools.Deps{Log: log}, Version)
+	o.Deferred = func() (tools.Deps, error) {
+		mu.Lock()
+		if finished {
+			mu.Unlock()
+			return tools.Deps{}, errors.New("stdio closed")
+		}
+		started = true
+		mu.Unlock()
+		defer close(opened)
+		if a, openErr = plan.open(ctx, cat); openErr != nil {
+			log.Error().Err(openErr).Msg("could not start")
+			endServe()
+			return tools.Deps{}, openErr
+		}
+		if stop, openErr = startProvisioner(ctx, a); openErr != nil {
+			a.Close()
+			endServe()
+			return tools.Deps{}, openErr
+		}
+		return a.deps(), nil
+	}
+	// The app opens once the first answer (initialize's) is written.
+	written := make(chan struct{})
+	var once sync.Once
+	kick := func() { once.Do(func() { close(written) }) }
+	defer kick()
+	o.DeferUntil = written
+	s, err := mcpserver.New(o)
+	if err == nil {
+		log.Info().Str("org", cfg.Org).Msg("serving MCP on stdio")
+		err = mcpserver.ServeStdio(serveCtx, s, cfg.Org, env.Stdin, afterWrite{env.Stdout, kick}, log)
+	}
+	mu.Lock()
+	finished = true
+	wasStarted := started
+	mu.Unlock()
+	if !wasStarted {
+		return err // nothing was asked of the store: it was never opened
+	}
+	<-opened // a start cut short by stdin's end still finishes opening
+	if openErr != nil {
+		if ctx.Err() != nil {
+			return nil // SIGTERM/SIGINT while opening: a clean stop
+		}
+		return openErr
+	}
+	stop() // before a.Close: the provisioner uses the store
+	a.Close()
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil // SIGTERM/SIGINT: a clean stop
+	}
+	return err
 }
 
 // startProvisioner runs the configured provisioner beside the server unless
@@ -129,4 +219,17 @@ func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer)
 	a.log.Info().Str("addr", ln.Addr().String()).Str("transport", cfg.Transport).Bool("auth", !cfg.AllowNoAuth).
 		Msgf("serving MCP at http://%s: %s", ln.Addr(), paths)
 	return mcpserver.Serve(ctx, ln, h)
+}
+
+// afterWrite calls f after each write to w (f must be cheap after its
+// first call).
+type afterWrite struct {
+	w io.Writer
+	f func()
+}
+
+func (a afterWrite) Write(p []byte) (int, error) {
+	n, err := a.w.Write(p)
+	a.f()
+	return n, err
 }
