@@ -8,8 +8,10 @@ export MODELGATE_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?ss
 
 .PHONY: build run test unit fuzz-short fuzz bench bench-go lint conformance clean
 
+# A static binary (every dependency is pure Go): no libc to load, about
+# 1-2 MB less resident memory, and it runs on any Linux.
 build:
-	$(GO) build -o $(BIN) ./cmd/mcp-server
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/mcp-server
 
 run: build
 	./$(BIN)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
+	"runtime/debug"
 	"sync"
 
 	"github.com/mark3labs/mcp-go/server"
@@ -108,6 +110,10 @@ func serveStdio(ctx context.Context, env Env, cfg *Config) error {
 			endServe()
 			return tools.Deps{}, openErr
 		}
+		// Start-up garbage (catalog parsing, schema compilation, the first
+		// connections) is most of the heap by now: collect it and give the
+		// memory back, so an idle stdio server holds only what it uses.
+		go func() { runtime.GC(); debug.FreeOSMemory() }()
 		return a.deps(), nil
 	}
 	// The app opens once the first answer (initialize's) is written.

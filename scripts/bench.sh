@@ -24,6 +24,8 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [-d 5s] [-rounds 4] [-c 32] [-startup 15] [-args JSON]" >&2; exit 2 ;;
   esac
 done
+# Both servers are built as make build builds modelgate: static (CGO_ENABLED=0).
+export CGO_ENABLED=0
 go build -o bin/mcp-server ./cmd/mcp-server
 go build -o bin/mcp-load ./cmd/mcp-load
 go build -o bin/mcp-floor ./cmd/mcp-floor
