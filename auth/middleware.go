@@ -129,7 +129,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 // request for.
 func (a *Authenticator) touch(ctx context.Context, prefix string) {
 	now := a.o.Now()
-	v, _ := a.touched.LoadOrStore(prefix, new(atomic.Int64))
+	v, ok := a.touched.Load(prefix)
+	if !ok {
+		v, _ = a.touched.LoadOrStore(prefix, new(atomic.Int64))
+	}
 	last := v.(*atomic.Int64)
 	prev := last.Load()
 	if prev != 0 && now.Sub(time.Unix(0, prev)) < a.o.TouchInterval {

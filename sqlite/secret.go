@@ -12,8 +12,14 @@ import (
 // OrgSecretNames returns the names of the org's secrets ordered by name, in
 // one query: the one the gate may make. It returns a wrapped error if the
 // database fails.
+const orgSecretNamesSQL = `SELECT name FROM org_secrets WHERE org = ? ORDER BY name`
+
 func (db *DB) OrgSecretNames(ctx context.Context, org string) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT name FROM org_secrets WHERE org = ? ORDER BY name`, org)
+	stmt, err := db.orgSecretNamesStmt.get(ctx, db.read)
+	if err != nil {
+		return nil, fmt.Errorf("org secret names: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, org)
 	if err != nil {
 		return nil, fmt.Errorf("org secret names: %w", err)
 	}

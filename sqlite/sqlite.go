@@ -75,6 +75,9 @@ type DB struct {
 
 	// revocations reaches the ListenTokenRevocations calls of db.
 	revocations storecore.Revocations
+
+	// The hot reads, prepared on first use.
+	orgSecretNamesStmt, tokenByPrefixStmt prepared
 }
 
 var _ modelgate.Store = (*DB)(nil)
@@ -106,7 +109,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 
-	db := &DB{write: write, log: opts.Log, listeners: map[chan struct{}]struct{}{}, closed: make(chan struct{})}
+	db := &DB{write: write, log: opts.Log, listeners: map[chan struct{}]struct{}{}, closed: make(chan struct{}),
+		orgSecretNamesStmt: prepared{query: orgSecretNamesSQL},
+		tokenByPrefixStmt:  prepared{query: tokenByPrefixSQL}}
 	// Migrate before the readers connect: they need the file in WAL mode. A
 	// current schema costs one read on the writer (which sets WAL), not a
 	// write transaction: a start must not wait for another process's writes.
@@ -168,6 +173,8 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closed) })
 	var errs []error
+	db.orgSecretNamesStmt.close()
+	db.tokenByPrefixStmt.close()
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}
