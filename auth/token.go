@@ -75,8 +75,7 @@ func Parse(token string) (prefix, secret string, err error) {
 		return "", "", errMalformed
 	}
 	prefix, secret = rest[:PrefixLen], rest[PrefixLen+1:]
-	if !validChars(prefix, "abcdefghijklmnopqrstuvwxyz234567") ||
-		!validChars(secret, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+	if !validChars(prefix, &prefixChars) || !validChars(secret, &secretChars) {
 		return "", "", errMalformed
 	}
 	return prefix, secret, nil
@@ -85,12 +84,28 @@ func Parse(token string) (prefix, secret string, err error) {
 // ValidPrefix reports whether p has the form of a token prefix (for
 // commands that take one, such as token revoke).
 func ValidPrefix(p string) bool {
-	return len(p) == PrefixLen && validChars(p, "abcdefghijklmnopqrstuvwxyz234567")
+	return len(p) == PrefixLen && validChars(p, &prefixChars)
 }
 
-func validChars(s, alphabet string) bool {
+// charSet marks the bytes of an alphabet: every request checks its token's
+// characters, so the check is a table lookup per byte.
+type charSet [256]bool
+
+func newCharSet(alphabet string) (c charSet) {
+	for i := 0; i < len(alphabet); i++ {
+		c[alphabet[i]] = true
+	}
+	return c
+}
+
+var (
+	prefixChars = newCharSet("abcdefghijklmnopqrstuvwxyz234567")
+	secretChars = newCharSet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+)
+
+func validChars(s string, set *charSet) bool {
 	for i := 0; i < len(s); i++ {
-		if strings.IndexByte(alphabet, s[i]) < 0 {
+		if !set[s[i]] {
 			return false
 		}
 	}
