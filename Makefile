@@ -6,10 +6,12 @@ FUZZTIME    ?= 3s
 PKGS        := ./...
 export MODELGATE_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: build run test unit fuzz-short fuzz bench lint conformance clean
+.PHONY: build run test unit fuzz-short fuzz bench bench-go lint conformance clean
 
+# A static binary (every dependency is pure Go): no libc to load, about
+# 1-2 MB less resident memory, and it runs on any Linux.
 build:
-	$(GO) build -o $(BIN) ./cmd/mcp-server
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/mcp-server
 
 run: build
 	./$(BIN)
@@ -31,7 +33,13 @@ fuzz-short:
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=2m
 
+# The ratios of modelgate to the framework's floor (mcp-floor), in one table:
+# HTTP ping and list_offered_models, stdio start-up, idle RSS (scripts/bench.sh).
 bench:
+	./scripts/bench.sh
+
+# Every Go benchmark of the packages.
+bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
 
 lint:

@@ -179,6 +179,24 @@ type StatusListener interface {
 	ListenStatus(ctx context.Context, changed func(id string)) error
 }
 
+// TokenRevocationListener is implemented by token stores that report
+// revocations, so that a process may cache verified tokens (auth does) and
+// still refuse a revoked one promptly. Both stores implement it.
+type TokenRevocationListener interface {
+	// ListenTokenRevocations reports revocations until ctx ends or the
+	// store is closed; then it returns nil. up(true) is called each time
+	// the feed starts or restarts (after a lost connection), when anything
+	// may have been revoked unseen, and up(false) when it stops being able
+	// to report revocations; a cache is to be trusted only between the two.
+	// revoked(prefix) is called for a revoked token, and revoked("") when
+	// some token may have been revoked (forget every cached token). A
+	// revocation by the same store is reported before its RevokeToken
+	// returns; one by another process or replica sharing the database
+	// within a second. Callbacks must not block. It returns an error only
+	// if a callback is nil.
+	ListenTokenRevocations(ctx context.Context, up func(bool), revoked func(prefix string)) error
+}
+
 // StatusChange is one recorded status transition of a workspace.
 type StatusChange struct {
 	WorkspaceID string    `json:"workspace_id"`

@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +33,12 @@ type Options struct {
 	// TouchInterval is the least time between two recorded uses of a token
 	// by this process; 0 means DefaultTouchInterval.
 	TouchInterval time.Duration
+	// CacheTTL is the longest time a verified token is remembered while
+	// WatchRevocations runs; 0 means DefaultCacheTTL and a negative value
+	// turns the cache off.
+	CacheTTL time.Duration
+	// CacheSize bounds the remembered tokens; 0 means DefaultCacheSize.
+	CacheSize int
 	// Now returns the current time (tests replace it); nil means time.Now.
 	Now func() time.Time
 	// Log receives failures to record a use and store failures.
@@ -48,6 +56,9 @@ type Authenticator struct {
 	// touched maps a token prefix to the UnixNano of the last use this
 	// process recorded (*atomic.Int64).
 	touched sync.Map
+	// cache remembers verified tokens while WatchRevocations runs; nil
+	// when turned off.
+	cache *tokenCache
 }
 
 // New returns an authenticator over store.
@@ -58,7 +69,12 @@ func New(store modelgate.TokenStore, o Options) *Authenticator {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Authenticator{store: store, o: o}
+	a := &Authenticator{store: store, o: o}
+	if o.CacheTTL >= 0 {
+		ttl, size := cmp.Or(o.CacheTTL, DefaultCacheTTL), cmp.Or(o.CacheSize, DefaultCacheSize)
+		a.cache = newTokenCache(ttl, max(size, 1))
+	}
+	return a
 }
 
 // Authenticate returns the caller named by an Authorization header value. It
@@ -76,9 +92,21 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return modelgate.Caller{}, errMissing
 	}
-	prefix, secret, err := Parse(strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	prefix, secret, err := Parse(token)
 	if err != nil {
 		return modelgate.Caller{}, err
+	}
+	var key cacheKey
+	var gen uint64
+	if a.cache != nil {
+		key = sha256.Sum256([]byte(token))
+		var caller modelgate.Caller
+		var hit bool
+		if caller, hit, gen = a.cache.get(key, a.o.Now()); hit {
+			a.touch(ctx, prefix)
+			return caller, nil
+		}
 	}
 	t, hash, err := a.store.TokenByPrefix(ctx, prefix)
 	switch {
@@ -92,8 +120,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 	if !Verify(secret, hash) || t.Revoked {
 		return modelgate.Caller{}, errInvalid
 	}
+	caller := modelgate.Caller{Org: t.Org, TokenPrefix: t.Prefix, ReadOnly: t.ReadOnly}
+	if a.cache != nil {
+		a.cache.put(key, caller, gen, a.o.Now())
+	}
 	a.touch(ctx, prefix)
-	return modelgate.Caller{Org: t.Org, TokenPrefix: t.Prefix, ReadOnly: t.ReadOnly}, nil
+	return caller, nil
 }
 
 // touch records a use of the token unless this process did so less than
@@ -101,7 +133,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 // request for.
 func (a *Authenticator) touch(ctx context.Context, prefix string) {
 	now := a.o.Now()
-	v, _ := a.touched.LoadOrStore(prefix, new(atomic.Int64))
+	v, ok := a.touched.Load(prefix)
+	if !ok {
+		v, _ = a.touched.LoadOrStore(prefix, new(atomic.Int64))
+	}
 	last := v.(*atomic.Int64)
 	prev := last.Load()
 	if prev != 0 && now.Sub(time.Unix(0, prev)) < a.o.TouchInterval {

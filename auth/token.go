@@ -13,8 +13,14 @@
 // Verification compares hashes with crypto/subtle, and a request naming an
 // unknown prefix still does a comparison against a dummy hash, so the time a
 // request takes does not tell an attacker how much of a secret was right.
-// Lookups are never cached: a revoked token stops working with the next
-// request, on every replica, because every replica asks the database.
+// While WatchRevocations runs, verified tokens are remembered in memory,
+// keyed by the SHA-256 of the whole token (bounded in number, and for at
+// most CacheTTL), so a request with a known token costs no query. The store
+// pushes revocations: a revoked token stops working at once in the process
+// that revoked it and within a second on every other replica (PostgreSQL
+// LISTEN/NOTIFY; the embedded store polls for revocations by other
+// processes on the same file). While that feed is down, every request asks
+// the database again.
 package auth
 
 import (
@@ -23,6 +29,7 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/base64"
+	"errors"
 	"strings"
 
 	"github.com/modelgate/modelgate"
@@ -68,8 +75,7 @@ func Parse(token string) (prefix, secret string, err error) {
 		return "", "", errMalformed
 	}
 	prefix, secret = rest[:PrefixLen], rest[PrefixLen+1:]
-	if !validChars(prefix, "abcdefghijklmnopqrstuvwxyz234567") ||
-		!validChars(secret, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+	if !validChars(prefix, &prefixChars) || !validChars(secret, &secretChars) {
 		return "", "", errMalformed
 	}
 	return prefix, secret, nil
@@ -78,12 +84,28 @@ func Parse(token string) (prefix, secret string, err error) {
 // ValidPrefix reports whether p has the form of a token prefix (for
 // commands that take one, such as token revoke).
 func ValidPrefix(p string) bool {
-	return len(p) == PrefixLen && validChars(p, "abcdefghijklmnopqrstuvwxyz234567")
+	return len(p) == PrefixLen && validChars(p, &prefixChars)
 }
 
-func validChars(s, alphabet string) bool {
+// charSet marks the bytes of an alphabet: every request checks its token's
+// characters, so the check is a table lookup per byte.
+type charSet [256]bool
+
+func newCharSet(alphabet string) (c charSet) {
+	for i := 0; i < len(alphabet); i++ {
+		c[alphabet[i]] = true
+	}
+	return c
+}
+
+var (
+	prefixChars = newCharSet("abcdefghijklmnopqrstuvwxyz234567")
+	secretChars = newCharSet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+)
+
+func validChars(s string, set *charSet) bool {
 	for i := 0; i < len(s); i++ {
-		if strings.IndexByte(alphabet, s[i]) < 0 {
+		if !set[s[i]] {
 			return false
 		}
 	}
@@ -116,4 +138,7 @@ var (
 	errMissing   = modelgate.Errorf(modelgate.EUnauthorized, "missing bearer token (send the header Authorization: Bearer TOKEN)")
 	errMalformed = modelgate.Errorf(modelgate.EUnauthorized, "malformed token")
 	errInvalid   = modelgate.Errorf(modelgate.EUnauthorized, "invalid or revoked token")
+
+	errNoRevocations = errors.New("auth: the token store reports no revocations; tokens are not cached")
+	errCacheDisabled = errors.New("auth: the token cache is turned off")
 )

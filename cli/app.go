@@ -114,57 +114,103 @@ func loadCatalog(cfg *Config) (*registry.Catalog, error) {
 	return c, nil
 }
 
+// customCatalog reports whether the configuration changes the embedded
+// catalog: such a catalog may be broken, so it is loaded (and refused)
+// before anything is served.
+func customCatalog(cfg *Config) bool {
+	return cfg.Catalog != "" || cfg.DefaultRuntime != "" || cfg.DefaultModel != ""
+}
+
 // openApp opens the store, the keys and the service.
 func openApp(ctx context.Context, cfg *Config, log zerolog.Logger, getenv func(string) string) (*app, error) {
-	cat, err := loadCatalog(cfg)
+	p, err := planApp(cfg, log, getenv)
 	if err != nil {
 		return nil, err
 	}
+	return p.open(ctx, nil)
+}
+
+// appPlan is what openApp decides from the configuration and the
+// environment alone, before it reads a file or connects to a database: a
+// start that is refused here is refused at once.
+type appPlan struct {
+	cfg    *Config
+	log    zerolog.Logger
+	getenv func(string) string
+	// keys are the keys from the environment; nil: the key file.
+	keys *secrets.Keyring
+	// dir is the data dir of the embedded store, or of the key file.
+	dir string
+}
+
+// planApp checks the configuration's secrets, store and limit settings.
+func planApp(cfg *Config, log zerolog.Logger, getenv func(string) string) (*appPlan, error) {
 	if cfg.MaxWorkspacesPerOrg < 0 || cfg.MaxOrgSecrets < 0 {
 		return nil, errors.New("--max-workspaces-per-org and --max-org-secrets must be 0 (no limit) or more")
 	}
-	a := &app{cfg: cfg, log: log, catalog: cat, limiter: ratelimit.New(cfg.RateLimit, cfg.Burst)}
-	if cfg.metricsEnabled() {
-		a.metrics = metrics.New(metrics.Options{OrgLabels: cfg.MetricsOrgLabels})
+	if cfg.VerifyTimeout < 0 || cfg.VerifyMaxAge < 0 {
+		return nil, errors.New("--verify-timeout and --verify-max-age must not be negative")
 	}
 	keys, haveKey, err := secrets.KeyringFromEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.DatabaseURL != "" {
-		if !haveKey {
-			if !cfg.InsecureDevSecrets {
-				return nil, errors.New("PostgreSQL needs MODELGATE_SECRETS_KEY (base64 of 32 random bytes, e.g. `head -c32 /dev/urandom | base64`); --insecure-dev-secrets uses a key file in --data-dir instead (development only)")
-			}
-			if keys, err = keyFile(cfg, getenv); err != nil {
-				return nil, err
-			}
+	p := &appPlan{cfg: cfg, log: log, getenv: getenv}
+	if haveKey {
+		p.keys = keys
+	}
+	if cfg.DatabaseURL != "" && !haveKey && !cfg.InsecureDevSecrets {
+		return nil, errors.New("PostgreSQL needs MODELGATE_SECRETS_KEY (base64 of 32 random bytes, e.g. `head -c32 /dev/urandom | base64`); --insecure-dev-secrets uses a key file in --data-dir instead (development only)")
+	}
+	if cfg.DatabaseURL == "" || !haveKey {
+		if p.dir, err = cfg.dataDir(getenv); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// open loads the catalog (unless cat is given), the keys and the store, and
+// builds the gate, the service and its live credential checker.
+func (p *appPlan) open(ctx context.Context, cat *registry.Catalog) (*app, error) {
+	cfg, log := p.cfg, p.log
+	if cat == nil {
+		var err error
+		if cat, err = loadCatalog(cfg); err != nil {
+			return nil, err
+		}
+	}
+	a := &app{cfg: cfg, log: log, catalog: cat, limiter: ratelimit.New(cfg.RateLimit, cfg.Burst), keys: p.keys}
+	if cfg.metricsEnabled() {
+		a.metrics = metrics.New(metrics.Options{OrgLabels: cfg.MetricsOrgLabels})
+	}
+	if a.keys == nil {
+		key, err := secrets.LoadOrCreateKeyFile(p.dir)
+		if err != nil {
+			return nil, err
+		}
+		if a.keys, err = secrets.NewKeyring(key); err != nil {
+			return nil, err
+		}
+		if cfg.DatabaseURL != "" {
 			log.Warn().Msg("--insecure-dev-secrets: secrets are sealed with a key file in the data dir")
 		}
+	}
+	if cfg.DatabaseURL != "" {
 		db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Log: log})
 		if err != nil {
 			return nil, err
 		}
 		a.store, a.listen = db, db.ListenProvision
 	} else {
-		dir, err := cfg.dataDir(getenv)
-		if err != nil {
-			return nil, err
-		}
-		if !haveKey {
-			if keys, err = keyFile(cfg, getenv); err != nil {
-				return nil, err
-			}
-		}
-		db, err := sqlite.Open(ctx, filepath.Join(dir, "modelgate.db"), sqlite.Options{Log: log})
+		db, err := sqlite.Open(ctx, filepath.Join(p.dir, "modelgate.db"), sqlite.Options{Log: log})
 		if err != nil {
 			return nil, err
 		}
 		a.store, a.listen = db, db.ListenProvision
 	}
-	a.keys = keys
 	a.gate = gate.New(cat, log).WithMetrics(a.metrics)
-	a.service = provision.New(a.store, a.gate, keys, log).WithLimits(provision.Limits{
+	a.service = provision.New(a.store, a.gate, a.keys, log).WithLimits(provision.Limits{
 		Workspaces: cfg.MaxWorkspacesPerOrg, OrgSecrets: cfg.MaxOrgSecrets})
 	v, err := newVerifier(cfg, cat, a.store, a.metrics, log)
 	if err != nil {
@@ -185,9 +231,6 @@ func newVerifier(cfg *Config, cat *registry.Catalog, store modelgate.Store, m *m
 		off = true
 	default:
 		return nil, fmt.Errorf("--verify-credentials: want on or off, got %q", cfg.VerifyCredentials)
-	}
-	if cfg.VerifyTimeout < 0 || cfg.VerifyMaxAge < 0 {
-		return nil, errors.New("--verify-timeout and --verify-max-age must not be negative")
 	}
 	v, err := verify.New(cat, verify.Options{
 		Off: off, Timeout: cfg.VerifyTimeout, BaseURLs: cfg.VerifyBaseURLs.m, Audit: store, Metrics: m,
@@ -226,18 +269,6 @@ func (a *app) checkKeys(ctx context.Context) error {
 		"(comma-separated base64 keys) and run `mcp-server secret rotate-key`", strings.Join(missing, ", "), strings.Join(have, ", "))
 }
 
-func keyFile(cfg *Config, getenv func(string) string) (*secrets.Keyring, error) {
-	dir, err := cfg.dataDir(getenv)
-	if err != nil {
-		return nil, err
-	}
-	key, err := secrets.LoadOrCreateKeyFile(dir)
-	if err != nil {
-		return nil, err
-	}
-	return secrets.NewKeyring(key)
-}
-
 func (a *app) Close() error { return a.store.Close() }
 
 func (a *app) deps() tools.Deps {
@@ -248,17 +279,24 @@ func (a *app) caller() modelgate.Caller { return modelgate.Caller{Org: a.cfg.Org
 
 // mcpServerOptions are the MCP server options from the configuration.
 func (a *app) mcpServerOptions(version string) (mcpserver.Options, error) {
-	allow, err := a.cfg.allowList()
+	o, err := serverOptions(a.cfg, a.limiter, a.deps(), version)
+	o.Metrics = a.metrics
+	return o, err
+}
+
+// serverOptions are the MCP server options from the configuration, with
+// deps (stdio start-up passes only the logger and defers the rest).
+func serverOptions(cfg *Config, limiter *ratelimit.Limiter, deps tools.Deps, version string) (mcpserver.Options, error) {
+	allow, err := cfg.allowList()
 	if err != nil {
 		return mcpserver.Options{}, err
 	}
 	return mcpserver.Options{
-		Deps:        a.deps(),
+		Deps:        deps,
 		Version:     version,
-		ReadOnly:    a.cfg.ReadOnly,
+		ReadOnly:    cfg.ReadOnly,
 		Allow:       allow,
-		CallTimeout: a.cfg.CallTimeout,
-		Limiter:     a.limiter,
-		Metrics:     a.metrics,
+		CallTimeout: cfg.CallTimeout,
+		Limiter:     limiter,
 	}, nil
 }

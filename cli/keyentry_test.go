@@ -13,10 +13,10 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
-// serveStdio runs `serve` (stdio) with args on the embedded store in a new
+// refusalOverStdio runs `serve` (stdio) with args on the embedded store in a new
 // directory, makes one provision_workspace call that needs a key, and
 // returns its error object.
-func serveStdio(t *testing.T, args ...string) map[string]any {
+func refusalOverStdio(t *testing.T, args ...string) map[string]any {
 	t.Helper()
 	serverIn, clientOut := io.Pipe()
 	clientIn, serverOut := io.Pipe()
@@ -71,7 +71,7 @@ func TestServe_KeyEntryOnStdioByDefaultAndOffWhenAsked(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			obj := serveStdio(t, tt.args...)
+			obj := refusalOverStdio(t, tt.args...)
 			link, _ := obj["add_key_url"].(string)
 			if obj["code"] != "MISSING_BYOK_CREDENTIAL" || (link != "") != tt.wantLink {
 				t.Fatalf("refusal = %v, want a link: %v", obj, tt.wantLink)

@@ -98,7 +98,15 @@ func newHandler(t testing.TB, o setupOpts, so mcpserver.HTTPOptions) testBundle 
 		t.Fatal(err)
 	}
 	so.Transport = o.transport
-	so.Auth = auth.New(store, auth.Options{Anonymous: o.anonymous, Log: log}).Middleware
+	authn := auth.New(store, auth.Options{Anonymous: o.anonymous, Log: log})
+	if o.production {
+		// As serve does: tokens are cached while the revocation feed runs.
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); authn.WatchRevocations(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	so.Auth = authn.Middleware
 	so.Ready = o.ready
 	so.Limiter = o.limiter
 	so.Metrics = o.metrics

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -55,6 +56,20 @@ type Options struct {
 	Limiter *ratelimit.Limiter
 	// Metrics counts tool calls and rate-limit refusals (nil: not counted).
 	Metrics *metrics.Metrics
+	// Deferred, if not nil, supplies the tools' dependencies later, so that
+	// nothing initialize does not need stands before its answer (stdio
+	// start-up). The server calls it, on a goroutine of its own, once it has
+	// answered initialize, or when another request (not ping) comes first,
+	// and registers the tools when it returns (Deps is used only for its Log
+	// until then). Every request except initialize and ping waits for that;
+	// if Deferred fails, those requests fail with an internal error.
+	Deferred func() (tools.Deps, error)
+	// DeferUntil, if not nil, replaces "once it has answered initialize"
+	// above: Deferred is called when DeferUntil is closed (stdio closes it
+	// once the initialize answer is written, so that opening the store does
+	// not compete with writing it) or when a request other than initialize
+	// and ping comes first.
+	DeferUntil <-chan struct{}
 }
 
 // New returns the MCP server. It returns an error when Allow names a tool
@@ -94,9 +109,67 @@ func New(o Options) (*server.MCPServer, error) {
 	if o.ValidateOutput {
 		opts = append(opts, server.WithOutputSchemaValidation())
 	}
+	if o.Deferred != nil {
+		var s *server.MCPServer
+		start, wait := deferTools(o.Deferred, func() *server.MCPServer { return s })
+		if o.DeferUntil != nil {
+			go func() { <-o.DeferUntil; start() }()
+		} else {
+			hooks.AddAfterInitialize(func(context.Context, any, *mcp.InitializeRequest, *mcp.InitializeResult) { start() })
+		}
+		hooks.AddOnRequestInitialization(wait)
+		s = server.NewMCPServer(Name, o.Version, opts...)
+		return s, nil
+	}
 	s := server.NewMCPServer(Name, o.Version, opts...)
 	s.AddTools(all...)
 	return s, nil
+}
+
+// deferTools returns start, which calls deferred once on a goroutine of
+// its own and registers the tools it returns on the server, and the request
+// hook that holds every request but initialize and ping until that is done
+// (starting it if nothing did yet).
+func deferTools(deferred func() (tools.Deps, error), srv func() *server.MCPServer) (start func(), wait server.OnRequestInitializationFunc) {
+	done := make(chan struct{})
+	var failed error
+	var once sync.Once
+	start = func() {
+		once.Do(func() {
+			go func() {
+				defer close(done)
+				deps, err := deferred()
+				if err != nil {
+					// The error goes to the log (by the caller), not to the client.
+					failed = modelgate.Errorf(modelgate.EInternal, "the server could not start; its log says why")
+					return
+				}
+				srv().AddTools(tools.All(deps)...)
+			}()
+		})
+	}
+	wait = func(_ context.Context, _ any, message any) error {
+		select {
+		case <-done:
+			return failed
+		default:
+		}
+		if raw, ok := message.(json.RawMessage); ok {
+			var m struct {
+				Method string `json:"method"`
+			}
+			if json.Unmarshal(raw, &m) == nil && (m.Method == string(mcp.MethodInitialize) || m.Method == string(mcp.MethodPing)) {
+				return nil
+			}
+		}
+		start()
+		// Not cut short by ctx: the end of stdin cancels the requests in
+		// flight, and a tools/list written just before it must still be
+		// answered. Deferred ends either way.
+		<-done
+		return failed
+	}
+	return start, wait
 }
 
 // filter hides the tools this server does not serve (--read-only, --tools).

@@ -62,6 +62,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/storecore"
 )
 
 // Options configures Open. The zero value means the defaults.
@@ -91,6 +92,8 @@ type DB struct {
 	notifier *notifier
 	// orgs are the orgs whose row this DB has seen committed.
 	orgs orgCache
+	// revocations reaches the ListenTokenRevocations calls of db.
+	revocations storecore.Revocations
 
 	// closed ends every ListenProvision and the notifier when Close is
 	// called.

@@ -115,15 +115,23 @@ func (db *DB) ListTokens(ctx context.Context, org string) ([]modelgate.Token, er
 }
 
 // RevokeToken revokes the token; revoking a revoked token changes nothing.
-// It returns ENotFound if there is no such token and a wrapped error if the
+// The ListenTokenRevocations calls of db hear of it before it returns, and
+// those of every other store on the database when it has committed. It
+// returns ENotFound if there is no such token and a wrapped error if the
 // database fails.
 func (db *DB) RevokeToken(ctx context.Context, prefix string) error {
-	tag, err := db.pool.Exec(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, $2) WHERE prefix = $1`, prefix, storecore.Now())
+	// The NOTIFY is sent when the update commits: revocations are rare, so
+	// the serialized commit of a notifying transaction costs nothing here.
+	tag, err := db.pool.Exec(ctx, `WITH revoked AS (
+			UPDATE tokens SET revoked_at = coalesce(revoked_at, $2) WHERE prefix = $1 RETURNING prefix
+		)
+		SELECT pg_notify($3, prefix) FROM revoked`, prefix, storecore.Now(), revokeChannel)
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return storecore.TokenNotFound(prefix)
 	}
+	db.revocations.Revoked(prefix)
 	return nil
 }

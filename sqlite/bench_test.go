@@ -38,3 +38,34 @@ func BenchmarkCreateWorkspace(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkReads measures the queries of every call: the org's secret
+// names (list_offered_models, the gate) and a token lookup (a request whose
+// token is not cached yet).
+func BenchmarkReads(b *testing.B) {
+	db := open(b)
+	ctx := b.Context()
+	if err := db.CreateToken(ctx, modelgate.Token{Prefix: "bench", Org: "acme"}, []byte("h")); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("OrgSecretNames", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := db.OrgSecretNames(ctx, "acme"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("TokenByPrefix", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, _, err := db.TokenByPrefix(ctx, "bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}

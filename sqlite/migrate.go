@@ -50,6 +50,28 @@ func (db *DB) Migrate(ctx context.Context) (version int, err error) {
 	return max(current, len(ms)), nil
 }
 
+// schemaCurrent reports whether the database has every migration of this
+// binary (or more), reading only: no table is created and no write lock
+// taken. A new database reports false, and so does any error, after which
+// Migrate decides.
+func (db *DB) schemaCurrent(ctx context.Context) (bool, error) {
+	ms, err := storecore.LoadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		return false, err
+	}
+	var tables, v int
+	if err := db.write.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&tables); err != nil || tables == 0 {
+		return false, err
+	}
+	if err := db.write.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return false, err
+	}
+	if v > len(ms) {
+		db.log.Warn().Int("version", v).Int("known", len(ms)).Msg("database schema is newer than this binary")
+	}
+	return v >= len(ms), nil
+}
+
 // schemaVersion creates the bookkeeping table if missing and returns the
 // highest applied version (0 for a new database).
 func schemaVersion(ctx context.Context, tx *sql.Tx) (int, error) {

@@ -9,11 +9,19 @@ import (
 	"github.com/modelgate/modelgate/internal/storecore"
 )
 
+// orgSecretNamesSQL reads the names of an org's secrets that no provider
+// rejected (prepared once: discovery and the gate's callers run it often).
+const orgSecretNamesSQL = `SELECT name FROM org_secrets WHERE org = ? AND rejected_at IS NULL ORDER BY name`
+
 // OrgSecretNames returns the names of the org's secrets that no provider
-// rejected, ordered by name, in one query: the one the gate may make. It returns a wrapped error if the
+// rejected, ordered by name, in one query. It returns a wrapped error if the
 // database fails.
 func (db *DB) OrgSecretNames(ctx context.Context, org string) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT name FROM org_secrets WHERE org = ? AND rejected_at IS NULL ORDER BY name`, org)
+	stmt, err := db.orgSecretNamesStmt.get(ctx, db.read)
+	if err != nil {
+		return nil, fmt.Errorf("org secret names: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, org)
 	if err != nil {
 		return nil, fmt.Errorf("org secret names: %w", err)
 	}

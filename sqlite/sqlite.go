@@ -79,6 +79,12 @@ type DB struct {
 	statusListeners map[*func(id string)]struct{}
 	closed          chan struct{} // closed by Close; ends every ListenProvision and ListenStatus
 	closeOnce       sync.Once
+
+	// revocations reaches the ListenTokenRevocations calls of db.
+	revocations storecore.Revocations
+
+	// The hot reads, prepared on first use.
+	orgSecretNamesStmt, tokenByPrefixStmt prepared
 }
 
 var _ modelgate.Store = (*DB)(nil)
@@ -118,11 +124,18 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	db := &DB{write: write, log: opts.Log, listeners: map[chan struct{}]struct{}{}, statusListeners: map[*func(string)]struct{}{}, closed: make(chan struct{})}
-	// Migrate before the readers connect: they need the file in WAL mode.
-	if _, err := db.Migrate(ctx); err != nil {
-		write.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	db := &DB{write: write, log: opts.Log, listeners: map[chan struct{}]struct{}{}, statusListeners: map[*func(string)]struct{}{},
+		closed:             make(chan struct{}),
+		orgSecretNamesStmt: prepared{query: orgSecretNamesSQL},
+		tokenByPrefixStmt:  prepared{query: tokenByPrefixSQL}}
+	// Migrate before the readers connect: they need the file in WAL mode. A
+	// current schema costs one read, not a write transaction: a start must
+	// not wait for another process's writes.
+	if current, err := db.schemaCurrent(ctx); err != nil || !current {
+		if _, err := db.Migrate(ctx); err != nil {
+			write.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
 	}
 	read, err := sql.Open("sqlite", dsn(path, url.Values{
 		"_query_only":   {"1"},
@@ -275,6 +288,8 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closed) })
 	var errs []error
+	db.orgSecretNamesStmt.close()
+	db.tokenByPrefixStmt.close()
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}

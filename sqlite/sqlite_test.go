@@ -275,3 +275,49 @@ func TestMigrate_FromVersion1KeepsStatusHistories(t *testing.T) {
 		return err
 	})
 }
+
+// TestOpen_CurrentSchemaTakesNoWriteLock opens a database whose schema is
+// current while another connection holds its write lock: Open reads the
+// schema version instead of beginning a migration transaction, so it does
+// not wait for that writer.
+func TestOpen_CurrentSchemaTakesNoWriteLock(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "modelgate.db")
+	db, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(context.Background(), "ROLLBACK")
+
+	opened := make(chan error, 1)
+	go func() {
+		db, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+		if err == nil {
+			db.Close()
+		}
+		opened <- err
+	}()
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Fatalf("Open with the write lock held elsewhere: %v", err)
+		}
+	case <-time.After(5 * time.Second): // the busy timeout is 10s
+		t.Fatal("Open waited for another connection's write lock although the schema is current")
+	}
+}

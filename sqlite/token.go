@@ -50,6 +50,8 @@ func insertToken(ctx context.Context, tx *sql.Tx, t modelgate.Token, hash []byte
 
 const tokenCols = `org, prefix, name, read_only, created_at, last_used_at, revoked_at`
 
+const tokenByPrefixSQL = `SELECT ` + tokenCols + `, hash FROM tokens WHERE prefix = ?`
+
 func scanToken(row scanner, extra ...any) (*modelgate.Token, error) {
 	var t modelgate.Token
 	var revoked *time.Time
@@ -67,8 +69,12 @@ func scanToken(row scanner, extra ...any) (*modelgate.Token, error) {
 // ENotFound if there is no such token and a wrapped error if the database
 // fails.
 func (db *DB) TokenByPrefix(ctx context.Context, prefix string) (*modelgate.Token, []byte, error) {
+	stmt, err := db.tokenByPrefixStmt.get(ctx, db.read)
+	if err != nil {
+		return nil, nil, fmt.Errorf("token by prefix: %w", err)
+	}
 	var hash []byte
-	t, err := scanToken(db.read.QueryRowContext(ctx, `SELECT `+tokenCols+`, hash FROM tokens WHERE prefix = ?`, prefix), &hash)
+	t, err := scanToken(stmt.QueryRowContext(ctx, prefix), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, storecore.TokenNotFound(prefix)
 	}
@@ -133,10 +139,15 @@ func (db *DB) ListTokens(ctx context.Context, org string) ([]modelgate.Token, er
 }
 
 // RevokeToken revokes the token; revoking a revoked token changes nothing.
-// It returns ENotFound if there is no such token and a wrapped error if the
+// The ListenTokenRevocations calls of db hear of it before it returns. It
+// returns ENotFound if there is no such token and a wrapped error if the
 // database fails.
 func (db *DB) RevokeToken(ctx context.Context, prefix string) error {
 	res, err := db.write.ExecContext(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE prefix = ?1`,
 		prefix, ts(storecore.Now()))
-	return affectedOne(res, err, "revoke token", prefix)
+	if err := affectedOne(res, err, "revoke token", prefix); err != nil {
+		return err
+	}
+	db.revocations.Revoked(prefix)
+	return nil
 }

@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"RotateSecrets_ResealsEveryStaleSecretOnce", testRotate},
 		{"RotateSecrets_StopsAtResealError", testRotateError},
 		{"Tokens_CreateLookupTouchListRevoke", testTokens},
+		{"Tokens_RevocationReachesListenersBeforeRevokeReturns", testRevocationFeed},
 		{"ClaimWorkspaces_ConcurrentClaimersNeverShareARow", testClaimConcurrent},
 		{"ClaimWorkspaces_OldestProvisioningFirst", testClaimOrder},
 		{"ClaimWorkspaces_ExpiredLeaseIsReclaimable", testExpiredLease},

@@ -1,6 +1,10 @@
 package storetest
 
 import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"strings"
 	"testing"
 	"time"
@@ -102,4 +106,65 @@ func testTokens(t *testing.T, s modelgate.Store) {
 	wantCode(t, s.RevokeToken(ctx, "mg_unknown"), modelgate.ENotFound)
 	_, _, err = s.TokenByPrefix(ctx, "mg_unknown")
 	wantCode(t, err, modelgate.ENotFound)
+}
+
+// testRevocationFeed checks ListenTokenRevocations of one store: up(true)
+// when it starts, the prefix of a token this store revokes before
+// RevokeToken returns, and a nil return when ctx ends.
+func testRevocationFeed(t *testing.T, s modelgate.Store) {
+	l, ok := s.(modelgate.TokenRevocationListener)
+	if !ok {
+		t.Skip("the store does not implement ListenTokenRevocations")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if err := s.CreateToken(ctx, modelgate.Token{Prefix: "mg_feed", Org: "acme"}, []byte("h")); err != nil {
+		t.Fatal(err)
+	}
+	ups := make(chan bool, 100)
+	var mu sync.Mutex
+	var revoked []string
+	var returned atomic.Bool // RevokeToken has returned
+	lateFirst := false       // the revocation was first reported after that
+	done := make(chan error, 1)
+	go func() {
+		done <- l.ListenTokenRevocations(ctx, func(up bool) { ups <- up }, func(p string) {
+			mu.Lock()
+			if p == "mg_feed" && !slices.Contains(revoked, p) && returned.Load() {
+				lateFirst = true
+			}
+			revoked = append(revoked, p)
+			mu.Unlock()
+		})
+	}()
+	select {
+	case up := <-ups:
+		if !up {
+			t.Fatal("the feed started with up(false)")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no up(true) when the feed started")
+	}
+	if err := s.RevokeToken(ctx, "mg_feed"); err != nil {
+		t.Fatal(err)
+	}
+	returned.Store(true)
+	mu.Lock()
+	got, late := slices.Contains(revoked, "mg_feed"), lateFirst
+	mu.Unlock()
+	if !got || late {
+		t.Fatalf("RevokeToken returned before the feed reported it: %q", revoked)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ListenTokenRevocations returned %v after ctx ended, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenTokenRevocations did not return after ctx ended")
+	}
+	if err := l.ListenTokenRevocations(t.Context(), nil, func(string) {}); err == nil {
+		t.Error("a nil callback: nil error")
+	}
 }

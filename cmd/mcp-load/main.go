@@ -14,6 +14,18 @@
 // opens that many SSE sessions, waits until each has received its endpoint
 // event, and reports the server's resident memory (VmRSS of -pid).
 //
+//	mcp-load -capture answer.json -url ... -token $TOKEN
+//	mcp-load -url ... -token $TOKEN -pid PID -floor http://127.0.0.1:PORT/mcp -floor-pid FPID
+//
+// capture one list_offered_models result, and measure modelgate against
+// cmd/mcp-floor serving that captured result (scripts/bench.sh runs both).
+//
+//	mcp-load -startup 15 -server bin/mcp-server -floor-bin bin/mcp-floor
+//
+// measures process start → initialize response on stdio, interleaved, for
+// modelgate on an existing and on a fresh data dir and for the floor
+// server, and the idle RSS of each (see startup.go).
+//
 // It only talks to loopback addresses, and every run is bounded by -d.
 package main
 
@@ -46,8 +58,20 @@ func main() {
 		pid      = flag.Int("pid", 0, "server process whose VmRSS to report")
 		sse      = flag.Int("sse", 0, "open this many SSE sessions and report memory, instead of the throughput run")
 		toolArgs = flag.String("args", `{"runtime":"claude-code"}`, "arguments of list_offered_models (JSON object)")
+		capPath  = flag.String("capture", "", "write the result of one list_offered_models call to this file and exit")
+		floorURL = flag.String("floor", "", "URL of an mcp-floor server (serving the -capture file): compare modelgate against it")
+		floorPID = flag.Int("floor-pid", 0, "the floor server's process, for its CPU time")
+		startup  = flag.Int("startup", 0, "measure start → initialize on stdio this many times per kind, instead of the HTTP run")
+		mgBin    = flag.String("server", "bin/mcp-server", "-startup: modelgate's binary")
+		floorBin = flag.String("floor-bin", "bin/mcp-floor", "-startup: the floor server's binary")
 	)
 	flag.Parse()
+	if *startup > 0 {
+		if err := measureStartup(*startup, *mgBin, *floorBin); err != nil {
+			fail("%v", err)
+		}
+		return
+	}
 	u, err := url.Parse(*target)
 	if err != nil || !loopback(u.Hostname()) {
 		fail("-url must be an http URL on a loopback address, got %q", *target)
@@ -70,6 +94,20 @@ func main() {
 		{"list_offered_models", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_offered_models","arguments":` + *toolArgs + `}}`},
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients, MaxConnsPerHost: *clients}, Timeout: 30 * time.Second}
+	if *capPath != "" {
+		if err := capture(hc, *target, *token, methods[1].body, *capPath); err != nil {
+			fail("%v", err)
+		}
+		return
+	}
+	if *floorURL != "" {
+		if f, err := url.Parse(*floorURL); err != nil || !loopback(f.Hostname()) {
+			fail("-floor must be an http URL on a loopback address, got %q", *floorURL)
+		}
+		fmt.Printf("%d clients, %d rounds of %s per measurement (ABBA order), stateless streamable HTTP\n", *clients, *rounds, *duration)
+		compare(hc, endpoint{url: *target, token: *token, pid: *pid}, endpoint{url: *floorURL, pid: *floorPID}, methods[1].body, *clients, *duration, *rounds)
+		return
+	}
 	fmt.Printf("%d clients, %d rounds of %s per method, stateless streamable HTTP at %s\n", *clients, *rounds, *duration, *target)
 	// Warm up both paths (connections, caches, the Go runtime) unmeasured.
 	for _, m := range methods {

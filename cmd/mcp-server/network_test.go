@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
@@ -158,8 +159,17 @@ func TestNetwork_TokenLifecycleAndGracefulExit(t *testing.T) {
 	if out, _, err := run(t, env, "token", "revoke", prefix); err != nil || !strings.Contains(out, prefix) {
 		t.Fatalf("token revoke: %v %s", err, out)
 	}
-	if got := rawPing(t, url, token); got != http.StatusUnauthorized {
-		t.Fatalf("revoked token: %d, want 401 at once", got)
+	// The command is another process: the server caches verified tokens
+	// and hears of the revocation within a second (docs/network.md). The
+	// bound polled here is generous; the timing is not what is tested.
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		got := rawPing(t, url, token)
+		if got == http.StatusUnauthorized {
+			break
+		}
+		if got != http.StatusOK || time.Since(start) > 10*time.Second {
+			t.Fatalf("revoked token: %d after %s, want 401 within a second", got, time.Since(start))
+		}
 	}
 
 	cmd.Process.Signal(syscall.SIGTERM)
