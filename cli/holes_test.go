@@ -57,11 +57,18 @@ func TestCLI_ServerRefusesToStartWithoutTheKeyOfStoredSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	id1 := secrets.KeyID(raw1)
-	for _, args := range [][]string{
-		{"serve"},
-		{"provisioner", "--once", "--driver", "exec", "--exec-command", "true"},
+	// stdio opens the store once initialize is answered (a fast start): a
+	// client that says hello then sees the server exit 1 with the reason.
+	for _, tc := range []struct {
+		stdin string
+		args  []string
+	}{
+		{stdioInit, []string{"serve"}},
+		{"", []string{"serve", "--transport", "http", "--addr", "127.0.0.1:0"}},
+		{"", []string{"provisioner", "--once", "--driver", "exec", "--exec-command", "true"}},
 	} {
-		code, _, errOut := runEnv(map[string]string{"MODELGATE_SECRETS_KEY": k2}, "", args...)
+		args := tc.args
+		code, _, errOut := runEnv(map[string]string{"MODELGATE_SECRETS_KEY": k2}, tc.stdin, args...)
 		if code == 0 || !strings.Contains(errOut, id1) || !strings.Contains(errOut, "MODELGATE_SECRETS_PREVIOUS_KEYS") {
 			t.Errorf("%v with another key: %d %q; want a refusal naming key id %s and MODELGATE_SECRETS_PREVIOUS_KEYS", args, code, errOut, id1)
 		}
