@@ -3,9 +3,9 @@ package storetest
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"strings"
 	"testing"
 	"time"
 
