@@ -125,8 +125,11 @@ func serveStdio(ctx context.Context, inv *invocation, keyEntry bool) error {
 			return err
 		}
 	}
-	serveCtx, endServe := context.WithCancel(ctx)
-	defer endServe()
+	// A start that fails ends serving once the requests waiting for it
+	// have their error answers.
+	stopServe := make(chan struct{})
+	var stopOnce sync.Once
+	endServe := func() { stopOnce.Do(func() { close(stopServe) }) }
 	var (
 		mu       sync.Mutex
 		started  bool // the app is being opened
@@ -184,7 +187,7 @@ func serveStdio(ctx context.Context, inv *invocation, keyEntry bool) error {
 	s, err := mcpserver.New(o)
 	if err == nil {
 		log.Info().Str("org", cfg.Org).Msg("serving MCP on stdio")
-		err = mcpserver.ServeStdio(serveCtx, s, cfg.Org, env.Stdin, afterWrite{env.Stdout, kick}, log, cfg.CallTimeout)
+		err = mcpserver.ServeStdioUntil(ctx, stopServe, s, cfg.Org, env.Stdin, afterWrite{env.Stdout, kick}, log, cfg.CallTimeout)
 	}
 	mu.Lock()
 	finished = true
