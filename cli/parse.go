@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/modelgate/modelgate/internal/editdist"
 )
 
 // usageError is a wrong command line: Main prints it as one line and exits 2.
@@ -144,7 +146,7 @@ func unknownCommand(path, name string, list []*command) error {
 func nearest(s string, candidates []string) string {
 	best, bestD := "", 0
 	for _, c := range candidates {
-		d := editDistance(s, c)
+		d := editdist.Strings(s, c)
 		limit := min(3, max(1, max(len(s), len(c))/3))
 		if strings.HasPrefix(c, s) && len(s) >= 3 {
 			d = 1 // a prefix of the name: --run for --runtime
@@ -154,25 +156,4 @@ func nearest(s string, candidates []string) string {
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance of a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

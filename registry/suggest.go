@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/modelgate/modelgate/internal/editdist"
 )
 
 // maxSuggestLen bounds the work Suggest does on hostile input: no registered
@@ -45,9 +47,9 @@ func (c *Catalog) Suggest(runtime, model string) []string {
 	for _, id := range ri.ids {
 		lower := strings.ToLower(id)
 		ir := []rune(lower)
-		d := levenshtein(qr, ir)
+		d := editdist.Runes(qr, ir)
 		if qrest, irest := withoutNamespace(qr), withoutNamespace(ir); len(qrest) != len(qr) || len(irest) != len(ir) {
-			d = min(d, levenshtein(qrest, irest)+1)
+			d = min(d, editdist.Runes(qrest, irest)+1)
 		}
 		cp := commonPrefix(qr, ir)
 		sameNS := qns != "" && qns == namespace(lower)
@@ -108,28 +110,6 @@ func commonPrefix(a, b []rune) int {
 		n++
 	}
 	return n
-}
-
-// levenshtein returns the edit distance between a and b (insertions,
-// deletions and substitutions of one rune each).
-func levenshtein(a, b []rune) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func abs(x int) int {
