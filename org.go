@@ -3,6 +3,7 @@ package modelgate
 import (
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // OrgGrammar is the one grammar of org names: 1 to 63 characters, lower-case
@@ -11,14 +12,16 @@ import (
 // no space, control character or upper-case twin of another org.
 const OrgGrammar = `^[a-z0-9][a-z0-9._-]{0,62}$`
 
-var orgRE = regexp.MustCompile(OrgGrammar)
+// orgRE is compiled on first use: a stdio start checks no org name before
+// it answers initialize.
+var orgRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(OrgGrammar) })
 
 // ValidateOrg returns nil if org is a valid org name, and otherwise an
 // EInvalidArgument error that states the grammar. The name is quoted with
 // strconv.Quote so that a newline or a control character in it cannot
 // forge a line of the message; a name longer than 80 bytes is not repeated.
 func ValidateOrg(org string) error {
-	if orgRE.MatchString(org) {
+	if orgRE().MatchString(org) {
 		return nil
 	}
 	shown := strconv.Quote(org)

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
+	"sync"
 
 	"github.com/modelgate/modelgate"
 )
@@ -19,7 +20,8 @@ var pageHTML string
 //go:embed web/style.css
 var styleCSS string
 
-var page = template.Must(template.New("page").Parse(pageHTML))
+// page is parsed on first use, not when the program starts.
+var page = sync.OnceValue(func() *template.Template { return template.Must(template.New("page").Parse(pageHTML)) })
 
 // csp allows nothing but the page's own inline style (by hash) and a form
 // posted to the page itself: no script, no image, no frame, no other origin.
@@ -260,7 +262,7 @@ func errorView(heading, msg string) *view {
 func render(w http.ResponseWriter, status int, v *view) {
 	v.Style = template.CSS(styleCSS)
 	var b bytes.Buffer
-	if err := page.Execute(&b, v); err != nil {
+	if err := page().Execute(&b, v); err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

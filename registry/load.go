@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -21,7 +22,7 @@ const schemaVersion = 1
 // envName is the shape of a credential name. It is the rule secrets are
 // stored under (CONTRACT.md §4, provision_workspace), so an auth_env name
 // outside it could never be satisfied.
-var envName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,127}$`)
+var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,127}$`) })
 
 // The file format. Field comments are the reference for catalog authors.
 type catalogFile struct {
@@ -127,8 +128,10 @@ func (l *loader) errf(line int, format string, args ...any) error {
 	return fmt.Errorf("%s: "+format, append([]any{l.source}, args...)...)
 }
 
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-var yamlUnknownField = regexp.MustCompile(`^field (\S+) not found in type .*$`)
+// The YAML error shapes are compiled on first use (only a broken file needs
+// them).
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`) })
+var yamlUnknownField = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^field (\S+) not found in type .*$`) })
 
 // yamlError rewrites yaml.v3's errors into "source:line: problem" form and
 // names unknown fields plainly (instead of by the Go type they miss).
@@ -142,14 +145,14 @@ func (l *loader) yamlError(err error) error {
 	}
 	errs := make([]error, 0, len(msgs))
 	for _, msg := range msgs {
-		m := yamlLine.FindStringSubmatch(msg)
+		m := yamlLine().FindStringSubmatch(msg)
 		if m == nil {
 			errs = append(errs, l.errf(0, "%s", strings.TrimPrefix(msg, "yaml: ")))
 			continue
 		}
 		line, _ := strconv.Atoi(m[1])
 		text := m[2]
-		if f := yamlUnknownField.FindStringSubmatch(text); f != nil {
+		if f := yamlUnknownField().FindStringSubmatch(text); f != nil {
 			text = fmt.Sprintf("unknown field %q", f[1])
 		}
 		errs = append(errs, l.errf(line, "%s", text))
@@ -302,9 +305,9 @@ func (l *loader) provider(i int, e providerEntry) *Provider {
 		ok = false
 	}
 	for j, n := range e.AuthEnv {
-		if !envName.MatchString(n) {
+		if !envName().MatchString(n) {
 			l.fail(l.line("providers", i, "auth_env", j),
-				"provider %q: auth_env name %q is not an environment variable name (want %s)", e.Name, n, envName)
+				"provider %q: auth_env name %q is not an environment variable name (want %s)", e.Name, n, envName())
 			ok = false
 		}
 	}

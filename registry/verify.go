@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Check is a provider's live credential check (CONTRACT.md §8): one cheap
@@ -78,7 +79,7 @@ type checkEntry struct {
 	Rejected []int `yaml:"rejected"`
 }
 
-var headerName = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+var headerName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`) })
 
 // forbiddenHeaders are headers a catalog may not set: the transport owns them.
 var forbiddenHeaders = []string{"Host", "Content-Length", "Transfer-Encoding", "Connection", "Cookie", "Proxy-Authorization"}
@@ -112,7 +113,7 @@ func (l *loader) check(i int, e providerEntry) (*Check, error) {
 	if !strings.HasPrefix(c.Path, "/") || strings.ContainsAny(c.Path, " #\r\n") {
 		return nil, fail("path", "path %q: want a path starting with / (a query is allowed, a fragment or space is not)", c.Path)
 	}
-	if !headerName.MatchString(c.KeyHeader) || slices.ContainsFunc(forbiddenHeaders, func(h string) bool { return strings.EqualFold(h, c.KeyHeader) }) {
+	if !headerName().MatchString(c.KeyHeader) || slices.ContainsFunc(forbiddenHeaders, func(h string) bool { return strings.EqualFold(h, c.KeyHeader) }) {
 		return nil, fail("key_header", "key_header %q: want a header name such as Authorization or x-api-key", c.KeyHeader)
 	}
 	if strings.ContainsAny(c.KeyPrefix, "\r\n\x00") {
@@ -122,7 +123,7 @@ func (l *loader) check(i int, e providerEntry) (*Check, error) {
 		chk.Headers = make(map[string]string, len(c.Headers))
 	}
 	for k, v := range c.Headers {
-		if !headerName.MatchString(k) || strings.EqualFold(k, c.KeyHeader) ||
+		if !headerName().MatchString(k) || strings.EqualFold(k, c.KeyHeader) ||
 			slices.ContainsFunc(forbiddenHeaders, func(h string) bool { return strings.EqualFold(h, k) }) {
 			return nil, fail("headers", "header %q: want a header name other than key_header and the transport's own", k)
 		}
