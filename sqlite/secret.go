@@ -13,6 +13,11 @@ import (
 // rejected (prepared once: discovery and the gate's callers run it often).
 const orgSecretNamesSQL = `SELECT name FROM org_secrets WHERE org = ? AND rejected_at IS NULL ORDER BY name`
 
+// orgSecretsSQL reads an org's sealed secrets: the one query of the gate,
+// discovery and the backstop (provision.Service.OrgCredentials), prepared
+// once.
+const orgSecretsSQL = `SELECT name, key_id, ciphertext, checked_at, rejected_at FROM org_secrets WHERE org = ? ORDER BY name`
+
 // OrgSecretNames returns the names of the org's secrets that no provider
 // rejected, ordered by name, in one query. It returns a wrapped error if the
 // database fails.
@@ -58,7 +63,11 @@ func (db *DB) SecretKeyIDs(ctx context.Context) ([]string, error) {
 // verdicts of their last checks. It returns a wrapped error if the database
 // fails.
 func (db *DB) OrgSecrets(ctx context.Context, org string) ([]modelgate.SealedSecret, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT name, key_id, ciphertext, checked_at, rejected_at FROM org_secrets WHERE org = ? ORDER BY name`, org)
+	stmt, err := db.orgSecretsStmt.get(ctx, db.read)
+	if err != nil {
+		return nil, fmt.Errorf("org secrets: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, org)
 	if err != nil {
 		return nil, fmt.Errorf("org secrets: %w", err)
 	}

@@ -84,7 +84,7 @@ type DB struct {
 	revocations storecore.Revocations
 
 	// The hot reads, prepared on first use.
-	orgSecretNamesStmt, tokenByPrefixStmt prepared
+	orgSecretNamesStmt, orgSecretsStmt, tokenByPrefixStmt prepared
 }
 
 var _ modelgate.Store = (*DB)(nil)
@@ -127,6 +127,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	db := &DB{write: write, log: opts.Log, listeners: map[chan struct{}]struct{}{}, statusListeners: map[*func(string)]struct{}{},
 		closed:             make(chan struct{}),
 		orgSecretNamesStmt: prepared{query: orgSecretNamesSQL},
+		orgSecretsStmt:     prepared{query: orgSecretsSQL},
 		tokenByPrefixStmt:  prepared{query: tokenByPrefixSQL}}
 	// Migrate before the readers connect: they need the file in WAL mode. A
 	// current schema costs one read, not a write transaction: a start must
@@ -289,6 +290,7 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closed) })
 	var errs []error
 	db.orgSecretNamesStmt.close()
+	db.orgSecretsStmt.close()
 	db.tokenByPrefixStmt.close()
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
