@@ -74,11 +74,14 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		default:
 		}
 	}
+	// A request the client gave up on is aborted, not answered: a handler
+	// that merely returned would make net/http send an empty 200, which a
+	// client still reading could take for "valid".
 	if hold != nil {
 		select {
 		case <-hold:
 		case <-r.Context().Done():
-			return
+			panic(http.ErrAbortHandler)
 		}
 	}
 	if delay > 0 {
@@ -87,7 +90,7 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
-			return
+			panic(http.ErrAbortHandler)
 		}
 	}
 	if redirect != "" {
