@@ -51,9 +51,23 @@ func (l *Limiter) Allow(keys ...string) (bool, time.Duration) {
 	if l == nil {
 		return true, 0
 	}
-	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// The clock is read under the lock, so the buckets see time only move
+	// forward: a reading taken before another call's would move a bucket
+	// back and refill the interval between them twice.
+	return l.allowLocked(l.now(), keys...)
+}
+
+// allowAt is Allow at the given time (for tests).
+func (l *Limiter) allowAt(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.allowLocked(now, key)
+}
+
+// allowLocked is Allow with l.mu held.
+func (l *Limiter) allowLocked(now time.Time, keys ...string) (bool, time.Duration) {
 	l.sweep(now)
 	reservations := make([]*rate.Reservation, 0, len(keys))
 	var wait time.Duration

@@ -85,3 +85,51 @@ func TestLimiter_NilAllowsEverything(t *testing.T) {
 		t.Fatal("RetrySeconds")
 	}
 }
+
+// TestLimiter_TimeNeverRunsBackwards: a call whose clock reading is older
+// than one another call already used must not move a bucket's time back,
+// or the interval between the two is refilled twice and the limiter
+// admits more than its rate under contention (seen as 132 admitted calls
+// where 123 were the most allowed). The clock below makes that
+// interleaving happen: while call A reads the time, call B runs to the end
+// with a later time — which only a limiter that reads the clock outside
+// its lock allows.
+func TestLimiter_TimeNeverRunsBackwards(t *testing.T) {
+	t.Parallel()
+	start := time.Unix(1_700_000_000, 0)
+	l := New(1, 1)
+	at := func(d time.Duration) func() time.Time { return func() time.Time { return start.Add(d) } }
+	allow := func(now func() time.Time) bool {
+		l.mu.Lock()
+		l.now = now
+		l.mu.Unlock()
+		ok, _ := l.Allow("org:a")
+		return ok
+	}
+	if !allow(at(0)) {
+		t.Fatal("first call refused")
+	}
+	// Call A reads t=1s; meanwhile call B, at t=2s, runs if it can.
+	bDone := make(chan bool, 1)
+	aClock := func() time.Time {
+		go func() {
+			ok, _ := l.allowAt("org:a", start.Add(2*time.Second))
+			bDone <- ok
+		}()
+		select {
+		case <-bDone: // B ran while A held its reading of the clock
+			bDone <- true
+		case <-time.After(100 * time.Millisecond): // B waits for A's lock
+		}
+		return start.Add(time.Second)
+	}
+	l.mu.Lock()
+	l.now = aClock
+	l.mu.Unlock()
+	l.Allow("org:a")
+	<-bDone
+	// At 2.5 s the bucket has refilled half a token since B's call at 2 s.
+	if allow(at(2500 * time.Millisecond)) {
+		t.Fatal("a call at 2.5 s was admitted: the interval between A's and B's readings was refilled twice")
+	}
+}
