@@ -102,8 +102,10 @@ func runServe(ctx context.Context, inv *invocation) error {
 // opened once initialize has been answered, while the client sends its
 // next messages, which wait for them (mcpserver.Options.Deferred). A catalog
 // given by flag is loaded first, so a broken one is refused before anything
-// is served. If the store cannot be opened or a key is missing, the waiting
-// requests fail and serveStdio returns that error (exit 1). What the
+// is served. If the store cannot be opened or a key is missing, every request
+// after initialize is answered with an error that says the server could not
+// start, and serveStdio returns the reason at the end of input (exit 1);
+// that holds even when the input ends right after initialize. What the
 // configuration alone decides (keys from the environment, a database
 // without a key) is checked before serving.
 func serveStdio(ctx context.Context, inv *invocation, keyEntry bool) error {
@@ -125,15 +127,11 @@ func serveStdio(ctx context.Context, inv *invocation, keyEntry bool) error {
 			return err
 		}
 	}
-	// A start that fails ends serving once the requests waiting for it
-	// have their error answers.
-	stopServe := make(chan struct{})
-	var stopOnce sync.Once
-	endServe := func() { stopOnce.Do(func() { close(stopServe) }) }
 	var (
 		mu       sync.Mutex
 		started  bool // the app is being opened
-		finished bool // serving ended: too late to open
+		kicked   bool // initialize was answered: the store is to be opened
+		finished bool // serving ended: too late to open unless kicked
 		opened   = make(chan struct{})
 		a        *app
 		stop     = func() {}
@@ -145,17 +143,19 @@ func serveStdio(ctx context.Context, inv *invocation, keyEntry bool) error {
 	}
 	o.Deferred = func() (tools.Deps, error) {
 		mu.Lock()
-		if finished {
+		if finished && !kicked {
 			mu.Unlock()
 			return tools.Deps{}, errors.New("stdio closed")
 		}
 		started = true
 		mu.Unlock()
 		defer close(opened)
+		// A start that fails answers every request with an error that says
+		// so (the reason is logged) until the input ends; then the command
+		// exits 1 with the reason.
 		fail := func(err error) (tools.Deps, error) {
 			log.Error().Err(err).Msg("could not start")
 			openErr = err
-			endServe()
 			return tools.Deps{}, err
 		}
 		if a, openErr = plan.open(ctx, cat); openErr != nil {
@@ -178,20 +178,30 @@ func serveStdio(ctx context.Context, inv *invocation, keyEntry bool) error {
 		go func() { runtime.GC(); debug.FreeOSMemory() }()
 		return a.deps(), nil
 	}
-	// The app opens once the first answer (initialize's) is written.
+	// The app opens once the first answer (initialize's) is written. A
+	// session that got that answer has started, so its failure to open is
+	// reported even if the input ended at once; the release at return only
+	// lets the waiting goroutine go.
 	written := make(chan struct{})
 	var once sync.Once
-	kick := func() { once.Do(func() { close(written) }) }
-	defer kick()
+	kick := func() {
+		once.Do(func() {
+			mu.Lock()
+			kicked = true
+			mu.Unlock()
+			close(written)
+		})
+	}
+	defer once.Do(func() { close(written) })
 	o.DeferUntil = written
 	s, err := mcpserver.New(o)
 	if err == nil {
 		log.Info().Str("org", cfg.Org).Msg("serving MCP on stdio")
-		err = mcpserver.ServeStdioUntil(ctx, stopServe, s, cfg.Org, env.Stdin, afterWrite{env.Stdout, kick}, log, cfg.CallTimeout)
+		err = mcpserver.ServeStdio(ctx, s, cfg.Org, env.Stdin, afterWrite{env.Stdout, kick}, log, cfg.CallTimeout)
 	}
 	mu.Lock()
 	finished = true
-	wasStarted := started
+	wasStarted := started || kicked
 	mu.Unlock()
 	if !wasStarted {
 		return err // nothing was asked of the store: it was never opened

@@ -25,15 +25,6 @@ import (
 // (0 means 10 s, the default call timeout); calls still running then are
 // cancelled and answer as a cancelled call does.
 func ServeStdio(ctx context.Context, s *server.MCPServer, org string, in io.Reader, out io.Writer, logger zerolog.Logger, drain time.Duration) error {
-	return ServeStdioUntil(ctx, nil, s, org, in, out, logger, drain)
-}
-
-// ServeStdioUntil is ServeStdio that also ends when stop is closed: the
-// requests read by then are answered first (bounded by drain, as at the end
-// of input), then it returns context.Canceled. A server that cannot go on
-// (its store did not open) stops this way, so that the requests waiting for
-// it still get their error answers.
-func ServeStdioUntil(ctx context.Context, stop <-chan struct{}, s *server.MCPServer, org string, in io.Reader, out io.Writer, logger zerolog.Logger, drain time.Duration) error {
 	if drain <= 0 {
 		drain = 10 * time.Second
 	}
@@ -41,19 +32,6 @@ func ServeStdioUntil(ctx context.Context, stop <-chan struct{}, s *server.MCPSer
 	stdio := server.NewStdioServer(s)
 	stdio.SetErrorLogger(log.New(zerologWriter{logger}, "", 0))
 	stdio.SetContextFunc(func(ctx context.Context) context.Context { return WithOrg(ctx, org) })
-	if stop != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		go func() {
-			select {
-			case <-stop:
-				pending.wait(ctx, drain)
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-	}
 	r := &drainingReader{ctx: ctx, in: bufio.NewReader(in), pending: pending, drain: drain, log: logger}
 	return stdio.Listen(ctx, r, &answerWriter{out: out, pending: pending})
 }

@@ -40,6 +40,20 @@ type watchedBuffer struct {
 	mu     sync.Mutex
 	b      strings.Builder
 	change chan struct{} // closed (and replaced) on every write
+	// copied is closed once the process's stderr is read to its end.
+	copied chan struct{}
+}
+
+// wait returns cmd.Wait() once stderr has been read to its end: Wait closes
+// the pipe, and lines not yet copied (the last log lines) would be lost.
+func (w *watchedBuffer) wait(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
+	select {
+	case <-w.copied:
+	case <-time.After(30 * time.Second):
+		t.Errorf("stderr not closed 30 s after the process was told to stop")
+	}
+	return cmd.Wait()
 }
 
 func (w *watchedBuffer) Write(p []byte) (int, error) {
@@ -85,14 +99,17 @@ func startNetwork(t *testing.T, env []string, args ...string) (*exec.Cmd, string
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	stderr := &watchedBuffer{}
+	stderr := &watchedBuffer{copied: make(chan struct{})}
 	addr := regexp.MustCompile(`"addr":"([0-9.]+:[0-9]+)"`)
 	lines := bufio.NewReader(pipe)
 	for {
 		line, err := lines.ReadString('\n')
 		stderr.Write([]byte(line))
 		if m := addr.FindStringSubmatch(line); m != nil {
-			go io.Copy(stderr, lines)
+			go func() {
+				defer close(stderr.copied)
+				io.Copy(stderr, lines)
+			}()
 			return cmd, "http://" + m[1], stderr
 		}
 		if err != nil {
@@ -173,7 +190,7 @@ func TestNetwork_TokenLifecycleAndGracefulExit(t *testing.T) {
 	}
 
 	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
+	if err := stderr.wait(t, cmd); err != nil {
 		t.Fatalf("exit after SIGTERM: %v, want status 0\n%s", err, stderr)
 	}
 	if !strings.Contains(stderr.String(), "shut down cleanly") || strings.Contains(stderr.String(), token[16:]) || strings.Contains(stderr.String(), canary) {
@@ -203,7 +220,7 @@ func TestNetwork_AllowNoAuthOnLoopbackActsForTheOrg(t *testing.T) {
 		t.Fatalf("a bad token with --allow-no-auth: %d, want 401", got)
 	}
 	cmd.Process.Signal(syscall.SIGINT)
-	if err := cmd.Wait(); err != nil {
+	if err := stderr.wait(t, cmd); err != nil {
 		t.Fatalf("exit after SIGINT: %v\n%s", err, stderr)
 	}
 }
@@ -235,7 +252,7 @@ func TestNetwork_SSETransportServesSSEEndpoints(t *testing.T) {
 	}
 	// The stream stays open: SIGTERM must still end the process promptly and cleanly.
 	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
+	if err := stderr.wait(t, cmd); err != nil {
 		t.Fatalf("exit after SIGTERM with an open SSE stream: %v\n%s", err, stderr)
 	}
 	c.Close()
@@ -309,7 +326,7 @@ func TestNetwork_CallInFlightAtSIGTERMCompletesThenExitZero(t *testing.T) {
 	if err := <-answered; err != nil {
 		t.Fatalf("the call in flight at SIGTERM: %v\n%s", err, stderr)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := stderr.wait(t, cmd); err != nil {
 		t.Fatalf("exit after SIGTERM: %v, want 0\n%s", err, stderr)
 	}
 	var n int

@@ -94,7 +94,7 @@ func TestNetwork_HTTPSWithACertificateRenewedBySIGHUP(t *testing.T) {
 	}
 
 	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
+	if err := stderr.wait(t, cmd); err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr)
 	}
 }
