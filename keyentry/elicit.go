@@ -15,9 +15,9 @@ import (
 // elicitation capability with URL mode on a session that can carry a
 // request from the server: stdio. (mcp-go's SSE session cannot send a
 // request to the client, and stateless streamable HTTP has no stream to
-// send it on; there the link is in the refusal only.) If
-// the person accepts, a notifications/elicitation/complete follows once
-// the key is stored, from whichever replica served the page. It returns at
+// send it on; there the link is in the refusal only.) Unless the person
+// declines, a notifications/elicitation/complete follows once the key is
+// stored, from whichever replica served the page. It returns at
 // once and reports whether an elicitation was started; the refusal keeps
 // add_key_url either way, so a client that ignores the elicitation still
 // has the link.
@@ -48,23 +48,38 @@ func (s *Service) Elicit(ctx context.Context, err error) bool {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.TTL+time.Minute)
 	wctx, stop := mergeDone(wctx, s.stop)
 	s.o.Log.Info().Str("key_link", id).Msg("key link offered as a URL elicitation")
+	// The completion follows the link's use, not the client's answer: the
+	// person may open the link before the client's "accept" reaches us (or
+	// use the add_key_url of the refusal instead), and a key stored is worth
+	// telling either way. Only a decline stops the wait.
+	declined := make(chan struct{})
+	go func() {
+		res, err := srv.RequestURLElicitation(wctx, session, id, url, msg)
+		switch {
+		case err != nil:
+			s.o.Log.Debug().Err(err).Str("key_link", id).Msg("URL elicitation not delivered")
+		case res.Action != mcp.ElicitationResponseActionAccept:
+			s.o.Log.Info().Str("key_link", id).Str("action", string(res.Action)).Msg("URL elicitation not accepted")
+			close(declined)
+		}
+	}()
 	go func() {
 		defer cancel()
 		defer stop()
-		res, err := srv.RequestURLElicitation(wctx, session, id, url, msg)
-		if err != nil {
-			s.o.Log.Debug().Err(err).Str("key_link", id).Msg("URL elicitation not delivered")
-			return
-		}
-		if res.Action != mcp.ElicitationResponseActionAccept {
-			s.o.Log.Info().Str("key_link", id).Str("action", string(res.Action)).Msg("URL elicitation not accepted")
-			return
-		}
-		if err := s.WaitUsed(wctx, id); err != nil {
+		used, endWait := context.WithCancel(wctx)
+		defer endWait()
+		go func() {
+			select {
+			case <-declined:
+				endWait()
+			case <-used.Done():
+			}
+		}()
+		if err := s.WaitUsed(used, id); err != nil {
 			return
 		}
 		if err := srv.SendElicitationComplete(wctx, session, id); err != nil {
-			s.o.Log.Debug().Err(err).Str("key_link", id).Msg("elicitation complete not delivered")
+			s.o.Log.Warn().Err(err).Str("key_link", id).Msg("elicitation complete not delivered")
 		}
 	}()
 	return true
