@@ -181,9 +181,10 @@ func TestAuthenticate_CacheIsBounded(t *testing.T) {
 		}
 	}
 	// Three tokens through a cache of two: at least one of the second
-	// round was forgotten.
-	if n := f.lookupCount(); n < 4 || n > 5 {
-		t.Fatalf("%d lookups for 3 tokens twice through a cache of 2, want 4 or 5", n)
+	// round was forgotten (an unbounded cache looks each up once: 3). The
+	// evicted entry is any one, so 4, 5 or 6 lookups are all right.
+	if n := f.lookupCount(); n < 4 || n > 6 {
+		t.Fatalf("%d lookups for 3 tokens twice through a cache of 2, want 4 to 6", n)
 	}
 }
 
