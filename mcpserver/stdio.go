@@ -23,8 +23,11 @@ import (
 // their answers are written before ServeStdio returns nil (so that
 // `printf '…call…' | mcp-server` gets its answer). drain bounds that wait
 // (0 means 10 s, the default call timeout); calls still running then are
-// cancelled and answer as a cancelled call does.
+// cancelled and answer as a cancelled call does. Calls of one process take
+// turns (see stdioMu).
 func ServeStdio(ctx context.Context, s *server.MCPServer, org string, in io.Reader, out io.Writer, logger zerolog.Logger, drain time.Duration) error {
+	stdioMu.Lock()
+	defer stdioMu.Unlock()
 	if drain <= 0 {
 		drain = 10 * time.Second
 	}
@@ -35,6 +38,14 @@ func ServeStdio(ctx context.Context, s *server.MCPServer, org string, in io.Read
 	r := &drainingReader{ctx: ctx, in: bufio.NewReader(in), pending: pending, drain: drain, log: logger}
 	return stdio.Listen(ctx, r, &answerWriter{out: out, pending: pending})
 }
+
+// stdioMu makes ServeStdio calls of one process take turns. mcp-go's stdio
+// server keeps its one session in a package variable: two served at once
+// would share the session's writer (a server request or notification of
+// one could go to the other's output) and its client's capabilities. A
+// process serves one stdio peer; only tests run several, and they must
+// not cross.
+var stdioMu sync.Mutex
 
 // pendingRequests counts the requests read whose answers have not been
 // written, by JSON-RPC id.
