@@ -6,5 +6,5 @@ import "context"
 // notification ("" after (re)connecting), so a test can tell its own
 // notifications from those of other tests sharing the database.
 func (db *DB) ListenOrgs(ctx context.Context, notify func(org string)) error {
-	return db.listen(ctx, provisionChannel, notify)
+	return db.listen(ctx, listener{channel: provisionChannel, up: func() { notify("") }, notify: notify, lost: "test listener: connection lost"})
 }

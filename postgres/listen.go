@@ -30,7 +30,8 @@ func (db *DB) ListenProvision(ctx context.Context, wake func()) error {
 	if wake == nil {
 		return errors.New("listen provision: wake is nil")
 	}
-	return db.listen(ctx, provisionChannel, func(string) { wake() })
+	return db.listen(ctx, listener{channel: provisionChannel, up: wake, notify: func(string) { wake() },
+		lost: "provision listener: connection lost"})
 }
 
 // ListenStatus calls changed with the id of each workspace whose status a
@@ -46,12 +47,32 @@ func (db *DB) ListenStatus(ctx context.Context, changed func(id string)) error {
 	if changed == nil {
 		return errors.New("listen status: changed is nil")
 	}
-	return db.listen(ctx, statusChannel, changed)
+	return db.listen(ctx, listener{channel: statusChannel, up: func() { changed("") }, notify: changed,
+		lost: "status listener: connection lost"})
 }
 
-// listen listens to channel: notify gets the payload of each notification,
-// and "" for the wake-up after (re)connecting.
-func (db *DB) listen(ctx context.Context, channel string, notify func(payload string)) error {
+// listener is one LISTEN loop of listen: the provisioner's wake-ups, the
+// status signals and the token revocations each run one, on a connection
+// of its own.
+type listener struct {
+	channel string
+	// name is appended to the connection's application_name ("" for none).
+	name string
+	// up is called each time LISTEN succeeded (at the start and after a
+	// reconnect: notifications sent meanwhile are lost); down, if not nil,
+	// when a connection that was listening fails.
+	up, down func()
+	// notify gets the payload of each notification.
+	notify func(payload string)
+	// lost is the warning logged when the connection is lost.
+	lost string
+}
+
+// listen runs l until ctx ends or db is closed; then it returns nil. When
+// the connection fails it reconnects with exponential backoff
+// (listenBackoffMin to listenBackoffMax), logging each failure, and never
+// gives up.
+func (db *DB) listen(ctx context.Context, l listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(db.closed, cancel)
@@ -59,14 +80,17 @@ func (db *DB) listen(ctx context.Context, channel string, notify func(payload st
 
 	backoff := listenBackoffMin
 	for {
-		listening, err := db.listenOnce(ctx, channel, notify)
+		listening, err := db.listenOnce(ctx, l)
+		if listening {
+			if l.down != nil {
+				l.down()
+			}
+			backoff = listenBackoffMin
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		if listening {
-			backoff = listenBackoffMin
-		}
-		db.log.Warn().Err(err).Dur("retry_in", backoff).Msg("provision listener: connection lost")
+		db.log.Warn().Err(err).Dur("retry_in", backoff).Msg(l.lost)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -79,9 +103,9 @@ func (db *DB) listen(ctx context.Context, channel string, notify func(payload st
 // listenOnce connects, listens and delivers notifications until the
 // connection fails or ctx ends. listening reports whether it got as far as
 // listening, so that the caller resets its backoff.
-func (db *DB) listenOnce(ctx context.Context, channel string, notify func(payload string)) (listening bool, err error) {
+func (db *DB) listenOnce(ctx context.Context, l listener) (listening bool, err error) {
 	cfg := db.pool.Config().ConnConfig.Copy()
-	cfg.RuntimeParams["application_name"] = db.listenerName()
+	cfg.RuntimeParams["application_name"] = db.listenerName() + l.name
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return false, err
@@ -91,16 +115,16 @@ func (db *DB) listenOnce(ctx context.Context, channel string, notify func(payloa
 		defer cancel()
 		conn.Close(closeCtx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{l.channel}.Sanitize()); err != nil {
 		return false, err
 	}
-	notify("")
+	l.up()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return true, err
 		}
-		notify(n.Payload)
+		l.notify(n.Payload)
 	}
 }
 

@@ -3,9 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // revokeChannel is the channel RevokeToken notifies, with the token prefix
@@ -33,57 +30,16 @@ func (db *DB) ListenTokenRevocations(ctx context.Context, up func(bool), revoked
 	}
 	cancel := db.revocations.Subscribe(revoked)
 	defer cancel()
-	ctx, stopCtx := context.WithCancel(ctx)
-	defer stopCtx()
-	stop := context.AfterFunc(db.closed, stopCtx)
-	defer stop()
-
-	backoff := listenBackoffMin
-	for {
-		listening, err := db.listenRevocationsOnce(ctx, up, revoked)
-		if listening {
-			up(false)
-			backoff = listenBackoffMin
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		db.log.Warn().Err(err).Dur("retry_in", backoff).Msg("token revocation listener: connection lost; tokens are looked up on every request until it is back")
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, listenBackoffMax)
-	}
-}
-
-// listenRevocationsOnce connects, listens and reports revocations until the
-// connection fails or ctx ends. listening reports whether it called
-// up(true).
-func (db *DB) listenRevocationsOnce(ctx context.Context, up func(bool), revoked func(string)) (listening bool, err error) {
-	cfg := db.pool.Config().ConnConfig.Copy()
-	cfg.RuntimeParams["application_name"] = db.listenerName() + ":tokens"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return false, err
-	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		conn.Close(closeCtx)
-	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{revokeChannel}.Sanitize()); err != nil {
-		return false, err
-	}
-	up(true)
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return true, err
-		}
-		if n.Payload != "" {
-			revoked(n.Payload)
-		}
-	}
+	return db.listen(ctx, listener{
+		channel: revokeChannel,
+		name:    ":tokens",
+		up:      func() { up(true) },
+		down:    func() { up(false) },
+		notify: func(prefix string) {
+			if prefix != "" {
+				revoked(prefix)
+			}
+		},
+		lost: "token revocation listener: connection lost; tokens are looked up on every request until it is back",
+	})
 }
