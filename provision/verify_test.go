@@ -276,3 +276,48 @@ func TestSetOrgSecret_StoresAValidKeyWithItsCheckTimeAndAnUncheckedOneWithout(t 
 		noCanary(t, b, nil)
 	})
 }
+
+// TestOffered_AKeyTheProviderRejectedIsNoKey (issue 15): discovery counts a
+// stored key that a provider rejected on a later check as no key, as the
+// gate does; replacing the value makes it count again.
+func TestOffered_AKeyTheProviderRejectedIsNoKey(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, b testBundle) {
+		ctx := t.Context()
+		if _, err := b.svc.SetOrgSecret(ctx, b.caller, "ANTHROPIC_API_KEY", canary); err != nil {
+			t.Fatal(err)
+		}
+		available := func() bool {
+			t.Helper()
+			offer, err := b.svc.Offered(ctx, b.caller, "claude-code", registry.Filter{Provider: "anthropic-api"})
+			if err != nil || len(offer.Arms) != 1 {
+				t.Fatalf("Offered = %+v, %v; want the anthropic-api arm", offer, err)
+			}
+			return offer.Arms[0].CredentialAvailable
+		}
+		if !available() {
+			t.Fatal("a stored key is not counted")
+		}
+		sealed, err := b.store.OrgSecrets(ctx, "acme")
+		if err != nil || len(sealed) != 1 {
+			t.Fatalf("OrgSecrets = %v, %v", sealed, err)
+		}
+		rejected := sealed[0]
+		rejected.CheckedAt, rejected.RejectedAt = time.Now(), time.Now()
+		if ok, err := b.store.RecordSecretCheck(ctx, "acme", "", rejected); err != nil || !ok {
+			t.Fatalf("RecordSecretCheck = %v, %v", ok, err)
+		}
+		if available() {
+			t.Error("a key the provider rejected still counts as available")
+		}
+		if _, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "w", Runtime: "claude-code", Model: "claude-sonnet-4-6"}); modelgate.ErrorCode(err) != modelgate.EMissingCredential {
+			t.Errorf("provision with only a rejected key = %v, want MISSING_BYOK_CREDENTIAL", err)
+		}
+		if _, err := b.svc.SetOrgSecret(ctx, b.caller, "ANTHROPIC_API_KEY", canary+"-new"); err != nil {
+			t.Fatal(err)
+		}
+		if !available() {
+			t.Error("a new value did not clear the rejection")
+		}
+	})
+}
