@@ -7,7 +7,9 @@
 #      streamable HTTP, interleaved (ABBA rounds): ping vs ping,
 #      list_offered_models vs the same bytes from the floor;
 #   2. measures start → initialize on stdio, interleaved, for the floor and
-#      for modelgate on an existing and on a fresh data dir, and idle RSS.
+#      for modelgate on an existing and on a fresh data dir, and idle RSS;
+#      beside them, as a reference, the floor built with the SQLite engine
+#      (mcp-floor -tags floorsqlite) holding a file open.
 # It prints the details, then the table. Every figure is a ratio taken in
 # one run on this machine; nothing here is a timed test.
 # Usage: scripts/bench.sh [-d 5s] [-rounds 4] [-c 32] [-startup 15]
@@ -29,6 +31,8 @@ export CGO_ENABLED=0
 go build -o bin/mcp-server ./cmd/mcp-server
 go build -o bin/mcp-load ./cmd/mcp-load
 go build -o bin/mcp-floor ./cmd/mcp-floor
+# A reference only: the floor plus the embedded store's engine (SQLite).
+go build -tags floorsqlite -o bin/mcp-floor-sqlite ./cmd/mcp-floor
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/modelgate-bench.XXXXXX")"
 PIDS=()
@@ -69,7 +73,7 @@ bin/mcp-load -url "http://$MG_ADDR/mcp" -token "$TOKEN" -pid "$MG" -floor "http:
 kill -TERM "$MG" "$FLOOR"; wait "$MG" "$FLOOR" 2>/dev/null || true; PIDS=()
 
 echo "== stdio start-up"
-bin/mcp-load -startup "$STARTUP" -server bin/mcp-server -floor-bin bin/mcp-floor | tee "$WORK/startup.out"
+bin/mcp-load -startup "$STARTUP" -server bin/mcp-server -floor-bin bin/mcp-floor -floor-sqlite-bin bin/mcp-floor-sqlite | tee "$WORK/startup.out"
 
 echo
 echo "== issue 12, $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"

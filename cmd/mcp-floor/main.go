@@ -12,6 +12,9 @@
 // HTTP it is stateless streamable HTTP at /mcp, like modelgate's, without
 // authentication; it prints "listening on ADDR" on stderr when it accepts
 // connections. It only listens on loopback addresses.
+//
+// Built with -tags floorsqlite it also takes -sqlite FILE (see sqlite.go):
+// the floor plus the embedded store's engine, a reference for memory.
 package main
 
 import (
@@ -30,11 +33,19 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 )
 
+// beforeServe runs before the server serves; the floorsqlite build sets it
+// (sqlite.go).
+var beforeServe = func() error { return nil }
+
 func main() {
 	transport := flag.String("transport", "stdio", "stdio or http")
 	addr := flag.String("addr", "127.0.0.1:0", "http: listen address (loopback only)")
 	answer := flag.String("answer", "", "file holding the tool result list_offered_models returns")
 	flag.Parse()
+	if err := beforeServe(); err != nil {
+		fmt.Fprintf(os.Stderr, "mcp-floor: %v\n", err)
+		os.Exit(1)
+	}
 	if err := run(*transport, *addr, *answer); err != nil {
 		fmt.Fprintf(os.Stderr, "mcp-floor: %v\n", err)
 		os.Exit(1)

@@ -24,7 +24,9 @@
 //
 // measures process start → initialize response on stdio, interleaved, for
 // modelgate on an existing and on a fresh data dir and for the floor
-// server, and the idle RSS of each (see startup.go).
+// server, and the idle RSS of each (see startup.go); with
+// -floor-sqlite-bin bin/mcp-floor-sqlite also the floor plus the SQLite
+// engine, as a reference.
 //
 // It only talks to loopback addresses, and every run is bounded by -d.
 package main
@@ -64,10 +66,11 @@ func main() {
 		startup  = flag.Int("startup", 0, "measure start → initialize on stdio this many times per kind, instead of the HTTP run")
 		mgBin    = flag.String("server", "bin/mcp-server", "-startup: modelgate's binary")
 		floorBin = flag.String("floor-bin", "bin/mcp-floor", "-startup: the floor server's binary")
+		floorSQL = flag.String("floor-sqlite-bin", "", "-startup: also measure this mcp-floor built with -tags floorsqlite (a reference)")
 	)
 	flag.Parse()
 	if *startup > 0 {
-		if err := measureStartup(*startup, *mgBin, *floorBin); err != nil {
+		if err := measureStartup(*startup, *mgBin, *floorBin, *floorSQL); err != nil {
 			fail("%v", err)
 		}
 		return

@@ -28,7 +28,11 @@ type startKind struct {
 // (the embedded store, created beforehand) and modelgate on a fresh one
 // (a new empty dir per run). Then it measures the idle RSS of each, one
 // second after initialize. It prints the rows of the bench table.
-func measureStartup(n int, mgBin, floorBin string) error {
+//
+// If floorSQLiteBin is set (mcp-floor built with -tags floorsqlite), it is
+// measured too, as a reference: the floor plus the embedded store's engine,
+// holding a SQLite file open as modelgate does.
+func measureStartup(n int, mgBin, floorBin, floorSQLiteBin string) error {
 	work, err := os.MkdirTemp("", "mcp-load-startup")
 	if err != nil {
 		return err
@@ -50,6 +54,12 @@ func measureStartup(n int, mgBin, floorBin string) error {
 		{"floor", func(int) *exec.Cmd { return exec.Command(floorBin, "-transport", "stdio") }},
 		{"modelgate, existing data dir", func(int) *exec.Cmd { return mg(existing) }},
 		{"modelgate, fresh data dir", func(i int) *exec.Cmd { return mg(filepath.Join(work, fmt.Sprintf("fresh-%d", i))) }},
+	}
+	if floorSQLiteBin != "" {
+		db := filepath.Join(work, "floor.db")
+		kinds = append(kinds, startKind{"floor + SQLite engine", func(int) *exec.Cmd {
+			return exec.Command(floorSQLiteBin, "-transport", "stdio", "-sqlite", db)
+		}})
 	}
 	// Create the existing data dir, and warm the page cache for both binaries.
 	for _, k := range kinds[:2] {
@@ -88,6 +98,10 @@ func measureStartup(n int, mgBin, floorBin string) error {
 	fmt.Printf("| start → initialize, embedded store, fresh data dir / floor (median of %d) | %.2f × (%.1f vs %.1f ms) | ≤ 1.5 |\n",
 		n, float64(med[2])/float64(med[0]), ms(med[2]), ms(med[0]))
 	fmt.Printf("| idle RSS after initialize on stdio (modelgate existing dir; floor) | %s; %s | ≤ 16 MB |\n", rss[1], rss[0])
+	if len(kinds) > 3 {
+		fmt.Printf("| reference: the floor plus the SQLite engine holding a file open (start median; idle RSS) | %.2f × the floor (%.1f ms); %s | report |\n",
+			float64(med[3])/float64(med[0]), ms(med[3]), rss[3])
+	}
 	return nil
 }
 
