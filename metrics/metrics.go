@@ -17,14 +17,14 @@
 // The package writes the text exposition format (version 0.0.4) itself
 // instead of linking Prometheus' Go client: modelgate only ever writes its
 // own metrics, and the client (with protobuf, procfs and its default
-// registry's set-up at every start) made the binary 3.8 MB larger, its
-// idle memory about 2 MB larger and each start 0.5–0.8 ms slower, stdio
-// servers included, which never serve /metrics. The storage is a few atomic
-// integers per series (series.go), the text is written at scrape time
-// (text.go), and the Go runtime and process metrics are a documented subset
-// of the client's, with the same names and meanings (runtime.go,
-// process_linux.go). Tests read the output with Prometheus' own parser
-// (package metricstest).
+// registry's set-up at every start) made the binary 3.5 MB larger, its
+// idle memory 2 MB larger and each start about 1 ms slower, stdio servers
+// included, which never serve /metrics (docs/performance.md, issue 12).
+// The storage is a few atomic integers per series (series.go), the text is
+// written at scrape time (text.go), and the Go runtime and process metrics
+// are a documented subset of the client's, with the same names and
+// meanings (runtime.go, process_linux.go). Tests read the output with
+// Prometheus' own parser (package metricstest).
 package metrics
 
 import (

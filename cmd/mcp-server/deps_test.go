@@ -11,7 +11,7 @@ import (
 // notLinked are the import paths (and path prefixes, ending in "/") that
 // must stay out of the server binary. Prometheus' Go client, with its
 // protobuf types, procfs, expvar and its default registry's set-up, cost
-// 3.8 MB of binary, about 2 MB of idle memory and 0.5–0.8 ms of every start
+// 3.5 MB of binary, 2 MB of idle memory and about 1 ms of every start
 // (docs/performance.md, issue 12); package metrics writes the text format
 // itself. Tests may use Prometheus' parser, through metrics/metricstest,
 // which is why that package must stay out too.
