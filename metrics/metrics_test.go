@@ -205,15 +205,10 @@ func TestToolCall_ConcurrentCallsAndScrapesLoseNothing(t *testing.T) {
 			}
 		})
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range 20 {
-			metricstest.Scrape(t, m) // fails the test if a scrape mid-count does not parse
-		}
-	}()
+	for range 20 {
+		metricstest.Scrape(t, m) // fails the test if a scrape mid-count does not parse
+	}
 	wg.Wait()
-	<-done
 	fams := metricstest.Scrape(t, m)
 	for _, c := range []struct {
 		name string
