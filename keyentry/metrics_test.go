@@ -4,13 +4,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/keyentry"
 	"github.com/modelgate/modelgate/metrics"
+	"github.com/modelgate/modelgate/metrics/metricstest"
 	"github.com/modelgate/modelgate/provision"
 	"github.com/modelgate/modelgate/registry"
 	"github.com/modelgate/modelgate/secrets"
@@ -36,7 +36,8 @@ func TestOffer_LinkIsCountedInTheMetrics(t *testing.T) {
 # TYPE modelgate_key_entry_links_total counter
 modelgate_key_entry_links_total{event="created"} 1
 `
-	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "modelgate_key_entry_links_total"); err != nil {
-		t.Error(err)
+	_, text := metricstest.ScrapeText(t, m)
+	if got := metricstest.Family(text, "modelgate_key_entry_links_total"); got != strings.TrimPrefix(want, "\n") {
+		t.Errorf("/metrics has\n%s\nwant\n%s", got, want)
 	}
 }

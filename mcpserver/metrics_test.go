@@ -8,58 +8,25 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/metrics"
+	"github.com/modelgate/modelgate/metrics/metricstest"
 	"github.com/modelgate/modelgate/ratelimit"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
-// scrape fetches GET /metrics without a token and parses it with
-// Prometheus' own text parser. It also returns the raw text.
+// scrape fetches GET /metrics of the real server without a token and
+// parses it with Prometheus' own text parser. It also returns the raw text.
 func scrape(t *testing.T, url string) (map[string]*dto.MetricFamily, string) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url+"/metrics", nil)
 	res, body := do(t, req)
-	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != metrics.ContentType {
 		t.Fatalf("GET /metrics: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
-	if err != nil {
-		t.Fatalf("parse /metrics: %v\n%s", err, body)
-	}
-	return fams, body
+	return metricstest.Parse(t, body), body
 }
 
 // sum adds the values of a family's series whose labels include want.
-func sum(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
-	f := fams[name]
-	if f == nil {
-		return 0
-	}
-	var total float64
-series:
-	for _, m := range f.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if labels[k] != v {
-				continue series
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			total += m.GetCounter().GetValue()
-		case m.Histogram != nil:
-			total += float64(m.GetHistogram().GetSampleCount())
-		case m.Gauge != nil:
-			total += m.GetGauge().GetValue()
-		}
-	}
-	return total
-}
+var sum = metricstest.Sum
 
 // labelNames returns every label name used by a family's series.
 func labelNames(fams map[string]*dto.MetricFamily, name string) map[string]bool {

@@ -1,7 +1,7 @@
 // Package metrics counts what modelgate does, for GET /metrics in the
 // Prometheus text format.
 //
-// One *Metrics holds its own registry (not the global one, so tests and
+// One *Metrics holds its own metrics (nothing is global, so tests and
 // replicas in one process do not share counters) and typed helpers, one per
 // thing counted. Every helper is safe on a nil *Metrics and then does
 // nothing: components take a *Metrics in their options and call it
@@ -13,16 +13,25 @@
 // counted as "unknown"), never from free text. Org names are labels only
 // when Options.OrgLabels is set (--metrics-org-labels): an org name can be a
 // customer's name, and the number of orgs is not bounded by the server.
+//
+// The package writes the text exposition format (version 0.0.4) itself
+// instead of linking Prometheus' Go client: modelgate only ever writes its
+// own metrics, and the client (with protobuf, procfs and its default
+// registry's set-up at every start) made the binary 3.5 MB larger, its
+// idle memory 2 MB larger and each start about 1 ms slower, stdio servers
+// included, which never serve /metrics (docs/performance.md, issue 12).
+// The storage is a few atomic integers per series (series.go), the text is
+// written at scrape time (text.go), and the Go runtime and process metrics
+// are a documented subset of the client's, with the same names and
+// meanings (runtime.go, process_linux.go). Tests read the output with
+// Prometheus' own parser (package metricstest).
 package metrics
 
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Namespace prefixes every metric name.
@@ -44,114 +53,103 @@ type Options struct {
 	// rate-limit refusals). Off by default: org names may be customers'
 	// names, and each org adds series.
 	OrgLabels bool
-	// NoRuntimeMetrics leaves out the Go runtime and process collectors
-	// (tests that compare exact output use it).
+	// NoRuntimeMetrics leaves out the go_* and process_* metrics (tests
+	// that compare exact output use it).
 	NoRuntimeMetrics bool
+}
+
+// toolCallBuckets are the upper bounds of modelgate_tool_call_duration_seconds
+// (0.5 ms to 10 s; +Inf is implied). Changing them changes what dashboards
+// compute from the histogram.
+var toolCallBuckets = [...]time.Duration{
+	500 * time.Microsecond, time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
+	250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2500 * time.Millisecond,
+	5 * time.Second, 10 * time.Second,
 }
 
 // Metrics is the set of modelgate's metrics. A nil *Metrics is valid and
 // counts nothing.
 type Metrics struct {
-	reg       *prometheus.Registry
 	orgLabels bool
 
-	toolCalls     *prometheus.CounterVec
-	toolDuration  *prometheus.HistogramVec
-	gate          *prometheus.CounterVec
-	failOpen      prometheus.Counter
-	provInFlight  prometheus.Gauge
-	provClaimed   prometheus.Counter
-	provOutcomes  *prometheus.CounterVec
-	rateLimited   *prometheus.CounterVec
-	storeErrors   *prometheus.CounterVec
-	keyEntryLinks *prometheus.CounterVec
-	credChecks    *prometheus.CounterVec
+	toolCalls     *counterVec
+	toolDuration  *histogramVec
+	gate          *counterVec
+	failOpen      *counter // the one series of gateFailOpen
+	provInFlight  *gauge   // the one series of provInFlightVec
+	provClaimed   *counter // the one series of provClaimedVec
+	provOutcomes  *counterVec
+	rateLimited   *counterVec
+	storeErrors   *counterVec
+	keyEntryLinks *counterVec
+	credChecks    *counterVec
+
+	// collectors write every family but the backlog, in any order (a
+	// scrape sorts them); fixed by New.
+	collectors []collector
+	// backlog is the count WatchProvisioningBacklog was given, or nil.
+	backlog atomic.Pointer[func(context.Context) (int, error)]
 }
 
-// New returns a Metrics with every metric registered (each at zero until
-// counted).
+// New returns a Metrics with every metric registered. Families without
+// labels are exposed at zero from the start; a family with labels shows a
+// series once it has been counted.
 func New(o Options) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), orgLabels: o.OrgLabels}
+	m := &Metrics{orgLabels: o.OrgLabels}
 	callLabels := []string{"tool", "code"}
+	durLabels := []string{"tool"}
 	limitLabels := []string{"layer"}
 	if o.OrgLabels {
 		callLabels = append(callLabels, "org")
+		durLabels = append(durLabels, "org")
 		limitLabels = append(limitLabels, "org")
 	}
-	m.toolCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "tool_calls_total",
-		Help: "Tool calls by tool and outcome code (OK or the contract's error code).",
-	}, callLabels)
-	durLabels := []string{"tool"}
-	if o.OrgLabels {
-		durLabels = append(durLabels, "org")
-	}
-	m.toolDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: Namespace, Name: "tool_call_duration_seconds",
-		Help:    "Time a tool call took in the server, from the MCP request to its result.",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-	}, durLabels)
-	m.gate = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "gate_decisions_total",
-		Help: "BYOK gate decisions by stage (check: provision_workspace; preflight: the provisioner), runtime, provider and code.",
-	}, []string{"stage", "runtime", "provider", "code"})
-	m.failOpen = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "gate_fail_open_total",
-		Help: "Gate checks that could not read the org's secret names and allowed the call unverified (the provisioner re-checks).",
-	})
-	m.provInFlight = prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: Namespace, Name: "provisioner_jobs_in_flight",
-		Help: "Workspaces this process's provisioner has claimed and is carrying to online or failed.",
-	})
-	m.provClaimed = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "provisioner_claimed_total",
-		Help: "Workspaces this process's provisioner claimed.",
-	})
-	m.provOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "provisioner_outcomes_total",
-		Help: "Workspaces this process's provisioner moved out of provisioning, by status and status code.",
-	}, []string{"status", "code"})
-	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "rate_limited_total",
-		Help: "Requests or tool calls refused with RATE_LIMITED, by layer (http: before MCP handling; tool: the tool middleware).",
-	}, limitLabels)
-	m.storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "store_errors_total",
-		Help: "Store operations that failed with an internal error (not a coded answer such as NOT_FOUND), by operation.",
-	}, []string{"op"})
-	m.keyEntryLinks = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "key_entry_links_total",
-		Help: "Key-entry link events (created, used, expired, refused).",
-	}, []string{"event"})
-	m.credChecks = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "credential_checks_total",
-		Help: "Live credential checks by provider and outcome.",
-	}, []string{"provider", "outcome"})
-	m.reg.MustRegister(m.toolCalls, m.toolDuration, m.gate, m.failOpen, m.provInFlight, m.provClaimed,
-		m.provOutcomes, m.rateLimited, m.storeErrors, m.keyEntryLinks, m.credChecks)
+	m.toolCalls = newCounterVec(Namespace+"_tool_calls_total",
+		"Tool calls by tool and outcome code (OK or the contract's error code).", callLabels...)
+	m.toolDuration = newHistogramVec(Namespace+"_tool_call_duration_seconds",
+		"Time a tool call took in the server, from the MCP request to its result.", durLabels...)
+	m.gate = newCounterVec(Namespace+"_gate_decisions_total",
+		"BYOK gate decisions by stage (check: provision_workspace; preflight: the provisioner), runtime, provider and code.",
+		"stage", "runtime", "provider", "code")
+	failOpen := newCounterVec(Namespace+"_gate_fail_open_total",
+		"Gate checks that could not read the org's secret names and allowed the call unverified (the provisioner re-checks).")
+	m.failOpen = failOpen.with(labelValues{})
+	provInFlight := newGaugeVec(Namespace+"_provisioner_jobs_in_flight",
+		"Workspaces this process's provisioner has claimed and is carrying to online or failed.")
+	m.provInFlight = provInFlight.with(labelValues{})
+	provClaimed := newCounterVec(Namespace+"_provisioner_claimed_total",
+		"Workspaces this process's provisioner claimed.")
+	m.provClaimed = provClaimed.with(labelValues{})
+	m.provOutcomes = newCounterVec(Namespace+"_provisioner_outcomes_total",
+		"Workspaces this process's provisioner moved out of provisioning, by status and status code.",
+		"status", "code")
+	m.rateLimited = newCounterVec(Namespace+"_rate_limited_total",
+		"Requests or tool calls refused with RATE_LIMITED, by layer (http: before MCP handling; tool: the tool middleware).",
+		limitLabels...)
+	m.storeErrors = newCounterVec(Namespace+"_store_errors_total",
+		"Store operations that failed with an internal error (not a coded answer such as NOT_FOUND), by operation.",
+		"op")
+	m.keyEntryLinks = newCounterVec(Namespace+"_key_entry_links_total",
+		"Key-entry link events (created, used, expired, refused).", "event")
+	m.credChecks = newCounterVec(Namespace+"_credential_checks_total",
+		"Live credential checks by provider and outcome.", "provider", "outcome")
+	m.collectors = []collector{m.toolCalls, m.toolDuration, m.gate, failOpen, provInFlight, provClaimed,
+		m.provOutcomes, m.rateLimited, m.storeErrors, m.keyEntryLinks, m.credChecks}
 	if !o.NoRuntimeMetrics {
-		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.collectors = append(m.collectors, collectorFunc(collectGo), collectorFunc(collectProcess))
 	}
 	return m
 }
 
-// Handler returns the GET /metrics handler (Prometheus text format, or
-// OpenMetrics when the scraper asks for it). On a nil Metrics it returns
-// nil.
+// Handler returns the GET /metrics handler: the Prometheus text format
+// 0.0.4, gzipped when the scraper accepts it (see ServeHTTP in text.go).
+// On a nil Metrics it returns nil.
 func (m *Metrics) Handler() http.Handler {
 	if m == nil {
 		return nil
 	}
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
-}
-
-// Registry returns the registry, for a component that has a metric of its
-// own to register; nil on a nil Metrics.
-func (m *Metrics) Registry() *prometheus.Registry {
-	if m == nil {
-		return nil
-	}
-	return m.reg
+	return handler{m}
 }
 
 // OrgLabels reports whether per-call metrics carry the org.
@@ -160,39 +158,39 @@ func (m *Metrics) OrgLabels() bool { return m != nil && m.orgLabels }
 // backlogTimeout bounds the store query a scrape makes for the backlog.
 const backlogTimeout = 2 * time.Second
 
+const (
+	backlogName = Namespace + "_provisioner_backlog"
+	backlogHelp = "Workspaces provisioning in the store (every org, claimed or not): the provisioners' queue depth, read at scrape time."
+)
+
 // WatchProvisioningBacklog exposes modelgate_provisioner_backlog: the number
 // of workspaces of every org waiting for or held by a provisioner, read with
 // count (the store's CountProvisioning) at each scrape, so it is right on
 // every replica whether or not it runs a provisioner. A failed read counts a
-// store error and leaves the gauge out of that scrape. Call it once; it
-// does nothing on a nil Metrics.
+// store error and leaves the gauge out of that scrape. Call it once (a
+// second call replaces the first count); it does nothing on a nil Metrics.
 func (m *Metrics) WatchProvisioningBacklog(count func(context.Context) (int, error)) {
 	if m == nil {
 		return
 	}
-	m.reg.MustRegister(&backlog{m: m, count: count, desc: prometheus.NewDesc(
-		prometheus.BuildFQName(Namespace, "provisioner", "backlog"),
-		"Workspaces provisioning in the store (every org, claimed or not): the provisioners' queue depth, read at scrape time.",
-		nil, nil)})
+	m.backlog.Store(&count)
 }
 
-type backlog struct {
-	m     *Metrics
-	count func(context.Context) (int, error)
-	desc  *prometheus.Desc
-}
-
-func (b *backlog) Describe(ch chan<- *prometheus.Desc) { ch <- b.desc }
-
-func (b *backlog) Collect(ch chan<- prometheus.Metric) {
+// collectBacklog adds the backlog gauge to fams when a count is watched and
+// answers within backlogTimeout.
+func (m *Metrics) collectBacklog(fams []family) []family {
+	count := m.backlog.Load()
+	if count == nil {
+		return fams
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), backlogTimeout)
 	defer cancel()
-	n, err := b.count(ctx)
+	n, err := (*count)(ctx)
 	if err != nil {
-		b.m.StoreError("count_provisioning")
-		return
+		m.StoreError("count_provisioning")
+		return fams
 	}
-	ch <- prometheus.MustNewConstMetric(b.desc, prometheus.GaugeValue, float64(n))
+	return append(fams, single(backlogName, backlogHelp, typeGauge, float64(n)))
 }
 
 // ToolCall counts one finished tool call of org with its outcome code (OK,
@@ -201,13 +199,12 @@ func (m *Metrics) ToolCall(tool, code, org string, took time.Duration) {
 	if m == nil {
 		return
 	}
+	calls, dur := labelValues{tool, code}, labelValues{tool}
 	if m.orgLabels {
-		m.toolCalls.WithLabelValues(tool, code, org).Inc()
-		m.toolDuration.WithLabelValues(tool, org).Observe(took.Seconds())
-		return
+		calls[2], dur[1] = org, org
 	}
-	m.toolCalls.WithLabelValues(tool, code).Inc()
-	m.toolDuration.WithLabelValues(tool).Observe(took.Seconds())
+	m.toolCalls.with(calls).inc()
+	m.toolDuration.with(dur).observe(took)
 }
 
 // GateDecision counts one gate decision. stage is "check" or "preflight";
@@ -220,7 +217,7 @@ func (m *Metrics) GateDecision(stage, runtime, provider, code string) {
 	if provider == "" {
 		provider = "none"
 	}
-	m.gate.WithLabelValues(stage, runtime, provider, code).Inc()
+	m.gate.with(labelValues{stage, runtime, provider, code}).inc()
 }
 
 // GateFailOpen counts one gate check that allowed a call unverified because
@@ -229,17 +226,17 @@ func (m *Metrics) GateFailOpen() {
 	if m == nil {
 		return
 	}
-	m.failOpen.Inc()
+	m.failOpen.inc()
 }
 
 // ProvisionerClaimed counts workspaces the provisioner claimed and adds
 // them to the jobs in flight.
 func (m *Metrics) ProvisionerClaimed(n int) {
-	if m == nil || n == 0 {
+	if m == nil || n <= 0 {
 		return
 	}
-	m.provClaimed.Add(float64(n))
-	m.provInFlight.Add(float64(n))
+	m.provClaimed.add(uint64(n))
+	m.provInFlight.add(int64(n))
 }
 
 // ProvisionerJobDone takes one job off the jobs in flight, whatever became
@@ -248,7 +245,7 @@ func (m *Metrics) ProvisionerJobDone() {
 	if m == nil {
 		return
 	}
-	m.provInFlight.Dec()
+	m.provInFlight.add(-1)
 }
 
 // ProvisionerOutcome counts one workspace moved out of provisioning by this
@@ -260,7 +257,7 @@ func (m *Metrics) ProvisionerOutcome(status, code string) {
 	if code == "" {
 		code = OK
 	}
-	m.provOutcomes.WithLabelValues(status, code).Inc()
+	m.provOutcomes.with(labelValues{status, code}).inc()
 }
 
 // RateLimited counts one refusal with RATE_LIMITED; layer is "http" or
@@ -269,11 +266,11 @@ func (m *Metrics) RateLimited(layer, org string) {
 	if m == nil {
 		return
 	}
+	lv := labelValues{layer}
 	if m.orgLabels {
-		m.rateLimited.WithLabelValues(layer, org).Inc()
-		return
+		lv[1] = org
 	}
-	m.rateLimited.WithLabelValues(layer).Inc()
+	m.rateLimited.with(lv).inc()
 }
 
 // StoreError counts one store operation that failed with an internal error;
@@ -282,7 +279,7 @@ func (m *Metrics) StoreError(op string) {
 	if m == nil {
 		return
 	}
-	m.storeErrors.WithLabelValues(op).Inc()
+	m.storeErrors.with(labelValues{op}).inc()
 }
 
 // KeyEntryLink counts one key-entry link event; event is a fixed word such
@@ -291,7 +288,7 @@ func (m *Metrics) KeyEntryLink(event string) {
 	if m == nil {
 		return
 	}
-	m.keyEntryLinks.WithLabelValues(event).Inc()
+	m.keyEntryLinks.with(labelValues{event}).inc()
 }
 
 // CredentialCheck counts one live credential check of a catalog provider;
@@ -300,5 +297,5 @@ func (m *Metrics) CredentialCheck(provider, outcome string) {
 	if m == nil {
 		return
 	}
-	m.credChecks.WithLabelValues(provider, outcome).Inc()
+	m.credChecks.with(labelValues{provider, outcome}).inc()
 }

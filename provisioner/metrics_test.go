@@ -6,38 +6,9 @@ import (
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/metrics"
+	"github.com/modelgate/modelgate/metrics/metricstest"
 	"github.com/modelgate/modelgate/provisioner"
 )
-
-// gathered returns the value of the series of name whose labels include
-// want (counters and gauges), summed.
-func gathered(t *testing.T, m *metrics.Metrics, name string, want map[string]string) float64 {
-	t.Helper()
-	fams, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total float64
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, s := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range s.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			for k, v := range want {
-				if labels[k] != v {
-					continue series
-				}
-			}
-			total += s.GetCounter().GetValue() + s.GetGauge().GetValue()
-		}
-	}
-	return total
-}
 
 func TestProvisioner_MetricsCountClaimsOutcomesAndPreflightDecisions(t *testing.T) {
 	t.Parallel()
@@ -55,6 +26,7 @@ func TestProvisioner_MetricsCountClaimsOutcomesAndPreflightDecisions(t *testing.
 	if n := runOnce(t, p); n != 2 {
 		t.Fatalf("RunOnce handled %d, want 2", n)
 	}
+	fams := metricstest.Scrape(t, m)
 	for _, c := range []struct {
 		name   string
 		labels map[string]string
@@ -68,7 +40,7 @@ func TestProvisioner_MetricsCountClaimsOutcomesAndPreflightDecisions(t *testing.
 		{"modelgate_gate_decisions_total", map[string]string{"stage": "preflight", "code": modelgate.EMissingCredential}, 1},
 		{"modelgate_store_errors_total", nil, 0},
 	} {
-		if got := gathered(t, m, c.name, c.labels); got != c.want {
+		if got := metricstest.Sum(fams, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}

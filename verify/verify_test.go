@@ -16,6 +16,7 @@ import (
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/internal/testlog"
 	"github.com/modelgate/modelgate/metrics"
+	"github.com/modelgate/modelgate/metrics/metricstest"
 	"github.com/modelgate/modelgate/registry"
 	"github.com/modelgate/modelgate/sqlite"
 	"github.com/modelgate/modelgate/verify"
@@ -356,25 +357,17 @@ func TestCheck_IsCountedInTheMetrics(t *testing.T) {
 	b.check(t)
 	b.fake.Revoke(key)
 	b.check(t)
-	families, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
+	families, text := metricstest.ScrapeText(t, m)
+	if strings.Contains(text, key) {
+		t.Fatal("a key reached the metrics")
 	}
 	got := map[string]float64{}
-	for _, f := range families {
-		if strings.Contains(f.String(), key) {
-			t.Fatal("a key reached the metrics")
+	for _, metric := range families[metrics.Namespace+"_credential_checks_total"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range metric.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
 		}
-		if f.GetName() != metrics.Namespace+"_credential_checks_total" {
-			continue
-		}
-		for _, metric := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range metric.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			got[labels["provider"]+" "+labels["outcome"]] += metric.GetCounter().GetValue()
-		}
+		got[labels["provider"]+" "+labels["outcome"]] += metric.GetCounter().GetValue()
 	}
 	want := map[string]float64{"anthropic-api " + modelgate.VerdictValid: 1, "anthropic-api " + modelgate.VerdictRejected: 1}
 	if diff := cmp.Diff(want, got); diff != "" {
