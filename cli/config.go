@@ -391,6 +391,9 @@ func (c *Config) allowList() ([]string, error) {
 	if c.Tools != "" && len(out) == 0 {
 		return nil, fmt.Errorf("--tools (MODELGATE_TOOLS): %q names no tool; name the tools to serve, comma-separated, or unset it to serve every tool", c.Tools)
 	}
+	if len(out) == 0 {
+		return nil, nil // every tool; no need to build them here
+	}
 	var known []string
 	for _, t := range tools.All(tools.Deps{}) {
 		known = append(known, t.Tool.Name)

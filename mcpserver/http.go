@@ -232,7 +232,11 @@ func (h *HTTPHandler) mcpPath() string {
 //go:embed index.html
 var indexHTML string
 
-var indexPage = template.Must(template.New("index").Parse(indexHTML))
+// indexPage is parsed on first use: only a browser at "/" needs it, and a
+// stdio server never serves it, so its start does not pay for the parse.
+var indexPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("index").Parse(indexHTML))
+})
 
 // notFound answers every path the mux does not serve: a JSON 404 naming the
 // paths it does, so a client configured with "/", "/mcp/" or "/sse" on the
@@ -272,7 +276,7 @@ func (h *HTTPHandler) index(w http.ResponseWriter, r *http.Request) {
 		transport = "HTTP+SSE"
 	}
 	var buf bytes.Buffer
-	err := indexPage.Execute(&buf, map[string]any{
+	err := indexPage().Execute(&buf, map[string]any{
 		"Version": h.o.Version, "URL": u, "Transport": transport,
 		"Example": example, "Paths": h.paths, "Docs": DocsURL,
 	})
