@@ -29,6 +29,7 @@ fuzz-short:
 	$(GO) test -run='^$$' -fuzz='^FuzzDerive$$' -fuzztime=$(FUZZTIME) ./registry
 	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) ./registry
 	$(GO) test -run='^$$' -fuzz='^FuzzToolArguments$$' -fuzztime=$(FUZZTIME) ./tools
+	$(GO) test -run='^$$' -fuzz='^FuzzValidOrg$$' -fuzztime=$(FUZZTIME) .
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=2m
