@@ -44,7 +44,7 @@ type OfferedArm struct {
 // filter or runtime argument and RUNTIME_UNSUPPORTED (details "runtime",
 // "runtimes") for an unknown runtime.
 func (s *Service) Offered(ctx context.Context, caller modelgate.Caller, runtime string, f registry.Filter) (*Offer, error) {
-	a, err := s.offerArms(ctx, caller, runtime, f)
+	a, err := s.readOffer(ctx, caller, runtime, f)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func (s *Service) Offered(ctx context.Context, caller modelgate.Caller, runtime 
 // orgs that hold the same keys share one, made once. The result is shared:
 // it is a string so that no caller can change it. It fails as Offered does.
 func (s *Service) OfferedJSON(ctx context.Context, caller modelgate.Caller, runtime string, f registry.Filter) (string, error) {
-	a, err := s.offerArms(ctx, caller, runtime, f)
+	a, err := s.readOffer(ctx, caller, runtime, f)
 	if err != nil {
 		return "", err
 	}
@@ -88,9 +88,9 @@ type offerArms struct {
 	held []bool
 }
 
-// offerArms validates the arguments of Offered and finds the arms and the
+// readOffer validates the arguments of Offered and finds the arms and the
 // org's credentials for them.
-func (s *Service) offerArms(ctx context.Context, caller modelgate.Caller, runtime string, f registry.Filter) (offerArms, error) {
+func (s *Service) readOffer(ctx context.Context, caller modelgate.Caller, runtime string, f registry.Filter) (offerArms, error) {
 	if err := CheckText("runtime", runtime, 0, MaxRuntimeBytes, false); err != nil {
 		return offerArms{}, err
 	}
