@@ -135,6 +135,25 @@ type SecretStore interface {
 	// scope is "org" or "workspace"; owner is the org for an org secret and
 	// org + "/" + workspace id for a workspace secret (the sealing context).
 	RotateSecrets(ctx context.Context, currentKeyID string, reseal func(scope, owner, name string, s Sealed) (Sealed, error)) (int, error)
+	// ListenOrgSecrets reports changes of org secrets, so that a process
+	// may cache what it derives from an org's secrets (discovery caches
+	// each org's usable credential names) and still see every change
+	// promptly. It runs until ctx ends or the store is closed; then it
+	// returns nil. up(true) is called each time the feed starts or
+	// restarts (after a lost connection), when anything may have changed
+	// unseen, and up(false) when it stops being able to report changes; a
+	// cache is to be trusted only between the two. changed(org) is called
+	// when a row of the org's secrets may have changed (a value set,
+	// replaced or deleted, a check's verdict recorded, a value resealed),
+	// and changed("") when any org's may have. A change made through this
+	// store is reported after its transaction ended and before the method
+	// that made it returns, whether it succeeded or not (a failed commit
+	// may still have written); one made by another process or replica
+	// sharing the database, through any code path, within a second:
+	// milliseconds after the commit on PostgreSQL, about 250 ms on the
+	// embedded store. Callbacks must not block. It returns an error only
+	// if a callback is nil.
+	ListenOrgSecrets(ctx context.Context, up func(bool), changed func(org string)) error
 }
 
 // Token is an org API token for the network transports. Only a hash of the

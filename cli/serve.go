@@ -316,16 +316,22 @@ func serveNetwork(ctx context.Context, cfg *Config, a *app, s *server.MCPServer,
 		go reloadOnSIGHUP(ctx, hup, certs, a.log)
 	}
 	authn := auth.New(a.store, ao)
-	// Verified tokens are cached while the store's revocation feed runs.
+	// Verified tokens are cached while the store's revocation feed runs, and
+	// discovery's view of each org's credentials while its feed of org
+	// secret changes runs.
 	watchCtx, stopWatch := context.WithCancel(ctx)
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
+	var watched sync.WaitGroup
+	watched.Go(func() {
 		if err := authn.WatchRevocations(watchCtx); err != nil {
 			a.log.Warn().Err(err).Msg("tokens are looked up on every request")
 		}
-	}()
-	defer func() { stopWatch(); <-watched }()
+	})
+	watched.Go(func() {
+		if err := a.service.WatchOrgSecrets(watchCtx); err != nil {
+			a.log.Warn().Err(err).Msg("list_offered_models reads the org's secrets on every call")
+		}
+	})
+	defer func() { stopWatch(); watched.Wait() }()
 	a.metrics.WatchProvisioningBacklog(a.store.CountProvisioning)
 	ho := mcpserver.HTTPOptions{
 		Transport:       cfg.Transport,

@@ -8,3 +8,10 @@ import "context"
 func (db *DB) ListenOrgs(ctx context.Context, notify func(org string)) error {
 	return db.listen(ctx, listener{channel: provisionChannel, up: func() { notify("") }, notify: notify, lost: "test listener: connection lost"})
 }
+
+// SubscribeOrgSecretChanges subscribes f to the org secret changes that
+// the methods of db publish, without the notifications that report every
+// store's changes.
+func (db *DB) SubscribeOrgSecretChanges(f func(org string)) (cancel func()) {
+	return db.orgSecretChanges.Subscribe(f)
+}

@@ -93,7 +93,10 @@ type DB struct {
 	// orgs are the orgs whose row this DB has seen committed.
 	orgs orgCache
 	// revocations reaches the ListenTokenRevocations calls of db.
-	revocations storecore.Revocations
+	revocations storecore.Fanout
+	// orgSecretChanges reaches the ListenOrgSecrets calls of db with the
+	// org whose secrets a method of db wrote ("" for any org).
+	orgSecretChanges storecore.Fanout
 
 	// closed ends every ListenProvision and the notifier when Close is
 	// called.

@@ -67,7 +67,8 @@ func (db *DB) OrgSecrets(ctx context.Context, org string) ([]modelgate.SealedSec
 // EInvalidArgument for an empty org or name or an unsealed value,
 // EWorkspaceLimit for a new name when max is positive and the org already
 // holds max secrets (replacing is always allowed), and a wrapped error if
-// the database fails. With a limit, the count and the insert run under an
+// the database fails. The ListenOrgSecrets calls of db hear of the org
+// before it returns. With a limit, the count and the insert run under an
 // exclusive advisory lock of the org's secrets, in one batch (one implicit
 // transaction), so concurrent calls never take the org past its limit.
 func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSecret, max int) (modelgate.SecretInfo, error) {
@@ -77,6 +78,8 @@ func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSe
 	if err := storecore.CheckSecrets([]modelgate.SealedSecret{s}); err != nil {
 		return modelgate.SecretInfo{}, err
 	}
+	// Reported once the statement has ended, committed or not.
+	defer db.orgSecretChanges.Publish(org)
 	at := storecore.Now()
 	b := &pgx.Batch{}
 	if max > 0 {
@@ -108,11 +111,13 @@ func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSe
 // (workspaceID "") or workspace secret named s.Name whose ciphertext is
 // still s.Sealed.Ciphertext. It returns false when no row matched (the
 // value was replaced or deleted since), and a wrapped error if the database
-// fails.
+// fails. The ListenOrgSecrets calls of db hear of an org secret's org
+// before it returns.
 func (db *DB) RecordSecretCheck(ctx context.Context, org, workspaceID string, s modelgate.SealedSecret) (bool, error) {
 	var tag pgconn.CommandTag
 	var err error
 	if workspaceID == "" {
+		defer db.orgSecretChanges.Publish(org) // a verdict decides whether the key is usable
 		tag, err = db.pool.Exec(ctx, `UPDATE org_secrets SET checked_at = $1, rejected_at = $2
 			WHERE org = $3 AND name = $4 AND ciphertext = $5`,
 			nullTime(s.CheckedAt), nullTime(s.RejectedAt), org, s.Name, s.Sealed.Ciphertext)
@@ -201,8 +206,10 @@ func (db *DB) ListOrgSecrets(ctx context.Context, org string, f modelgate.Secret
 }
 
 // DeleteOrgSecret deletes the org's secret of that name; deleted is false if
-// there was none. It returns a wrapped error if the database fails.
+// there was none. It returns a wrapped error if the database fails. The
+// ListenOrgSecrets calls of db hear of the org before it returns.
 func (db *DB) DeleteOrgSecret(ctx context.Context, org, name string) (bool, error) {
+	defer db.orgSecretChanges.Publish(org)
 	tag, err := db.pool.Exec(ctx, `DELETE FROM org_secrets WHERE org = $1 AND name = $2`, org, name)
 	if err != nil {
 		return false, fmt.Errorf("delete org secret %s: %w", name, err)
@@ -219,8 +226,12 @@ func (db *DB) DeleteOrgSecret(ctx context.Context, org, name string) (bool, erro
 // fails it stops and returns the count written so far with a wrapped error
 // that names the secret (never its value); the batch that failed is not
 // written. It returns EInvalidArgument for an empty currentKeyID or a nil
-// reseal.
+// reseal. The ListenOrgSecrets calls of db hear changed("") before it
+// returns.
 func (db *DB) RotateSecrets(ctx context.Context, currentKeyID string, reseal func(scope, owner, name string, s modelgate.Sealed) (modelgate.Sealed, error)) (int, error) {
+	// A resealed value names the same key, but what a reader derived from
+	// the old ciphertext is forgotten all the same, for every org.
+	defer db.orgSecretChanges.Publish("")
 	return storecore.RotateSecrets(currentKeyID, reseal, func(t storecore.SecretTable, after *storecore.SealedRow) (int, *storecore.SealedRow, error) {
 		return db.rotateBatch(ctx, t, currentKeyID, after, reseal)
 	}, orgSecretTable, workspaceSecretTable)

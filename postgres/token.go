@@ -132,6 +132,6 @@ func (db *DB) RevokeToken(ctx context.Context, prefix string) error {
 	if tag.RowsAffected() == 0 {
 		return storecore.TokenNotFound(prefix)
 	}
-	db.revocations.Revoked(prefix)
+	db.revocations.Publish(prefix)
 	return nil
 }

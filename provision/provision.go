@@ -57,6 +57,11 @@ type Service struct {
 	watch *statusWatch
 	// waitPoll is how often Wait reads the row without a signal.
 	waitPoll time.Duration
+	// creds remembers, for discovery only, each org's usable credential
+	// names while WatchOrgSecrets runs; offers remembers the encoded
+	// answers of OfferedJSON. Copies made by WithLimits share them.
+	creds  *credCache
+	offers *offerCache
 }
 
 // Limits caps what one org may hold; zero means no limit. A call that
@@ -104,7 +109,8 @@ func New(store modelgate.Store, g *gate.Gate, keys *secrets.Keyring, log zerolog
 	if l, ok := store.(modelgate.StatusListener); ok {
 		watch.listen = l.ListenStatus
 	}
-	return &Service{store: store, gate: g, keys: keys, log: log, watch: watch, waitPoll: waitPoll}
+	return &Service{store: store, gate: g, keys: keys, log: log, watch: watch, waitPoll: waitPoll,
+		creds: newCredCache(), offers: newOfferCache()}
 }
 
 // SetVerifier makes the service check keys with their providers when they
@@ -121,7 +127,10 @@ func (s *Service) Verifier() *verify.Checker { return s.verifier }
 // that open to a non-blank value (secrets.Keyring.OpenAll) and that no
 // provider has rejected (CONTRACT.md §8), so a blank, undecryptable or
 // rejected stored value never satisfies the gate. The gate calls it
-// only when its decision depends on the org (gate.OrgSecretNames).
+// only when its decision depends on the org (gate.OrgSecretNames). It
+// reads the store on every call: the gate and the provisioner's backstop
+// decide with it. Only discovery answers from a cache of what it returned
+// (WatchOrgSecrets).
 func (s *Service) OrgCredentials(org string) gate.OrgSecretNames {
 	return gate.LookupFunc(func(ctx context.Context) ([]string, error) {
 		sealed, err := s.store.OrgSecrets(ctx, org)

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// revocationPoll is how often ListenTokenRevocations looks for revocations
-// made by other processes on the same file.
-const revocationPoll = 250 * time.Millisecond
+// changePoll is how often ListenTokenRevocations and ListenOrgSecrets look
+// for changes made by other processes on the same file.
+const changePoll = 250 * time.Millisecond
 
 // revocationState is what a revocation by another process changes: the
 // number of tokens and of revoked tokens. Tokens are never un-revoked, so a
@@ -39,17 +39,27 @@ func (db *DB) ListenTokenRevocations(ctx context.Context, up func(bool), revoked
 	}
 	cancel := db.revocations.Subscribe(revoked)
 	defer cancel()
+	pollChanges(ctx, db, db.readRevocationState, up, func() { revoked("") },
+		"token revocation check failed; tokens are looked up on every request until it succeeds")
+	return nil
+}
 
+// pollChanges reads the state that other processes' changes change every
+// changePoll until ctx ends or db is closed. The first successful read
+// calls up(true); a read that differs from the one before calls
+// changedAll; a failed read calls up(false) (once, logging failMsg) until
+// a read succeeds again, which calls up(true).
+func pollChanges[S comparable](ctx context.Context, db *DB, read func(context.Context) (S, error), up func(bool), changedAll func(), failMsg string) {
 	live := false
-	var last revocationState
-	tick := time.NewTicker(revocationPoll)
+	var last S
+	tick := time.NewTicker(changePoll)
 	defer tick.Stop()
 	for {
-		cur, err := db.readRevocationState(ctx)
+		cur, err := read(ctx)
 		switch {
 		case ctx.Err() != nil:
 		case err != nil:
-			db.log.Warn().Err(err).Msg("token revocation check failed; tokens are looked up on every request until it succeeds")
+			db.log.Warn().Err(err).Msg(failMsg)
 			if live {
 				live = false
 				up(false)
@@ -59,13 +69,13 @@ func (db *DB) ListenTokenRevocations(ctx context.Context, up func(bool), revoked
 			up(true) // forgets everything cached before
 		case cur != last:
 			last = cur
-			revoked("")
+			changedAll()
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-db.closed:
-			return nil
+			return
 		case <-tick.C:
 		}
 	}

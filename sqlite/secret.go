@@ -87,7 +87,8 @@ func (db *DB) OrgSecrets(ctx context.Context, org string) ([]modelgate.SealedSec
 // EInvalidArgument for an empty org or name or an unsealed value,
 // EWorkspaceLimit for a new name when max is positive and the org already
 // holds max secrets (replacing is always allowed), and a wrapped error if
-// the database fails. The count runs in the write transaction, so no
+// the database fails. The ListenOrgSecrets calls of db hear of the org
+// before it returns. The count runs in the write transaction, so no
 // other insert can slip in between.
 func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSecret, max int) (modelgate.SecretInfo, error) {
 	if err := storecore.CheckOrg(org); err != nil {
@@ -96,6 +97,8 @@ func (db *DB) SetOrgSecret(ctx context.Context, org string, s modelgate.SealedSe
 	if err := storecore.CheckSecrets([]modelgate.SealedSecret{s}); err != nil {
 		return modelgate.SecretInfo{}, err
 	}
+	// Reported once the transaction has ended, committed or not.
+	defer db.orgSecretChanges.Publish(org)
 	at := storecore.Now()
 	tx, err := db.begin(ctx)
 	if err != nil {
@@ -138,11 +141,13 @@ func upsertOrgSecret(ctx context.Context, tx *sql.Tx, org string, s modelgate.Se
 // (workspaceID "") or workspace secret named s.Name whose ciphertext is
 // still s.Sealed.Ciphertext. It returns false when no row matched (the
 // value was replaced or deleted since), and a wrapped error if the database
-// fails.
+// fails. The ListenOrgSecrets calls of db hear of an org secret's org
+// before it returns.
 func (db *DB) RecordSecretCheck(ctx context.Context, org, workspaceID string, s modelgate.SealedSecret) (bool, error) {
 	var res sql.Result
 	var err error
 	if workspaceID == "" {
+		defer db.orgSecretChanges.Publish(org) // a verdict decides whether the key is usable
 		res, err = db.write.ExecContext(ctx, `UPDATE org_secrets SET checked_at = ?, rejected_at = ?
 			WHERE org = ? AND name = ? AND ciphertext = ?`,
 			nullTS(s.CheckedAt), nullTS(s.RejectedAt), org, s.Name, s.Sealed.Ciphertext)
@@ -196,8 +201,10 @@ func (db *DB) ListOrgSecrets(ctx context.Context, org string, f modelgate.Secret
 }
 
 // DeleteOrgSecret deletes the org's secret of that name; deleted is false if
-// there was none. It returns a wrapped error if the database fails.
+// there was none. It returns a wrapped error if the database fails. The
+// ListenOrgSecrets calls of db hear of the org before it returns.
 func (db *DB) DeleteOrgSecret(ctx context.Context, org, name string) (bool, error) {
+	defer db.orgSecretChanges.Publish(org)
 	res, err := db.write.ExecContext(ctx, `DELETE FROM org_secrets WHERE org = ? AND name = ?`, org, name)
 	if err != nil {
 		return false, fmt.Errorf("delete org secret %s: %w", name, err)
@@ -217,8 +224,12 @@ func (db *DB) DeleteOrgSecret(ctx context.Context, org, name string) (bool, erro
 // resealed and wrote. If reseal or the database fails it stops and returns
 // the count written so far with a wrapped error that names the secret
 // (never its value); the batch that failed is not written. It returns
-// EInvalidArgument for an empty currentKeyID or a nil reseal.
+// EInvalidArgument for an empty currentKeyID or a nil reseal. The
+// ListenOrgSecrets calls of db hear changed("") before it returns.
 func (db *DB) RotateSecrets(ctx context.Context, currentKeyID string, reseal func(scope, owner, name string, s modelgate.Sealed) (modelgate.Sealed, error)) (int, error) {
+	// A resealed value names the same key, but what a reader derived from
+	// the old ciphertext is forgotten all the same, for every org.
+	defer db.orgSecretChanges.Publish("")
 	return storecore.RotateSecrets(currentKeyID, reseal, func(t storecore.SecretTable, after *storecore.SealedRow) (int, *storecore.SealedRow, error) {
 		return db.rotateBatch(ctx, t, currentKeyID, after, reseal)
 	}, orgSecretTable, workspaceSecretTable)

@@ -81,7 +81,10 @@ type DB struct {
 	closeOnce       sync.Once
 
 	// revocations reaches the ListenTokenRevocations calls of db.
-	revocations storecore.Revocations
+	revocations storecore.Fanout
+	// orgSecretChanges reaches the ListenOrgSecrets calls of db with the
+	// org whose secrets a method of db wrote ("" for any org).
+	orgSecretChanges storecore.Fanout
 
 	// The hot reads, prepared on first use.
 	orgSecretNamesStmt, orgSecretsStmt, tokenByPrefixStmt prepared

@@ -65,8 +65,25 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) modelgate.Store { return open(t) })
 }
 
+// TestOrgSecretWrites_PublishBeforeReturning: every write of org secrets
+// tells this process's listeners itself, before it returns.
+func TestOrgSecretWrites_PublishBeforeReturning(t *testing.T) {
+	t.Parallel()
+	db := open(t)
+	storetest.CheckOrgSecretWritesPublish(t, db, db.SubscribeOrgSecretChanges)
+}
+
+// TestStoreReplicas runs the cases of two stores on one file, as two
+// processes open it.
+func TestStoreReplicas(t *testing.T) {
+	storetest.RunReplicas(t, func(t *testing.T) (modelgate.Store, modelgate.Store) {
+		path := filepath.Join(t.TempDir(), "modelgate.db")
+		return openFile(t, path), openFile(t, path)
+	})
+}
+
 // schemaVersion is the number of files in migrations/.
-const schemaVersion = 4
+const schemaVersion = 5
 
 func TestMigrate_IsIdempotentAndKeepsData(t *testing.T) {
 	ctx := t.Context()
@@ -103,7 +120,8 @@ func TestMigrate_IsIdempotentAndKeepsData(t *testing.T) {
 		t.Fatalf("Counts: %v", err)
 	}
 	want := map[string]int64{"schema_migrations": schemaVersion, "orgs": 1, "workspaces": 1, "workspace_secrets": 0,
-		"org_secrets": 0, "tokens": 0, "workspace_events": 0, "audit": 0, "credential_checks": 0, "key_links": 0}
+		"org_secrets": 0, "tokens": 0, "workspace_events": 0, "audit": 0, "credential_checks": 0, "key_links": 0,
+		"org_secret_versions": 0}
 	if diff := cmp.Diff(want, counts); diff != "" {
 		t.Errorf("Counts (-want +got):\n%s", diff)
 	}
@@ -228,6 +246,13 @@ func TestListenProvision_EndsWhenTheDBCloses(t *testing.T) {
 	}
 }
 
+// undoVersion5SQL undoes migration 5 (the count of org secret changes),
+// which storetest.Version1SQL, shared by both dialects, leaves alone.
+const undoVersion5SQL = `DROP TRIGGER org_secrets_count_insert;
+DROP TRIGGER org_secrets_count_update;
+DROP TRIGGER org_secrets_count_delete;
+DROP TABLE org_secret_versions`
+
 // Version 1 wrote each workspace's creation as event seq 1; version 2 reads
 // it from the workspace row and its migration deletes those rows. A history
 // must read the same after the upgrade.
@@ -245,7 +270,7 @@ func TestMigrate_FromVersion1KeepsStatusHistories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = raw.ExecContext(ctx, storetest.Version1SQL)
+	_, err = raw.ExecContext(ctx, undoVersion5SQL+";"+storetest.Version1SQL)
 	raw.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -148,6 +148,6 @@ func (db *DB) RevokeToken(ctx context.Context, prefix string) error {
 	if err := affectedOne(res, err, "revoke token", prefix); err != nil {
 		return err
 	}
-	db.revocations.Revoked(prefix)
+	db.revocations.Publish(prefix)
 	return nil
 }

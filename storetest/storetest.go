@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"RotateSecrets_StopsAtResealError", testRotateError},
 		{"Tokens_CreateLookupTouchListRevoke", testTokens},
 		{"Tokens_RevocationReachesListenersBeforeRevokeReturns", testRevocationFeed},
+		{"OrgSecrets_ChangesReachListenersBeforeTheWriteReturns", testOrgSecretFeed},
 		{"ClaimWorkspaces_ConcurrentClaimersNeverShareARow", testClaimConcurrent},
 		{"ClaimWorkspaces_OldestProvisioningFirst", testClaimOrder},
 		{"ClaimWorkspaces_ExpiredLeaseIsReclaimable", testExpiredLease},

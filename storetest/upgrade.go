@@ -11,7 +11,9 @@ import (
 // left it: every workspace's creation recorded as event seq 1, migrations
 // 3 (credential checks) and 4 (key links) undone, and no version above 1 in
 // schema_migrations. It is the same in both SQL dialects; the stores'
-// upgrade tests run it, then migrate again.
+// upgrade tests run it, then migrate again. Migration 5 differs between
+// the stores (a notifying trigger, a table of versions): each store's test
+// undoes it first.
 const Version1SQL = `INSERT INTO workspace_events (org, workspace_id, seq, from_status, to_status, code, at)
 	SELECT org, id, 1, '', 'provisioning', '', created_at FROM workspaces;
 DROP TABLE credential_checks;

@@ -44,7 +44,9 @@ var listOfferedModelsOutput = json.RawMessage(`{
 }`)
 
 // ListOfferedModels returns the list_offered_models tool. Its answer is
-// provision.Service.Offered, which `mcp-server models` prints too.
+// provision.Service.Offered, which `mcp-server models` prints too, taken
+// already encoded (OfferedJSON): the encodings are shared between calls
+// that get the same bytes, and still pass through the whole tool pipeline.
 func ListOfferedModels(d Deps) server.ServerTool {
 	tool := newTool("list_offered_models",
 		mcp.WithDescription(listOfferedModelsDescription),
@@ -57,6 +59,7 @@ func ListOfferedModels(d Deps) server.ServerTool {
 		if err := a.done(); err != nil {
 			return nil, err
 		}
-		return d.Service.Offered(ctx, caller, runtime, registry.Filter{Provider: provider, Billing: billing})
+		enc, err := d.Service.OfferedJSON(ctx, caller, runtime, registry.Filter{Provider: provider, Billing: billing})
+		return encodedJSON(enc), err
 	})}
 }

@@ -98,7 +98,19 @@ func handler(d Deps, tool string, fn func(ctx context.Context, caller modelgate.
 	}
 }
 
+// encodedJSON is an answer already encoded as JSON. It is a string because
+// the encoding may be shared with other calls (list_offered_models keeps
+// them): nobody can change it.
+type encodedJSON string
+
+// structured returns v as a result: structuredContent and the same JSON as
+// text.
 func structured(v any) (*mcp.CallToolResult, error) {
+	if enc, ok := v.(encodedJSON); ok {
+		// The structured content gets its own copy of the bytes; the text
+		// shares the immutable string.
+		return mcp.NewToolResultStructured(json.RawMessage(enc), string(enc)), nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err

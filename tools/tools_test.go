@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,6 +73,23 @@ func (f failingLookup) OrgSecrets(context.Context, string) ([]modelgate.SealedSe
 	return nil, f.err
 }
 
+// feedUp passes a store on and closes upped at the first up(true) of its
+// feed of org secret changes.
+type feedUp struct {
+	modelgate.Store
+	upped chan struct{}
+	once  sync.Once
+}
+
+func (f *feedUp) ListenOrgSecrets(ctx context.Context, up func(bool), changed func(string)) error {
+	return f.Store.ListenOrgSecrets(ctx, func(u bool) {
+		up(u)
+		if u {
+			f.once.Do(func() { close(f.upped) })
+		}
+	}, changed)
+}
+
 func setup(t *testing.T, o setupOpts) testBundle {
 	t.Helper()
 	if o.org == "" {
@@ -88,8 +106,25 @@ func setup(t *testing.T, o setupOpts) testBundle {
 	if o.lookupErr != nil {
 		store = failingLookup{DB: db, err: o.lookupErr}
 	}
-	svc, keys := newService(t, store, log)
+	feed := &feedUp{Store: store, upped: make(chan struct{})}
+	svc, keys := newService(t, feed, log)
 	svc = svc.WithLimits(o.limits)
+	// Discovery remembers each org's credentials as the server does, so
+	// every test here runs with that cache.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watched := make(chan error, 1)
+	go func() { watched <- svc.WatchOrgSecrets(watchCtx) }()
+	t.Cleanup(func() {
+		stopWatch()
+		if err := <-watched; err != nil {
+			t.Errorf("WatchOrgSecrets: %v", err)
+		}
+	})
+	select {
+	case <-feed.upped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the org secret feed did not come up")
+	}
 	s, err := mcpserver.New(mcpserver.Options{Deps: tools.Deps{Service: svc, Log: log}, Version: "test", ValidateOutput: true, CallTimeout: o.callTimeout})
 	if err != nil {
 		t.Fatal(err)
@@ -509,6 +544,37 @@ func TestTools_OrgSecrets(t *testing.T) {
 	}
 	b.mustFail(t, "set_org_secret", map[string]any{"key": "bad-name", "value": "v"}, modelgate.EInvalidArgument)
 	b.mustFail(t, "set_org_secret", map[string]any{"key": "GOOD", "value": ""}, modelgate.EInvalidArgument)
+}
+
+// TestTools_ListOfferedModelsShowsAKeyInTheVeryNextCall: with discovery's
+// cache live (setup), a key stored or deleted with the tools shows in the
+// very next list_offered_models, whose answer is the same bytes as text and
+// as structuredContent and passes output validation (callCtx checks both).
+func TestTools_ListOfferedModelsShowsAKeyInTheVeryNextCall(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	available := func() bool {
+		t.Helper()
+		offered := b.mustCall(t, "list_offered_models", map[string]any{"runtime": "claude-code", "provider": "anthropic-api"})
+		arms := offered["arms"].([]any)
+		if len(arms) != 1 {
+			t.Fatalf("list_offered_models = %v, want the anthropic-api arm", offered)
+		}
+		return arms[0].(map[string]any)["credential_available"] == true
+	}
+	for i := range 2 {
+		if available() {
+			t.Fatalf("call %d: a credential before any key was stored", i+1)
+		}
+	}
+	b.mustCall(t, "set_org_secret", map[string]any{"key": "ANTHROPIC_API_KEY", "value": canary})
+	if !available() {
+		t.Fatal("set_org_secret: the next list_offered_models has no credential")
+	}
+	b.mustCall(t, "delete_org_secret", map[string]any{"key": "ANTHROPIC_API_KEY"})
+	if available() {
+		t.Fatal("delete_org_secret: the next list_offered_models still has a credential")
+	}
 }
 
 func TestTools_OrgIsolation(t *testing.T) {

@@ -1,8 +1,6 @@
 package storecore
 
 import (
-	"sync"
-
 	"github.com/modelgate/modelgate"
 )
 
@@ -36,39 +34,4 @@ func TokenNotFound(prefix string) error {
 // a token (of any org) already has.
 func TokenPrefixTaken(prefix string) error {
 	return modelgate.Errorf(modelgate.ENameConflict, "a token with prefix %s already exists", prefix)
-}
-
-// Revocations fans the token revocations a store makes out to the
-// ListenTokenRevocations calls of the same store, synchronously, so that a
-// revocation is seen in this process before RevokeToken returns. The zero
-// value is ready to use; it is safe for concurrent use.
-type Revocations struct {
-	mu   sync.Mutex
-	subs map[*func(string)]struct{}
-}
-
-// Subscribe calls revoked for every later Revoked until cancel is called.
-func (r *Revocations) Subscribe(revoked func(prefix string)) (cancel func()) {
-	key := &revoked
-	r.mu.Lock()
-	if r.subs == nil {
-		r.subs = map[*func(string)]struct{}{}
-	}
-	r.subs[key] = struct{}{}
-	r.mu.Unlock()
-	return func() {
-		r.mu.Lock()
-		delete(r.subs, key)
-		r.mu.Unlock()
-	}
-}
-
-// Revoked reports the revocation of the token with prefix to every
-// subscriber and returns when each has been called.
-func (r *Revocations) Revoked(prefix string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for f := range r.subs {
-		(*f)(prefix)
-	}
 }

@@ -1,0 +1,43 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+)
+
+// orgSecretsChannel is the channel that the trigger of migration 0005
+// notifies, with the org as payload, whenever a row of org_secrets is
+// inserted, updated or deleted. Every store sharing the database notifies
+// it, whatever its schema: a notification from another schema only makes a
+// listener forget an org it did not need to.
+const orgSecretsChannel = "modelgate_org_secrets"
+
+// ListenOrgSecrets reports changes of org secrets (see
+// modelgate.SecretStore) until ctx ends or db is closed; then it returns
+// nil.
+//
+// The methods of this DB that write org secrets (SetOrgSecret,
+// RecordSecretCheck, DeleteOrgSecret, RotateSecrets) report the org, or ""
+// for a rotation, before they return. Every write of org_secrets, by any
+// store or program on the database, sends NOTIFY modelgate_org_secrets from
+// its transaction (a trigger), which the listener receives on a connection
+// of its own (outside the pool) a few milliseconds after the commit. It
+// calls up(true) once it listens and up(false) when the connection fails;
+// then it reconnects with exponential backoff (50ms to 10s), logging each
+// failure, and never gives up. A change committed while nobody listened is
+// lost, which is why up(true) means "forget everything".
+func (db *DB) ListenOrgSecrets(ctx context.Context, up func(bool), changed func(org string)) error {
+	if up == nil || changed == nil {
+		return errors.New("listen org secrets: nil callback")
+	}
+	cancel := db.orgSecretChanges.Subscribe(changed)
+	defer cancel()
+	return db.listen(ctx, listener{
+		channel: orgSecretsChannel,
+		name:    ":org-secrets",
+		up:      func() { up(true) },
+		down:    func() { up(false) },
+		notify:  changed,
+		lost:    "org secret listener: connection lost; discovery reads the org's secrets on every call until it is back",
+	})
+}
