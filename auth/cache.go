@@ -3,10 +3,10 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
-	"sync"
 	"time"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/internal/feedcache"
 )
 
 // DefaultCacheTTL is how long a verified token is remembered at most. It is
@@ -21,84 +21,23 @@ const DefaultCacheSize = 4096
 // carries exactly a token verified before, and the map holds no secret.
 type cacheKey [sha256.Size]byte
 
-type cacheEntry struct {
-	caller  modelgate.Caller
-	expires int64 // UnixNano
-}
-
 // tokenCache remembers the callers of verified tokens while a revocation
-// feed is up. Every change that may make an entry wrong (a revocation, the
-// feed going down or coming back) bumps gen; a lookup that read the store
-// under an older gen does not insert what it read, so a revocation that
-// lands between a store read and its insertion is never lost.
-type tokenCache struct {
-	ttl  time.Duration
-	size int
-
-	mu      sync.RWMutex
-	live    bool
-	gen     uint64
-	entries map[cacheKey]cacheEntry
-}
+// feed is up (see feedcache for why a revocation racing a lookup is never
+// lost).
+type tokenCache = feedcache.Cache[cacheKey, modelgate.Caller]
 
 func newTokenCache(ttl time.Duration, size int) *tokenCache {
-	return &tokenCache{ttl: ttl, size: size, entries: map[cacheKey]cacheEntry{}}
-}
-
-// get returns the cached caller of the token, and the generation a miss
-// must pass to put.
-func (c *tokenCache) get(key cacheKey, now time.Time) (modelgate.Caller, bool, uint64) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if !c.live {
-		return modelgate.Caller{}, false, c.gen
-	}
-	e, ok := c.entries[key]
-	if !ok || now.UnixNano() >= e.expires {
-		return modelgate.Caller{}, false, c.gen
-	}
-	return e.caller, true, c.gen
-}
-
-// put remembers caller for the token if nothing was invalidated since gen
-// was read and the feed is up.
-func (c *tokenCache) put(key cacheKey, caller modelgate.Caller, gen uint64, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.live || gen != c.gen {
-		return
-	}
-	if len(c.entries) >= c.size {
-		for k := range c.entries { // evict one entry, any
-			delete(c.entries, k)
-			break
-		}
-	}
-	c.entries[key] = cacheEntry{caller: caller, expires: now.Add(c.ttl).UnixNano()}
-}
-
-// setLive turns the cache on or off; either way it forgets everything.
-func (c *tokenCache) setLive(live bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.live = live
-	c.gen++
-	clear(c.entries)
+	return feedcache.New[cacheKey, modelgate.Caller](ttl, size)
 }
 
 // revoke forgets the token with prefix, or every token for "".
-func (c *tokenCache) revoke(prefix string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	if prefix == "" {
-		clear(c.entries)
-		return
-	}
-	for k, e := range c.entries {
-		if e.caller.TokenPrefix == prefix {
-			delete(c.entries, k)
+func revoke(c *tokenCache) func(prefix string) {
+	return func(prefix string) {
+		if prefix == "" {
+			c.ForgetAll()
+			return
 		}
+		c.ForgetFunc(func(_ cacheKey, caller modelgate.Caller) bool { return caller.TokenPrefix == prefix })
 	}
 }
 
@@ -117,6 +56,6 @@ func (a *Authenticator) WatchRevocations(ctx context.Context) error {
 	if a.cache == nil {
 		return errCacheDisabled
 	}
-	defer a.cache.setLive(false)
-	return l.ListenTokenRevocations(ctx, a.cache.setLive, a.cache.revoke)
+	defer a.cache.SetLive(false)
+	return l.ListenTokenRevocations(ctx, a.cache.SetLive, revoke(a.cache))
 }

@@ -72,7 +72,7 @@ func New(store modelgate.TokenStore, o Options) *Authenticator {
 	a := &Authenticator{store: store, o: o}
 	if o.CacheTTL >= 0 {
 		ttl, size := cmp.Or(o.CacheTTL, DefaultCacheTTL), cmp.Or(o.CacheSize, DefaultCacheSize)
-		a.cache = newTokenCache(ttl, max(size, 1))
+		a.cache = newTokenCache(ttl, size)
 	}
 	return a
 }
@@ -103,7 +103,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 		key = sha256.Sum256([]byte(token))
 		var caller modelgate.Caller
 		var hit bool
-		if caller, hit, gen = a.cache.get(key, a.o.Now()); hit {
+		if caller, hit, gen = a.cache.Get(key, a.o.Now()); hit {
 			a.touch(ctx, prefix)
 			return caller, nil
 		}
@@ -122,7 +122,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 	}
 	caller := modelgate.Caller{Org: t.Org, TokenPrefix: t.Prefix, ReadOnly: t.ReadOnly}
 	if a.cache != nil {
-		a.cache.put(key, caller, gen, a.o.Now())
+		a.cache.Put(key, caller, gen, a.o.Now())
 	}
 	a.touch(ctx, prefix)
 	return caller, nil

@@ -2,8 +2,9 @@ package provision
 
 import (
 	"context"
-	"sync"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/feedcache"
 )
 
 // Bounds of the cache of usable credential names that discovery keeps
@@ -19,84 +20,24 @@ const (
 
 // credCache remembers, for discovery only, each org's usable credential
 // names (what OrgCredentials yields) while the store's feed of org secret
-// changes is up. Every change that may make an entry wrong (a change of
-// the org's secrets, the feed going down or coming back) bumps gen; a
-// lookup that read the store under an older gen does not insert what it
-// read, so a change that lands between a store read and its insertion is
-// never lost. It is the design of auth's token cache.
-//
-// The cached slices are shared by every caller and never written.
+// changes is up (see feedcache for why a change racing a lookup is never
+// lost). The cached slices are shared by every caller and never written.
 type credCache struct {
-	ttl  time.Duration
-	size int
-	now  func() time.Time
-
-	mu      sync.RWMutex
-	live    bool
-	gen     uint64
-	entries map[string]credEntry
+	names *feedcache.Cache[string, []string]
+	now   func() time.Time
 }
 
-type credEntry struct {
-	names   []string
-	expires int64 // UnixNano
-}
-
-func newCredCache() *credCache {
-	return &credCache{ttl: credCacheTTL, size: credCacheSize, now: time.Now, entries: map[string]credEntry{}}
-}
-
-// get returns the cached names of org, and the generation a miss must pass
-// to put.
-func (c *credCache) get(org string, now time.Time) ([]string, bool, uint64) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if !c.live {
-		return nil, false, c.gen
-	}
-	e, ok := c.entries[org]
-	if !ok || now.UnixNano() >= e.expires {
-		return nil, false, c.gen
-	}
-	return e.names, true, c.gen
-}
-
-// put remembers names for org if nothing was invalidated since gen was
-// read and the feed is up. names must not be written afterwards.
-func (c *credCache) put(org string, names []string, gen uint64, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.live || gen != c.gen {
-		return
-	}
-	if _, ok := c.entries[org]; !ok && len(c.entries) >= c.size {
-		for k := range c.entries { // evict one entry, any
-			delete(c.entries, k)
-			break
-		}
-	}
-	c.entries[org] = credEntry{names: names, expires: now.Add(c.ttl).UnixNano()}
-}
-
-// setLive turns the cache on or off; either way it forgets everything.
-func (c *credCache) setLive(live bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.live = live
-	c.gen++
-	clear(c.entries)
+func newCredCache(ttl time.Duration, size int, now func() time.Time) credCache {
+	return credCache{names: feedcache.New[string, []string](ttl, size), now: now}
 }
 
 // changed forgets the names of org, or of every org for "".
-func (c *credCache) changed(org string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
+func (c credCache) changed(org string) {
 	if org == "" {
-		clear(c.entries)
+		c.names.ForgetAll()
 		return
 	}
-	delete(c.entries, org)
+	c.names.Forget(org)
 }
 
 // WatchOrgSecrets lets discovery (Offered, OfferedJSON) remember each
@@ -114,8 +55,8 @@ func (c *credCache) changed(org string) {
 // of discovery can never let a workspace through. Run one at a time; it
 // returns when ctx ends (nil), or the store's error.
 func (s *Service) WatchOrgSecrets(ctx context.Context) error {
-	defer s.creds.setLive(false)
-	return s.store.ListenOrgSecrets(ctx, s.creds.setLive, s.creds.changed)
+	defer s.creds.names.SetLive(false)
+	return s.store.ListenOrgSecrets(ctx, s.creds.names.SetLive, s.creds.changed)
 }
 
 // discoveryCredentials returns the org's usable credential names for
@@ -124,7 +65,7 @@ func (s *Service) WatchOrgSecrets(ctx context.Context) error {
 // written.
 func (s *Service) discoveryCredentials(ctx context.Context, org string) ([]string, error) {
 	now := s.creds.now()
-	names, ok, gen := s.creds.get(org, now)
+	names, ok, gen := s.creds.names.Get(org, now)
 	if ok {
 		return names, nil
 	}
@@ -132,6 +73,6 @@ func (s *Service) discoveryCredentials(ctx context.Context, org string) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	s.creds.put(org, names, gen, now)
+	s.creds.names.Put(org, names, gen, now)
 	return names, nil
 }

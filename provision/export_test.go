@@ -8,7 +8,7 @@ func SetWaitPoll(s *Service, d time.Duration) { s.waitPoll = d }
 // SetCredCache sets the TTL, the size and the clock of discovery's cache of
 // usable credential names. Call it before the service is used.
 func SetCredCache(s *Service, ttl time.Duration, size int, now func() time.Time) {
-	s.creds.ttl, s.creds.size, s.creds.now = ttl, size, now
+	s.creds = newCredCache(ttl, size, now)
 }
 
 // OfferCacheLen returns how many encoded answers of OfferedJSON s keeps.

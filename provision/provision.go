@@ -60,7 +60,7 @@ type Service struct {
 	// creds remembers, for discovery only, each org's usable credential
 	// names while WatchOrgSecrets runs; offers remembers the encoded
 	// answers of OfferedJSON. Copies made by WithLimits share them.
-	creds  *credCache
+	creds  credCache
 	offers *offerCache
 }
 
@@ -110,7 +110,7 @@ func New(store modelgate.Store, g *gate.Gate, keys *secrets.Keyring, log zerolog
 		watch.listen = l.ListenStatus
 	}
 	return &Service{store: store, gate: g, keys: keys, log: log, watch: watch, waitPoll: waitPoll,
-		creds: newCredCache(), offers: newOfferCache()}
+		creds: newCredCache(credCacheTTL, credCacheSize, time.Now), offers: newOfferCache()}
 }
 
 // SetVerifier makes the service check keys with their providers when they
