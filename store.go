@@ -373,14 +373,37 @@ type KeyLink struct {
 	UsedName string
 }
 
+// KeyLinkRetention is how long a key link's row is kept after the link
+// expired. Within it the page still answers "this link expired" (or "was
+// already used"), which tells the person what to do, rather than "this link
+// is not valid", which reads like a typo; a day covers a person who opens
+// the link the next morning. After it the row is deleted (see
+// CreateKeyLink): the audit trail keeps the link's history, so nothing is
+// lost but that answer. A used link expires after it was used, so it is
+// kept at least as long after its use.
+const KeyLinkRetention = 24 * time.Hour
+
+// KeyLinkSweepBatch is the most long-dead links one CreateKeyLink deletes.
+// Each create adds one row and may delete this many, so the long-dead rows
+// shrink by up to KeyLinkSweepBatch-1 per create whenever they have piled
+// up (say, after a long pause in refusals, or rows left by a version that
+// deleted none) and the work one refusal does stays small and bounded.
+const KeyLinkSweepBatch = 8
+
 // KeyLinkStore persists key links.
 type KeyLinkStore interface {
 	// CreateKeyLink stores a link with the hash of its secret. It does not
-	// create the org's row (a refusal writes no org row). It returns
-	// EInvalidArgument for a link without org, id, names or hash, and
-	// ENameConflict if the id is taken.
+	// create the org's row (a refusal writes no org row). In the same
+	// transaction it deletes, oldest first, at most KeyLinkSweepBatch links
+	// of any org that expired more than KeyLinkRetention before
+	// l.CreatedAt, so the table holds about a retention window of links
+	// however long the server runs, with no background job, on whichever
+	// replica refuses. It returns EInvalidArgument for a link without org,
+	// id, names or hash, and ENameConflict if the id is taken (then
+	// nothing is deleted either).
 	CreateKeyLink(ctx context.Context, l KeyLink, hash []byte) error
-	// KeyLinkByID returns the link and its stored hash; ENotFound if none.
+	// KeyLinkByID returns the link and its stored hash; ENotFound if none
+	// (never made, or deleted after KeyLinkRetention).
 	KeyLinkByID(ctx context.Context, id string) (*KeyLink, []byte, error)
 	// SpendKeyLink marks the link used at `at` with name, atomically: only
 	// if it is not used and expires after at. It returns false when it was

@@ -18,18 +18,30 @@ const (
 )
 
 // CreateKeyLink stores the link with the hash of its secret, without
-// creating the org's row. It returns EInvalidArgument for an incomplete
-// link, ENameConflict if the id is taken, and a wrapped error if the
-// database fails.
+// creating the org's row, and in the same statement deletes at most
+// modelgate.KeyLinkSweepBatch links, of any org, that expired more than
+// modelgate.KeyLinkRetention before the link's creation (index
+// key_links_expires_at). Amortising the sweep over creates needs no
+// background job and no leader among replicas: the table only grows when
+// links are made, and each one made deletes up to a batch of the dead, in
+// the round trip and the commit the insert pays anyway. Concurrent creates
+// skip the dead rows another create has locked (SKIP LOCKED) instead of
+// waiting for it, and never touch a live row: a spend needs expires_at in
+// the future, a sweep a day in the past. It returns EInvalidArgument for
+// an incomplete link, ENameConflict if the id is taken (and deletes
+// nothing then), and a wrapped error if the database fails.
 func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byte) error {
 	l, err := storecore.NewKeyLink(l, hash)
 	if err != nil {
 		return err
 	}
-	_, err = db.pool.Exec(ctx, `INSERT INTO key_links (org, id, hash, provider, names, runtime, model,
+	_, err = db.pool.Exec(ctx, `WITH swept AS (
+			DELETE FROM key_links WHERE id IN (SELECT id FROM key_links WHERE expires_at < $11
+				ORDER BY expires_at LIMIT $12 FOR UPDATE SKIP LOCKED))
+		INSERT INTO key_links (org, id, hash, provider, names, runtime, model,
 			token_prefix, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		l.Org, l.ID, hash, l.Provider, storecore.JoinNames(l.Names), l.Runtime, l.Model, l.TokenPrefix,
-		l.CreatedAt, l.ExpiresAt)
+		l.CreatedAt, l.ExpiresAt, l.CreatedAt.Add(-modelgate.KeyLinkRetention), modelgate.KeyLinkSweepBatch)
 	switch {
 	case violated(err, constraintKeyLinkID), violated(err, constraintKeyLinkPK):
 		return storecore.KeyLinkIDTaken()

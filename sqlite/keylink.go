@@ -12,15 +12,32 @@ import (
 )
 
 // CreateKeyLink stores the link with the hash of its secret, without
-// creating the org's row. It returns EInvalidArgument for an incomplete
-// link, ENameConflict if the id is taken, and a wrapped error if the
+// creating the org's row, and in the same transaction deletes at most
+// modelgate.KeyLinkSweepBatch links, of any org, that expired more than
+// modelgate.KeyLinkRetention before the link's creation (index
+// key_links_expires_at). Amortising the sweep over creates needs no
+// background goroutine and no coordination between processes on the file:
+// the table only grows when links are made, and each one made deletes up
+// to a batch of the dead; the write transaction serialises the sweeps.
+// It returns EInvalidArgument for an incomplete link, ENameConflict if the
+// id is taken (and deletes nothing then), and a wrapped error if the
 // database fails.
 func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byte) error {
 	l, err := storecore.NewKeyLink(l, hash)
 	if err != nil {
 		return err
 	}
-	_, err = db.write.ExecContext(ctx, `INSERT INTO key_links (org, id, hash, provider, names, runtime, model,
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("create key link: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM key_links WHERE id IN (SELECT id FROM key_links
+			WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
+		ts(l.CreatedAt.Add(-modelgate.KeyLinkRetention)), modelgate.KeyLinkSweepBatch); err != nil {
+		return fmt.Errorf("create key link: delete old links: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO key_links (org, id, hash, provider, names, runtime, model,
 			token_prefix, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.Org, l.ID, hash, l.Provider, storecore.JoinNames(l.Names), l.Runtime, l.Model, l.TokenPrefix,
 		ts(l.CreatedAt), ts(l.ExpiresAt))
@@ -28,6 +45,9 @@ func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byt
 		return storecore.KeyLinkIDTaken()
 	}
 	if err != nil {
+		return fmt.Errorf("create key link: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("create key link: %w", err)
 	}
 	return nil

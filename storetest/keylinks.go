@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -173,5 +174,182 @@ func testAuditKeyLinkFields(t *testing.T, s modelgate.Store) {
 	}
 	if diff := cmp.Diff([]modelgate.AuditEntry{e}, got); diff != "" {
 		t.Errorf("ListAudit (-want +got):\n%s", diff)
+	}
+}
+
+// linkExists reports whether the store still holds the link id.
+func linkExists(t *testing.T, s modelgate.Store, id string) bool {
+	t.Helper()
+	_, _, err := s.KeyLinkByID(t.Context(), id)
+	if err != nil && modelgate.ErrorCode(err) != modelgate.ENotFound {
+		t.Fatalf("KeyLinkByID(%s): %v", id, err)
+	}
+	return err == nil
+}
+
+// testKeyLinkSweep: a create deletes, oldest first and at most a batch,
+// the links that expired more than KeyLinkRetention before it; links that
+// expired or were used more recently stay, so the page can still say so.
+func testKeyLinkSweep(t *testing.T, s modelgate.Store) {
+	ctx := t.Context()
+	hash := []byte{1}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	cutoff := now.Add(-modelgate.KeyLinkRetention)
+	link := func(id string, created, expires time.Time) {
+		t.Helper()
+		l := newKeyLink("acme", id, expires)
+		l.CreatedAt = created
+		if err := s.CreateKeyLink(ctx, l, hash); err != nil {
+			t.Fatalf("CreateKeyLink(%s): %v", id, err)
+		}
+	}
+	// Made before the long-dead links below, so their own sweeps find none.
+	link("at-cutoff", cutoff.Add(-15*time.Minute), cutoff) // expired exactly a retention ago: kept
+	link("expired", now.Add(-75*time.Minute), now.Add(-time.Hour))
+	link("used", now.Add(-2*time.Hour), now.Add(-105*time.Minute))
+	if spent, err := s.SpendKeyLink(ctx, "used", "ANTHROPIC_API_KEY", now.Add(-110*time.Minute)); err != nil || !spent {
+		t.Fatalf("SpendKeyLink(used) = %v, %v", spent, err)
+	}
+	link("live", now.Add(-time.Minute), now.Add(14*time.Minute))
+	// Long dead: expired before the cutoff, oldest first. One of them was
+	// used: a used link is swept by its expiry like any other.
+	const nDead = modelgate.KeyLinkSweepBatch + 3
+	dead := make([]string, nDead)
+	for i := range dead {
+		dead[i] = fmt.Sprintf("dead-%02d", i)
+		expires := cutoff.Add(-time.Duration(nDead-i) * time.Minute)
+		link(dead[i], expires.Add(-15*time.Minute), expires)
+	}
+	if spent, err := s.SpendKeyLink(ctx, dead[nDead-1], "ANTHROPIC_API_KEY", cutoff.Add(-30*time.Minute)); err != nil || !spent {
+		t.Fatalf("SpendKeyLink(%s) = %v, %v", dead[nDead-1], spent, err)
+	}
+	kept := []string{"at-cutoff", "expired", "used", "live"}
+	for _, id := range append(dead, kept...) {
+		if !linkExists(t, s, id) {
+			t.Fatalf("%s was deleted by creates made before the retention had passed", id)
+		}
+	}
+
+	// A create whose id is taken deletes nothing either.
+	writesNothing(t, s, func() {
+		l := newKeyLink("acme", "live", now.Add(15*time.Minute))
+		l.CreatedAt = now
+		wantCode(t, s.CreateKeyLink(ctx, l, hash), modelgate.ENameConflict)
+	})
+
+	// The first create now deletes the oldest batch, the second the rest.
+	link("new-1", now, now.Add(15*time.Minute))
+	for i, id := range dead {
+		if gone := !linkExists(t, s, id); gone != (i < modelgate.KeyLinkSweepBatch) {
+			t.Errorf("after one create: %s deleted = %v, want %v (the %d oldest)", id, gone, !gone, modelgate.KeyLinkSweepBatch)
+		}
+	}
+	link("new-2", now, now.Add(15*time.Minute))
+	for _, id := range dead {
+		if linkExists(t, s, id) {
+			t.Errorf("after two creates: %s, expired before the retention, is still stored", id)
+		}
+	}
+	for _, id := range append(kept, "new-1", "new-2") {
+		if !linkExists(t, s, id) {
+			t.Errorf("%s was deleted within the retention", id)
+		}
+	}
+
+	// What the page reads of a recently expired or used link is intact.
+	if l, _, err := s.KeyLinkByID(ctx, "expired"); err != nil || l.UsedAt != nil || !l.ExpiresAt.Equal(now.Add(-time.Hour)) {
+		t.Errorf("expired link = %+v, %v; want it unused, expired an hour ago", l, err)
+	}
+	if l, _, err := s.KeyLinkByID(ctx, "used"); err != nil || l.UsedAt == nil || l.UsedName != "ANTHROPIC_API_KEY" {
+		t.Errorf("used link = %+v, %v; want it used with its name", l, err)
+	}
+	if spent, err := s.SpendKeyLink(ctx, "live", "ANTHROPIC_API_KEY", now); err != nil || !spent {
+		t.Errorf("SpendKeyLink(live) after the sweeps = %v, %v; want true", spent, err)
+	}
+}
+
+// testKeyLinkConcurrentSweep: creates that sweep, running at once with
+// each other and with spends, delete every long-dead link and nothing
+// else; every live link stays and is spent exactly once.
+func testKeyLinkConcurrentSweep(t *testing.T, s modelgate.Store) {
+	ctx := t.Context()
+	hash := []byte{1}
+	now := time.Now().UTC()
+	longAgo := now.Add(-modelgate.KeyLinkRetention - time.Hour)
+	const (
+		workers = 8
+		each    = 4 // links each worker creates
+		nDead   = 2 * modelgate.KeyLinkSweepBatch
+		nLive   = workers
+	)
+	create := func(id string, created, expires time.Time) error {
+		l := newKeyLink(fmt.Sprintf("org-%d", len(id)%3), id, expires)
+		l.CreatedAt = created
+		return s.CreateKeyLink(ctx, l, hash)
+	}
+	for i := range nDead {
+		if err := create(fmt.Sprintf("dead-%d", i), longAgo.Add(-time.Hour), longAgo.Add(-time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range nLive {
+		if err := create(fmt.Sprintf("live-%d", i), now, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	spent := make([]bool, nLive)
+	for w := range workers {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			for i := range each {
+				if err := create(fmt.Sprintf("new-%d-%d", w, i), now, now.Add(time.Hour)); err != nil {
+					t.Errorf("CreateKeyLink: %v", err)
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			ok, err := s.SpendKeyLink(ctx, fmt.Sprintf("live-%d", w), "ANTHROPIC_API_KEY", now.Add(time.Minute))
+			if err != nil {
+				t.Errorf("SpendKeyLink: %v", err)
+			}
+			spent[w] = ok
+		}()
+	}
+	close(start)
+	wg.Wait()
+
+	for i := range nDead {
+		if id := fmt.Sprintf("dead-%d", i); linkExists(t, s, id) {
+			t.Errorf("%s, long dead, survived %d sweeping creates", id, workers*each)
+		}
+	}
+	for i := range nLive {
+		l, _, err := s.KeyLinkByID(ctx, fmt.Sprintf("live-%d", i))
+		if err != nil || !spent[i] || l.UsedAt == nil {
+			t.Errorf("live-%d: %+v, %v, spent %v; want it kept and spent", i, l, err, spent[i])
+		}
+	}
+	for w := range workers {
+		for i := range each {
+			if id := fmt.Sprintf("new-%d-%d", w, i); !linkExists(t, s, id) {
+				t.Errorf("%s, created live, is gone", id)
+			}
+		}
+	}
+	if c, ok := s.(Counter); ok {
+		counts, err := c.Counts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(nLive + workers*each); counts["key_links"] != want {
+			t.Errorf("key_links holds %d rows, want the %d live ones", counts["key_links"], want)
+		}
 	}
 }

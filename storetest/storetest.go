@@ -93,6 +93,8 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"CredentialChecks_AppendAndListBySinceAndOrg", testCredentialChecks},
 		{"KeyLinks_CreateLookupSpendOnceRelease", testKeyLinks},
 		{"KeyLinks_ConcurrentSpendsSpendOnce", testKeyLinkConcurrentSpend},
+		{"KeyLinks_CreateDeletesABatchOfLinksDeadLongerThanTheRetention", testKeyLinkSweep},
+		{"KeyLinks_ConcurrentCreatesSweepTheDeadAndKeepEveryLiveLink", testKeyLinkConcurrentSweep},
 		{"Audit_KeyLinkEventsRoundTrip", testAuditKeyLinkFields},
 	}
 	for _, tt := range tests {
