@@ -32,22 +32,7 @@ import (
 // shared machine lands in all three alike; the metrics are the mean of
 // each (off-ns, on-ns, insert-ns) and extra/insert = (on − off) / insert.
 func BenchmarkRefusal(b *testing.B) {
-	for _, st := range []struct {
-		name string
-		open func(b *testing.B) modelgate.Store
-	}{
-		{"sqlite", func(b *testing.B) modelgate.Store {
-			db, err := sqlite.Open(b.Context(), b.TempDir()+"/m.db", sqlite.Options{Log: zerolog.Nop()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			return db
-		}},
-		{"postgres", func(b *testing.B) modelgate.Store {
-			return pgtest.Open(b, postgres.Options{MaxConns: 2, Log: zerolog.Nop()})
-		}},
-	} {
+	for _, st := range benchStores {
 		b.Run(st.name, func(b *testing.B) {
 			store := st.open(b)
 			off, on := refusalHandler(b, store, false), refusalHandler(b, store, true)
@@ -83,6 +68,68 @@ func BenchmarkRefusal(b *testing.B) {
 			b.ReportMetric(per(tOn), "on-ns")
 			b.ReportMetric(per(tIns), "insert-ns")
 			b.ReportMetric((per(tOn)-per(tOff))/per(tIns), "extra/insert")
+		})
+	}
+}
+
+// benchStores are the stores the benchmarks run on, each new and empty.
+var benchStores = []struct {
+	name string
+	open func(b *testing.B) modelgate.Store
+}{
+	{"sqlite", func(b *testing.B) modelgate.Store {
+		db, err := sqlite.Open(b.Context(), b.TempDir()+"/m.db", sqlite.Options{Log: zerolog.Nop()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		return db
+	}},
+	{"postgres", func(b *testing.B) modelgate.Store {
+		return pgtest.Open(b, postgres.Options{MaxConns: 2, Log: zerolog.Nop()})
+	}},
+}
+
+// BenchmarkKeyLinkSweep measures the most the sweep of old links adds to a
+// link: a CreateKeyLink that deletes a full batch
+// (modelgate.KeyLinkSweepBatch links expired longer than the retention),
+// against one that finds nothing to delete, which is every create once the
+// backlog is gone (BenchmarkRefusal's insert). Every iteration first makes
+// a batch of long-dead links, untimed, then times the two creates in turn.
+// The metrics are the mean of each (full-ns, empty-ns) and
+// full/empty = full-ns / empty-ns.
+func BenchmarkKeyLinkSweep(b *testing.B) {
+	for _, st := range benchStores {
+		b.Run(st.name, func(b *testing.B) {
+			store := st.open(b)
+			ctx := b.Context()
+			now := time.Now().UTC()
+			n := 0
+			create := func(created, expires time.Time) time.Duration {
+				n++
+				l := modelgate.KeyLink{Org: "bench", ID: fmt.Sprintf("l%d", n), Provider: "anthropic-api",
+					Names: []string{"ANTHROPIC_API_KEY"}, CreatedAt: created, ExpiresAt: expires}
+				start := time.Now()
+				if err := store.CreateKeyLink(ctx, l, []byte{1}); err != nil {
+					b.Fatal(err)
+				}
+				return time.Since(start)
+			}
+			longAgo := now.Add(-2 * modelgate.KeyLinkRetention)
+			var tFull, tEmpty time.Duration
+			iters := 0
+			for b.Loop() {
+				iters++
+				for range modelgate.KeyLinkSweepBatch {
+					create(longAgo, longAgo.Add(keyentry.DefaultTTL))
+				}
+				tFull += create(now, now.Add(keyentry.DefaultTTL))
+				tEmpty += create(now, now.Add(keyentry.DefaultTTL))
+			}
+			per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(iters) }
+			b.ReportMetric(per(tFull), "full-ns")
+			b.ReportMetric(per(tEmpty), "empty-ns")
+			b.ReportMetric(per(tFull)/per(tEmpty), "full/empty")
 		})
 	}
 }

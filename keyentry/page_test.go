@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -248,6 +249,58 @@ func TestRefusal_WritesOnlyItsAuditRowAndItsLink(t *testing.T) {
 					t.Errorf("%s: %d rows after the refusal, %d before; want %d", table, n, before[table], want)
 				}
 			}
+		})
+	}
+}
+
+// TestPage_OldLinksSayExpiredForTheRetentionThenAreDeleted: an expired or
+// used link keeps its page ("expired", "already used") for
+// modelgate.KeyLinkRetention after it expired; the next link made after
+// that deletes it, and its page says the link is not valid.
+func TestPage_OldLinksSayExpiredForTheRetentionThenAreDeleted(t *testing.T) {
+	t.Parallel()
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			r := newReplica(t, sk.open(t), mcpserver.TransportHTTP)
+			expired := linkFor(t, r, "acme")
+			used := linkFor(t, r, "acme")
+			_, _, tok := page(t, used)
+			if status, _ := submit(t, used, tok, "ANTHROPIC_API_KEY", canary, nil); status != http.StatusOK {
+				t.Fatalf("submit: HTTP %d", status)
+			}
+			want := func(when string, status int, text string) {
+				t.Helper()
+				for name, link := range map[string]string{"expired link": expired, "used link": used} {
+					got, body, _ := page(t, link)
+					want := text
+					if want == "" {
+						want = map[string]string{"expired link": "has expired", "used link": "already used"}[name]
+					}
+					if got != status || !strings.Contains(body, want) {
+						t.Errorf("%s, %s: HTTP %d, want %d saying %q", name, when, got, status, want)
+					}
+				}
+			}
+			// Another org's refusal makes the links that sweep.
+			offer := func() {
+				t.Helper()
+				e := (&modelgate.Error{Code: modelgate.EMissingCredential}).WithDetail("auth_env", []string{"ANTHROPIC_API_KEY"})
+				if r.ke.Offer(t.Context(), modelgate.Caller{Org: "beta"}, e) == nil {
+					t.Fatal("no link made")
+				}
+			}
+
+			// The real time between making the links and the checks below
+			// may be up to a minute: the clock moves in steps of minutes.
+			r.clock.advance(keyentry.DefaultTTL + time.Minute)
+			want("just after expiry", http.StatusGone, "")
+			r.clock.advance(modelgate.KeyLinkRetention - 2*time.Minute)
+			offer()
+			want("a minute before the retention ends, after a new link", http.StatusGone, "")
+			r.clock.advance(2 * time.Minute)
+			offer()
+			want("after the retention, after a new link", http.StatusNotFound, "not valid")
 		})
 	}
 }
