@@ -398,10 +398,13 @@ type KeyLinkStore interface {
 	// of any org that expired more than KeyLinkRetention before
 	// l.CreatedAt, so the table holds about a retention window of links
 	// however long the server runs, with no background job, on whichever
-	// replica refuses. It returns EInvalidArgument for a link without org,
-	// id, names or hash, and ENameConflict if the id is taken (then
-	// nothing is deleted either).
-	CreateKeyLink(ctx context.Context, l KeyLink, hash []byte) error
+	// replica refuses. When max is positive and the org already holds max
+	// unused links that expire after l.CreatedAt, it stores nothing and
+	// returns EWorkspaceLimit; concurrent calls never take an org past
+	// max. It returns EInvalidArgument for a link without org, id, names
+	// or hash, and ENameConflict if the id is taken. On an error nothing
+	// is deleted either.
+	CreateKeyLink(ctx context.Context, l KeyLink, hash []byte, max int) error
 	// KeyLinkByID returns the link and its stored hash; ENotFound if none
 	// (never made, or deleted after KeyLinkRetention).
 	KeyLinkByID(ctx context.Context, id string) (*KeyLink, []byte, error)

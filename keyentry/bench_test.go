@@ -2,6 +2,7 @@ package keyentry_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,12 @@ import (
 // entry off and on, and one bare link insert, one caller. The claim is that
 // a link costs the refusal no more than one insert: (on − off) ≈ link.
 //
+// The insert is CreateKeyLink as Offer calls it: with the cap of live links
+// per org counted, and with the sweep of long-dead links. The key entry
+// clock moves one TTL per iteration, so the org never reaches the cap and,
+// after a day of such time, each create deletes about as many dead links
+// as it adds, as on a long-running server.
+//
 // The three are timed in turn within every iteration, so the drift of a
 // shared machine lands in all three alike; the metrics are the mean of
 // each (off-ns, on-ns, insert-ns) and extra/insert = (on − off) / insert.
@@ -35,30 +42,36 @@ func BenchmarkRefusal(b *testing.B) {
 	for _, st := range benchStores {
 		b.Run(st.name, func(b *testing.B) {
 			store := st.open(b)
-			off, on := refusalHandler(b, store, false), refusalHandler(b, store, true)
+			now := time.Now()
+			clock := func() time.Time { return now }
+			off, on := refusalHandler(b, store, false, clock), refusalHandler(b, store, true, clock)
 			ctx := mcpserver.WithOrg(b.Context(), "bench")
 			req := mcp.CallToolRequest{}
 			req.Params.Name = "provision_workspace"
 			req.Params.Arguments = map[string]any{"name": "w", "runtime": "claude-code", "model": "claude-sonnet-4-6"}
-			refuse := func(h server.ToolHandlerFunc) time.Duration {
+			refuse := func(h server.ToolHandlerFunc, link bool) time.Duration {
 				start := time.Now()
 				res, err := h(ctx, req)
 				if err != nil || !res.IsError {
 					b.Fatal(err, res)
 				}
-				return time.Since(start)
+				d := time.Since(start)
+				if text := res.Content[0].(mcp.TextContent).Text; strings.Contains(text, "add_key_url") != link {
+					b.Fatalf("refusal with key entry %v: %s", link, text)
+				}
+				return d
 			}
-			exp := time.Now().Add(time.Hour)
 			var tOff, tOn, tIns time.Duration
 			n := 0
 			for b.Loop() {
 				n++
-				tOff += refuse(off)
-				tOn += refuse(on)
+				now = now.Add(keyentry.DefaultTTL + time.Second)
+				tOff += refuse(off, false)
+				tOn += refuse(on, true)
 				l := modelgate.KeyLink{Org: "bench", ID: fmt.Sprintf("bare%d", n), Provider: "anthropic-api",
-					Names: []string{"ANTHROPIC_API_KEY"}, ExpiresAt: exp}
+					Names: []string{"ANTHROPIC_API_KEY"}, CreatedAt: now, ExpiresAt: now.Add(keyentry.DefaultTTL)}
 				start := time.Now()
-				if err := store.CreateKeyLink(ctx, l, []byte{1}); err != nil {
+				if err := store.CreateKeyLink(ctx, l, []byte{1}, keyentry.DefaultMaxLiveLinks); err != nil {
 					b.Fatal(err)
 				}
 				tIns += time.Since(start)
@@ -110,7 +123,7 @@ func BenchmarkKeyLinkSweep(b *testing.B) {
 				l := modelgate.KeyLink{Org: "bench", ID: fmt.Sprintf("l%d", n), Provider: "anthropic-api",
 					Names: []string{"ANTHROPIC_API_KEY"}, CreatedAt: created, ExpiresAt: expires}
 				start := time.Now()
-				if err := store.CreateKeyLink(ctx, l, []byte{1}); err != nil {
+				if err := store.CreateKeyLink(ctx, l, []byte{1}, 0); err != nil {
 					b.Fatal(err)
 				}
 				return time.Since(start)
@@ -134,7 +147,7 @@ func BenchmarkKeyLinkSweep(b *testing.B) {
 	}
 }
 
-func refusalHandler(b *testing.B, store modelgate.Store, keyEntry bool) server.ToolHandlerFunc {
+func refusalHandler(b *testing.B, store modelgate.Store, keyEntry bool, now func() time.Time) server.ToolHandlerFunc {
 	log := zerolog.Nop()
 	keys, err := secrets.NewKeyring(testKey)
 	if err != nil {
@@ -143,7 +156,7 @@ func refusalHandler(b *testing.B, store modelgate.Store, keyEntry bool) server.T
 	svc := provision.New(store, gate.New(registry.Default(), log), keys, log)
 	deps := tools.Deps{Service: svc, Log: log}
 	if keyEntry {
-		ke := keyentry.New(keyentry.Options{Store: store, Service: svc, BaseURL: "https://modelgate.example.com", Log: log})
+		ke := keyentry.New(keyentry.Options{Store: store, Service: svc, BaseURL: "https://modelgate.example.com", Log: log, Now: now})
 		ke.Attach(svc)
 		deps.KeyEntry = ke
 	}

@@ -47,6 +47,15 @@ import (
 // DefaultTTL is how long a link stays usable unless configured.
 const DefaultTTL = 15 * time.Minute
 
+// DefaultMaxLiveLinks is how many unused, unexpired links one org may hold
+// unless configured. A person needs one link per provider to store a key,
+// and every link stays usable for the TTL, so twenty leaves room for a
+// team's refusals on several providers at once, while an agent that keeps
+// retrying a refused call stops adding a link (a row, and a usable secret)
+// per retry: past the cap its refusals carry no link and the links it
+// already has still work.
+const DefaultMaxLiveLinks = 20
+
 // PathPrefix is where the page is served, under the public base URL.
 const PathPrefix = "/keys/"
 
@@ -71,6 +80,9 @@ type Options struct {
 	Service *provision.Service
 	// TTL is how long a link is usable; 0 means DefaultTTL.
 	TTL time.Duration
+	// MaxLiveLinks is how many unused, unexpired links one org may hold;
+	// a refusal past it carries no link. 0 means DefaultMaxLiveLinks.
+	MaxLiveLinks int
 	// BaseURL is the public base URL the page is reached at (for example
 	// https://modelgate.example.com); links are BaseURL + PathPrefix +
 	// token. Empty means: open a loopback listener (127.0.0.1, random port)
@@ -112,6 +124,9 @@ func New(o Options) *Service {
 	if o.TTL <= 0 {
 		o.TTL = DefaultTTL
 	}
+	if o.MaxLiveLinks <= 0 {
+		o.MaxLiveLinks = DefaultMaxLiveLinks
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -134,8 +149,11 @@ type Link struct {
 // Offer makes a link for a MISSING_BYOK_CREDENTIAL refusal e of caller and
 // adds add_key_url and add_key_expires_at to e. It makes none for a
 // read-only caller or another error, and returns nil then. A link that
-// cannot be made is logged and leaves the refusal as it was (the agent can
-// still use set_org_secret). It costs one insert.
+// cannot be made (the org already holds MaxLiveLinks unused links, or the
+// store failed) is logged and leaves the refusal as it was (the agent can
+// still use a link it got before, or set_org_secret). It costs one
+// insert, which also deletes a few long-expired links
+// (modelgate.KeyLinkStore.CreateKeyLink).
 func (s *Service) Offer(ctx context.Context, caller modelgate.Caller, e *modelgate.Error) *Link {
 	if s == nil || e == nil || e.Code != modelgate.EMissingCredential || caller.ReadOnly || caller.Org == "" {
 		return nil
@@ -146,6 +164,11 @@ func (s *Service) Offer(ctx context.Context, caller modelgate.Caller, e *modelga
 	}
 	str := func(k string) string { v, _ := e.Details[k].(string); return v }
 	l, err := s.create(ctx, caller, str("provider"), names, str("runtime"), str("model"))
+	if modelgate.ErrorCode(err) == modelgate.EWorkspaceLimit {
+		s.o.Log.Warn().Str("org", caller.Org).Str("token_prefix", caller.TokenPrefix).Int("max_live_links", s.o.MaxLiveLinks).
+			Msg("key link not made: the org already holds the most unused links allowed")
+		return nil
+	}
 	if err != nil {
 		s.o.Log.Error().Err(err).Str("org", caller.Org).Msg("key link not made")
 		return nil
@@ -173,7 +196,7 @@ func (s *Service) create(ctx context.Context, caller modelgate.Caller, provider 
 		ID: id, Org: caller.Org, Provider: provider, Names: names, Runtime: runtime, Model: model,
 		TokenPrefix: caller.TokenPrefix, CreatedAt: now, ExpiresAt: now.Add(s.o.TTL),
 	}
-	if err := s.o.Store.CreateKeyLink(ctx, l, hashSecret(secret)); err != nil {
+	if err := s.o.Store.CreateKeyLink(ctx, l, hashSecret(secret), s.o.MaxLiveLinks); err != nil {
 		return nil, err
 	}
 	return &Link{ID: id, URL: base + PathPrefix + scheme + id + "_" + secret, ExpiresAt: l.ExpiresAt.Truncate(time.Second)}, nil

@@ -11,11 +11,17 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/rs/zerolog"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/internal/browsertest"
+	"github.com/modelgate/modelgate/internal/testlog"
 	"github.com/modelgate/modelgate/keyentry"
 	"github.com/modelgate/modelgate/mcpserver"
+	"github.com/modelgate/modelgate/provision"
+	"github.com/modelgate/modelgate/registry"
+	"github.com/modelgate/modelgate/secrets"
 )
 
 // linkFor returns a fresh link of org on r (a refused provision call).
@@ -301,6 +307,52 @@ func TestPage_OldLinksSayExpiredForTheRetentionThenAreDeleted(t *testing.T) {
 			r.clock.advance(2 * time.Minute)
 			offer()
 			want("after the retention, after a new link", http.StatusNotFound, "not valid")
+		})
+	}
+}
+
+// TestOffer_PastTheOrgsLimitOfUnusedLinksTheRefusalCarriesNoLink: an org
+// holds at most DefaultMaxLiveLinks unused links; a refusal past that
+// carries no link (and is logged), another org still gets one, and once
+// the links expire the org gets links again.
+func TestOffer_PastTheOrgsLimitOfUnusedLinksTheRefusalCarriesNoLink(t *testing.T) {
+	t.Parallel()
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			store := sk.open(t)
+			logs := &testlog.Buffer{}
+			log := zerolog.New(logs)
+			keys, err := secrets.NewKeyring(testKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk := &clock{}
+			svc := provision.New(store, gate.New(registry.Default(), log), keys, log)
+			ke := keyentry.New(keyentry.Options{Store: store, Service: svc, BaseURL: "https://modelgate.example.com", Log: log, Now: clk.now})
+			offer := func(org string) *modelgate.Error {
+				e := (&modelgate.Error{Code: modelgate.EMissingCredential}).WithDetail("auth_env", []string{"ANTHROPIC_API_KEY"})
+				ke.Offer(t.Context(), modelgate.Caller{Org: org}, e)
+				return e
+			}
+			for i := range keyentry.DefaultMaxLiveLinks {
+				if e := offer("acme"); e.Details["add_key_url"] == nil {
+					t.Fatalf("refusal %d got no link, want one up to the limit of %d", i+1, keyentry.DefaultMaxLiveLinks)
+				}
+			}
+			if e := offer("acme"); e.Details["add_key_url"] != nil || e.Details["add_key_expires_at"] != nil {
+				t.Errorf("refusal past the limit got a link: %v", e.Details)
+			}
+			if !strings.Contains(logs.String(), "the org already holds the most unused links allowed") {
+				t.Errorf("the refusal without a link was not logged:\n%s", logs)
+			}
+			if e := offer("beta"); e.Details["add_key_url"] == nil {
+				t.Error("another org got no link")
+			}
+			clk.advance(keyentry.DefaultTTL + time.Second)
+			if e := offer("acme"); e.Details["add_key_url"] == nil {
+				t.Error("no link once the org's links expired")
+			}
 		})
 	}
 }

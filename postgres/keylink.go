@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/internal/storecore"
@@ -27,29 +28,67 @@ const (
 // the round trip and the commit the insert pays anyway. Concurrent creates
 // skip the dead rows another create has locked (SKIP LOCKED) instead of
 // waiting for it, and never touch a live row: a spend needs expires_at in
-// the future, a sweep a day in the past. It returns EInvalidArgument for
-// an incomplete link, ENameConflict if the id is taken (and deletes
-// nothing then), and a wrapped error if the database fails.
-func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byte) error {
+// the future, a sweep a day in the past.
+//
+// When max is positive the statement also counts the org's unused,
+// unexpired links (index key_links_unused, at most max entries read) and
+// inserts only below max; the count and the insert run under an exclusive
+// advisory lock of the org's links, in one batch (one implicit
+// transaction), so concurrent creates on any replica never take the org
+// past max. It returns EInvalidArgument for an incomplete link,
+// EWorkspaceLimit when the org holds max such links, ENameConflict if the
+// id is taken, and a wrapped error if the database fails; on an error it
+// deletes nothing.
+func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byte, max int) error {
 	l, err := storecore.NewKeyLink(l, hash)
 	if err != nil {
 		return err
 	}
-	_, err = db.pool.Exec(ctx, `WITH swept AS (
-			DELETE FROM key_links WHERE id IN (SELECT id FROM key_links WHERE expires_at < $11
-				ORDER BY expires_at LIMIT $12 FOR UPDATE SKIP LOCKED))
-		INSERT INTO key_links (org, id, hash, provider, names, runtime, model,
-			token_prefix, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		l.Org, l.ID, hash, l.Provider, storecore.JoinNames(l.Names), l.Runtime, l.Model, l.TokenPrefix,
-		l.CreatedAt, l.ExpiresAt, l.CreatedAt.Add(-modelgate.KeyLinkRetention), modelgate.KeyLinkSweepBatch)
+	if max < 0 {
+		max = 0 // no limit, as 0; LIMIT refuses a negative count
+	}
+	b := &pgx.Batch{}
+	if max > 0 {
+		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "modelgate.key_links:"+db.schema+":"+l.Org)
+	}
+	b.Queue(createKeyLinkSQL, l.Org, l.ID, hash, l.Provider, storecore.JoinNames(l.Names), l.Runtime, l.Model,
+		l.TokenPrefix, l.CreatedAt, l.ExpiresAt, l.CreatedAt.Add(-modelgate.KeyLinkRetention), modelgate.KeyLinkSweepBatch, max)
+	br := db.pool.SendBatch(ctx, b)
+	if max > 0 {
+		_, err = br.Exec()
+	}
+	var tag pgconn.CommandTag
+	if err == nil {
+		tag, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	switch {
 	case violated(err, constraintKeyLinkID), violated(err, constraintKeyLinkPK):
 		return storecore.KeyLinkIDTaken()
 	case err != nil:
 		return fmt.Errorf("create key link: %w", err)
+	case tag.RowsAffected() == 0:
+		return storecore.KeyLinkLimit(max)
 	}
 	return nil
 }
+
+// createKeyLinkSQL inserts the link $1..$10 unless $13 is positive and
+// org $1 already holds $13 unused links expiring after $9 (created_at),
+// and then also deletes at most $12 links of any org that expired before
+// $11. Every part sees the same snapshot, taken after the advisory lock.
+const createKeyLinkSQL = `WITH allowed AS (
+	SELECT WHERE $13::integer <= 0 OR (SELECT count(*) FROM (SELECT FROM key_links
+		WHERE org = $1 AND used_at IS NULL AND expires_at > $9 LIMIT $13) live) < $13::integer
+), swept AS (
+	DELETE FROM key_links WHERE EXISTS (SELECT FROM allowed) AND id IN (SELECT id FROM key_links
+		WHERE expires_at < $11 ORDER BY expires_at LIMIT $12 FOR UPDATE SKIP LOCKED)
+)
+INSERT INTO key_links (org, id, hash, provider, names, runtime, model, token_prefix, created_at, expires_at)
+SELECT $1::text, $2::text, $3::bytea, $4::text, $5::text, $6::text, $7::text, $8::text,
+	$9::timestamptz, $10::timestamptz FROM allowed`
 
 // KeyLinkByID returns the link and its stored hash. It returns ENotFound if
 // there is none and a wrapped error if the database fails.

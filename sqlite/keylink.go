@@ -19,10 +19,13 @@ import (
 // background goroutine and no coordination between processes on the file:
 // the table only grows when links are made, and each one made deletes up
 // to a batch of the dead; the write transaction serialises the sweeps.
-// It returns EInvalidArgument for an incomplete link, ENameConflict if the
-// id is taken (and deletes nothing then), and a wrapped error if the
-// database fails.
-func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byte) error {
+// When max is positive it first counts the org's unused, unexpired links
+// (index key_links_unused, at most max entries read) in the same
+// transaction, which the one writer makes race-free. It returns
+// EInvalidArgument for an incomplete link, EWorkspaceLimit when the org
+// holds max such links, ENameConflict if the id is taken, and a wrapped
+// error if the database fails; on an error it deletes nothing.
+func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byte, max int) error {
 	l, err := storecore.NewKeyLink(l, hash)
 	if err != nil {
 		return err
@@ -32,6 +35,16 @@ func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byt
 		return fmt.Errorf("create key link: %w", err)
 	}
 	defer tx.Rollback()
+	if max > 0 {
+		var live int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM key_links
+				WHERE org = ? AND used_at IS NULL AND expires_at > ? LIMIT ?)`, l.Org, ts(l.CreatedAt), max).Scan(&live); err != nil {
+			return fmt.Errorf("create key link: count live links: %w", err)
+		}
+		if live >= max {
+			return storecore.KeyLinkLimit(max)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM key_links WHERE id IN (SELECT id FROM key_links
 			WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
 		ts(l.CreatedAt.Add(-modelgate.KeyLinkRetention)), modelgate.KeyLinkSweepBatch); err != nil {

@@ -33,7 +33,7 @@ func testKeyLinks(t *testing.T, s modelgate.Store) {
 		}
 	}
 	l := newKeyLink("acme", "kl1", expires)
-	if err := s.CreateKeyLink(ctx, l, hash); err != nil {
+	if err := s.CreateKeyLink(ctx, l, hash, 0); err != nil {
 		t.Fatalf("CreateKeyLink: %v", err)
 	}
 	if counts {
@@ -65,7 +65,7 @@ func testKeyLinks(t *testing.T, s modelgate.Store) {
 	// Ids are unique across orgs; incomplete links are refused.
 	for _, org := range []string{"acme", "beta"} {
 		writesNothing(t, s, func() {
-			wantCode(t, s.CreateKeyLink(ctx, newKeyLink(org, "kl1", expires), hash), modelgate.ENameConflict)
+			wantCode(t, s.CreateKeyLink(ctx, newKeyLink(org, "kl1", expires), hash, 0), modelgate.ENameConflict)
 		})
 	}
 	noNames := newKeyLink("acme", "kl2", expires)
@@ -81,7 +81,7 @@ func testKeyLinks(t *testing.T, s modelgate.Store) {
 		{newKeyLink("acme", "kl2", expires), nil},
 	} {
 		writesNothing(t, s, func() {
-			wantCode(t, s.CreateKeyLink(ctx, bad.l, bad.hash), modelgate.EInvalidArgument)
+			wantCode(t, s.CreateKeyLink(ctx, bad.l, bad.hash, 0), modelgate.EInvalidArgument)
 		})
 	}
 
@@ -113,7 +113,7 @@ func testKeyLinks(t *testing.T, s modelgate.Store) {
 	}
 
 	// An expired or unknown link is not spent.
-	if err := s.CreateKeyLink(ctx, newKeyLink("acme", "kl-old", time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC)), hash); err != nil {
+	if err := s.CreateKeyLink(ctx, newKeyLink("acme", "kl-old", time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC)), hash, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"kl-old", "unknown"} {
@@ -129,7 +129,7 @@ func testKeyLinks(t *testing.T, s modelgate.Store) {
 
 func testKeyLinkConcurrentSpend(t *testing.T, s modelgate.Store) {
 	ctx := t.Context()
-	if err := s.CreateKeyLink(ctx, newKeyLink("acme", "race", time.Now().Add(time.Hour)), []byte{1}); err != nil {
+	if err := s.CreateKeyLink(ctx, newKeyLink("acme", "race", time.Now().Add(time.Hour)), []byte{1}, 0); err != nil {
 		t.Fatal(err)
 	}
 	const n = 8
@@ -199,7 +199,7 @@ func testKeyLinkSweep(t *testing.T, s modelgate.Store) {
 		t.Helper()
 		l := newKeyLink("acme", id, expires)
 		l.CreatedAt = created
-		if err := s.CreateKeyLink(ctx, l, hash); err != nil {
+		if err := s.CreateKeyLink(ctx, l, hash, 0); err != nil {
 			t.Fatalf("CreateKeyLink(%s): %v", id, err)
 		}
 	}
@@ -234,7 +234,7 @@ func testKeyLinkSweep(t *testing.T, s modelgate.Store) {
 	writesNothing(t, s, func() {
 		l := newKeyLink("acme", "live", now.Add(15*time.Minute))
 		l.CreatedAt = now
-		wantCode(t, s.CreateKeyLink(ctx, l, hash), modelgate.ENameConflict)
+		wantCode(t, s.CreateKeyLink(ctx, l, hash, 0), modelgate.ENameConflict)
 	})
 
 	// The first create now deletes the oldest batch, the second the rest.
@@ -285,7 +285,7 @@ func testKeyLinkConcurrentSweep(t *testing.T, s modelgate.Store) {
 	create := func(id string, created, expires time.Time) error {
 		l := newKeyLink(fmt.Sprintf("org-%d", len(id)%3), id, expires)
 		l.CreatedAt = created
-		return s.CreateKeyLink(ctx, l, hash)
+		return s.CreateKeyLink(ctx, l, hash, 0)
 	}
 	for i := range nDead {
 		if err := create(fmt.Sprintf("dead-%d", i), longAgo.Add(-time.Hour), longAgo.Add(-time.Duration(i)*time.Second)); err != nil {
@@ -351,5 +351,92 @@ func testKeyLinkConcurrentSweep(t *testing.T, s modelgate.Store) {
 		if want := int64(nLive + workers*each); counts["key_links"] != want {
 			t.Errorf("key_links holds %d rows, want the %d live ones", counts["key_links"], want)
 		}
+	}
+}
+
+// testKeyLinkLimit: with a positive max, an org holds at most max unused,
+// unexpired links; a create past it is refused and writes nothing (not
+// even its sweep); used and expired links do not count, nor other orgs'.
+func testKeyLinkLimit(t *testing.T, s modelgate.Store) {
+	ctx := t.Context()
+	const max = 3
+	now := time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
+	create := func(org, id string, created, expires time.Time, max int) error {
+		l := newKeyLink(org, id, expires)
+		l.CreatedAt = created
+		return s.CreateKeyLink(ctx, l, []byte{1}, max)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A long-dead link a create would sweep, and one that expires soon.
+	longAgo := now.Add(-2 * modelgate.KeyLinkRetention)
+	must(create("beta", "dead", longAgo.Add(-time.Hour), longAgo, 0))
+	must(create("acme", "soon", now, now.Add(time.Minute), max))
+	for i := range max - 1 {
+		must(create("acme", fmt.Sprintf("l%d", i), now, now.Add(time.Hour), max))
+	}
+	writesNothing(t, s, func() {
+		wantCode(t, create("acme", "over", now, now.Add(time.Hour), max), modelgate.EWorkspaceLimit)
+	})
+	if linkExists(t, s, "over") {
+		t.Fatal("the refused link was stored")
+	}
+	// Another org, and the same org without a limit, are not refused.
+	must(create("beta", "b0", now, now.Add(time.Hour), max))
+	must(create("acme", "unlimited", now, now.Add(time.Hour), 0))
+
+	// Used links do not count; a released link counts again.
+	at := now.Add(time.Second)
+	if spent, err := s.SpendKeyLink(ctx, "l0", "ANTHROPIC_API_KEY", at); err != nil || !spent {
+		t.Fatalf("SpendKeyLink = %v, %v", spent, err)
+	}
+	must(create("acme", "after-spend", now, now.Add(time.Hour), max+1)) // unlimited made max+1 unused
+	must(s.ReleaseKeyLink(ctx, "l0", at))
+	wantCode(t, create("acme", "after-release", now, now.Add(time.Hour), max+2), modelgate.EWorkspaceLimit)
+
+	// A link that expired unused no longer counts.
+	must(create("acme", "after-expiry", now.Add(time.Minute), now.Add(time.Hour), max+2))
+}
+
+// testKeyLinkConcurrentLimit: concurrent creates for one org, from as many
+// callers as the store serves at once, never store more than max links.
+func testKeyLinkConcurrentLimit(t *testing.T, s modelgate.Store) {
+	ctx := t.Context()
+	const (
+		max     = 3
+		callers = 12
+	)
+	now := time.Now().UTC()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	made := 0
+	start := make(chan struct{})
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			l := newKeyLink("acme", fmt.Sprintf("c%d", i), now.Add(time.Hour))
+			l.CreatedAt = now
+			err := s.CreateKeyLink(ctx, l, []byte{1}, max)
+			switch modelgate.ErrorCode(err) {
+			case "":
+				mu.Lock()
+				made++
+				mu.Unlock()
+			case modelgate.EWorkspaceLimit:
+			default:
+				t.Errorf("CreateKeyLink: %v", err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if made != max {
+		t.Fatalf("%d of %d concurrent creates made a link, want exactly max = %d", made, callers, max)
 	}
 }

@@ -95,6 +95,8 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"KeyLinks_ConcurrentSpendsSpendOnce", testKeyLinkConcurrentSpend},
 		{"KeyLinks_CreateDeletesABatchOfLinksDeadLongerThanTheRetention", testKeyLinkSweep},
 		{"KeyLinks_ConcurrentCreatesSweepTheDeadAndKeepEveryLiveLink", testKeyLinkConcurrentSweep},
+		{"KeyLinks_CreateRefusedAtTheOrgsLimitOfUnusedLiveLinks", testKeyLinkLimit},
+		{"KeyLinks_ConcurrentCreatesNeverPassTheLimit", testKeyLinkConcurrentLimit},
 		{"Audit_KeyLinkEventsRoundTrip", testAuditKeyLinkFields},
 	}
 	for _, tt := range tests {

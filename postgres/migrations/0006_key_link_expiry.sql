@@ -1,7 +1,9 @@
--- 0006_key_link_expiry: CreateKeyLink deletes, oldest first, a few links
--- that expired more than modelgate.KeyLinkRetention ago, of any org. This
--- index lets it find them without reading the table: with nothing to
--- delete, it reads one index entry.
+-- 0006_key_link_expiry: two indexes on the expiry of key links, so that
+-- CreateKeyLink does its two new checks without reading the table.
+--
+-- key_links_expires_at: CreateKeyLink deletes, oldest first, a few links
+-- that expired more than modelgate.KeyLinkRetention ago, of any org. With
+-- nothing to delete, it reads one index entry.
 --
 -- Unlike the other indexes it does not lead with org: the sweep crosses
 -- orgs, so that an org that stops making links has its old rows deleted by
@@ -14,3 +16,10 @@
 -- migration has many of.
 
 CREATE INDEX key_links_expires_at ON key_links (expires_at);
+
+-- key_links_unused: CreateKeyLink counts the org's unused links that have
+-- not expired, against the cap of live links per org
+-- (keyentry.Options.MaxLiveLinks). Only unused links are in this index, so
+-- the count reads at most the cap's number of entries, however many links
+-- the org has used or let expire within the retention.
+CREATE INDEX key_links_unused ON key_links (org, expires_at) WHERE used_at IS NULL;
