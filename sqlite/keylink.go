@@ -30,6 +30,12 @@ func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byt
 	if err != nil {
 		return err
 	}
+	var stmts [3]*sql.Stmt
+	for i, p := range []*prepared{&db.keyLinkLiveStmt, &db.keyLinkSweepStmt, &db.keyLinkInsertStmt} {
+		if stmts[i], err = p.get(ctx, db.write); err != nil {
+			return fmt.Errorf("create key link: prepare: %w", err)
+		}
+	}
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("create key link: %w", err)
@@ -37,23 +43,19 @@ func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byt
 	defer tx.Rollback()
 	if max > 0 {
 		var live int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM key_links
-				WHERE org = ? AND used_at IS NULL AND expires_at > ? LIMIT ?)`, l.Org, ts(l.CreatedAt), max).Scan(&live); err != nil {
+		if err := tx.StmtContext(ctx, stmts[0]).QueryRowContext(ctx, l.Org, ts(l.CreatedAt), max).Scan(&live); err != nil {
 			return fmt.Errorf("create key link: count live links: %w", err)
 		}
 		if live >= max {
 			return storecore.KeyLinkLimit(max)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM key_links WHERE id IN (SELECT id FROM key_links
-			WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
+	if _, err := tx.StmtContext(ctx, stmts[1]).ExecContext(ctx,
 		ts(l.CreatedAt.Add(-modelgate.KeyLinkRetention)), modelgate.KeyLinkSweepBatch); err != nil {
 		return fmt.Errorf("create key link: delete old links: %w", err)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO key_links (org, id, hash, provider, names, runtime, model,
-			token_prefix, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		l.Org, l.ID, hash, l.Provider, storecore.JoinNames(l.Names), l.Runtime, l.Model, l.TokenPrefix,
-		ts(l.CreatedAt), ts(l.ExpiresAt))
+	_, err = tx.StmtContext(ctx, stmts[2]).ExecContext(ctx, l.Org, l.ID, hash, l.Provider, storecore.JoinNames(l.Names),
+		l.Runtime, l.Model, l.TokenPrefix, ts(l.CreatedAt), ts(l.ExpiresAt))
 	if uniqueViolation(err, "key_links.id") {
 		return storecore.KeyLinkIDTaken()
 	}
@@ -65,6 +67,19 @@ func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byt
 	}
 	return nil
 }
+
+const (
+	// keyLinkLiveSQL counts the unused links of org ?1 that expire after
+	// ?2, up to ?3 (index key_links_unused).
+	keyLinkLiveSQL = `SELECT count(*) FROM (SELECT 1 FROM key_links
+		WHERE org = ?1 AND used_at IS NULL AND expires_at > ?2 LIMIT ?3)`
+	// keyLinkSweepSQL deletes the ?2 links that expired first, if they
+	// expired before ?1 (index key_links_expires_at).
+	keyLinkSweepSQL = `DELETE FROM key_links WHERE id IN (SELECT id FROM key_links
+		WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)`
+	keyLinkInsertSQL = `INSERT INTO key_links (org, id, hash, provider, names, runtime, model,
+		token_prefix, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
 
 // KeyLinkByID returns the link and its stored hash. It returns ENotFound if
 // there is none and a wrapped error if the database fails.
