@@ -77,8 +77,9 @@ func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byt
 
 // createKeyLinkSQL inserts the link $1..$10 unless $13 is positive and
 // org $1 already holds $13 unused links expiring after $9 (created_at),
-// and then also deletes at most $12 links of any org that expired before
-// $11. Every part sees the same snapshot, taken after the advisory lock.
+// and when it inserts, also deletes at most $12 links of any org that
+// expired before $11. Every part sees the same snapshot, taken after the
+// advisory lock.
 const createKeyLinkSQL = `WITH allowed AS (
 	SELECT WHERE $13::integer <= 0 OR (SELECT count(*) FROM (SELECT FROM key_links
 		WHERE org = $1 AND used_at IS NULL AND expires_at > $9 LIMIT $13) live) < $13::integer
