@@ -398,13 +398,25 @@ type KeyLinkStore interface {
 	// of any org that expired more than KeyLinkRetention before
 	// l.CreatedAt, so the table holds about a retention window of links
 	// however long the server runs, with no background job, on whichever
-	// replica refuses. When max is positive and the org already holds max
-	// unused links that expire after l.CreatedAt, it stores nothing and
-	// returns EWorkspaceLimit; concurrent calls never take an org past
-	// max. It returns EInvalidArgument for a link without org, id, names
-	// or hash, and ENameConflict if the id is taken. On an error nothing
-	// is deleted either.
-	CreateKeyLink(ctx context.Context, l KeyLink, hash []byte, max int) error
+	// replica refuses.
+	//
+	// When max is positive it also keeps the org within max unused links
+	// that expire after l.CreatedAt (its live ones): if the org already
+	// holds max or more, it first retires the oldest of them (those that
+	// expire first), all but the max-1 that expire last, by setting their
+	// expiry to l.CreatedAt, so their page says "expired" and a spend at
+	// l.CreatedAt or later fails; the retention then deletes them like any
+	// other expired link. So a create never fails for the cap (every
+	// refusal carries a working link), and concurrent calls, on any
+	// replica, never leave the org with more than max live unused links. A
+	// spend racing the retirement ends either spent (the retirement skips
+	// a used link) or expired, never both. It returns how many links it
+	// retired.
+	//
+	// It returns EInvalidArgument for a link without org, id, names or
+	// hash, and ENameConflict if the id is taken. On an error nothing is
+	// retired or deleted either.
+	CreateKeyLink(ctx context.Context, l KeyLink, hash []byte, max int) (retired int, err error)
 	// KeyLinkByID returns the link and its stored hash; ENotFound if none
 	// (never made, or deleted after KeyLinkRetention).
 	KeyLinkByID(ctx context.Context, id string) (*KeyLink, []byte, error)
@@ -415,6 +427,8 @@ type KeyLinkStore interface {
 	SpendKeyLink(ctx context.Context, id, name string, at time.Time) (bool, error)
 	// ReleaseKeyLink undoes SpendKeyLink(id, _, at) when storing the key
 	// failed, so the person can try again; it does nothing if the link was
-	// not spent at exactly at.
+	// not spent at exactly at. A released link counts again against
+	// CreateKeyLink's max, so the org may hold one more live unused link
+	// than max until its next create retires the oldest.
 	ReleaseKeyLink(ctx context.Context, id string, at time.Time) error
 }

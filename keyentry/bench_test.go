@@ -29,11 +29,13 @@ import (
 // entry off and on, and one bare link insert, one caller. The claim is that
 // a link costs the refusal no more than one insert: (on − off) ≈ link.
 //
-// The insert is CreateKeyLink as Offer calls it: with the cap of live links
-// per org counted, and with the sweep of long-dead links. The key entry
-// clock moves one TTL per iteration, so the org never reaches the cap and,
-// after a day of such time, each create deletes about as many dead links
-// as it adds, as on a long-running server.
+// The insert is CreateKeyLink as Offer calls it: with the retirement of
+// the org's oldest unused links past the cap of live links, and with the
+// sweep of long-dead links. The key entry clock moves one TTL per
+// iteration, so the org's earlier links have expired and none is retired
+// (the retirement looks and finds nothing, as on most refusals) and, after
+// a day of such time, each create deletes about as many dead links as it
+// adds, as on a long-running server.
 //
 // The three are timed in turn within every iteration, so the drift of a
 // shared machine lands in all three alike; the metrics are the mean of
@@ -71,7 +73,7 @@ func BenchmarkRefusal(b *testing.B) {
 				l := modelgate.KeyLink{Org: "bench", ID: fmt.Sprintf("bare%d", n), Provider: "anthropic-api",
 					Names: []string{"ANTHROPIC_API_KEY"}, CreatedAt: now, ExpiresAt: now.Add(keyentry.DefaultTTL)}
 				start := time.Now()
-				if err := store.CreateKeyLink(ctx, l, []byte{1}, keyentry.DefaultMaxLiveLinks); err != nil {
+				if _, err := store.CreateKeyLink(ctx, l, []byte{1}, keyentry.DefaultMaxLiveLinks); err != nil {
 					b.Fatal(err)
 				}
 				tIns += time.Since(start)
@@ -123,7 +125,7 @@ func BenchmarkKeyLinkSweep(b *testing.B) {
 				l := modelgate.KeyLink{Org: "bench", ID: fmt.Sprintf("l%d", n), Provider: "anthropic-api",
 					Names: []string{"ANTHROPIC_API_KEY"}, CreatedAt: created, ExpiresAt: expires}
 				start := time.Now()
-				if err := store.CreateKeyLink(ctx, l, []byte{1}, 0); err != nil {
+				if _, err := store.CreateKeyLink(ctx, l, []byte{1}, 0); err != nil {
 					b.Fatal(err)
 				}
 				return time.Since(start)

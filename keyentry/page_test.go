@@ -11,17 +11,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/rs/zerolog"
 
 	"github.com/modelgate/modelgate"
-	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/internal/browsertest"
-	"github.com/modelgate/modelgate/internal/testlog"
 	"github.com/modelgate/modelgate/keyentry"
 	"github.com/modelgate/modelgate/mcpserver"
-	"github.com/modelgate/modelgate/provision"
-	"github.com/modelgate/modelgate/registry"
-	"github.com/modelgate/modelgate/secrets"
 )
 
 // linkFor returns a fresh link of org on r (a refused provision call).
@@ -311,47 +305,51 @@ func TestPage_OldLinksSayExpiredForTheRetentionThenAreDeleted(t *testing.T) {
 	}
 }
 
-// TestOffer_PastTheOrgsLimitOfUnusedLinksTheRefusalCarriesNoLink: an org
-// holds at most DefaultMaxLiveLinks unused links; a refusal past that
-// carries no link (and is logged), another org still gets one, and once
-// the links expire the org gets links again.
-func TestOffer_PastTheOrgsLimitOfUnusedLinksTheRefusalCarriesNoLink(t *testing.T) {
+// TestOffer_PastTheOrgsCapTheRefusalCarriesALinkAndTheOldestExpires: an
+// org holds at most DefaultMaxLiveLinks unused links, and a refusal past
+// that still carries a working link (CONTRACT.md §7): the org's oldest
+// unused link expires in its place, its page says so, and a submit with
+// the form it showed before stores nothing. The other links still work.
+func TestOffer_PastTheOrgsCapTheRefusalCarriesALinkAndTheOldestExpires(t *testing.T) {
 	t.Parallel()
 	for _, sk := range stores {
 		t.Run(sk.name, func(t *testing.T) {
 			t.Parallel()
-			store := sk.open(t)
-			logs := &testlog.Buffer{}
-			log := zerolog.New(logs)
-			keys, err := secrets.NewKeyring(testKey)
-			if err != nil {
-				t.Fatal(err)
+			r := newReplica(t, sk.open(t), mcpserver.TransportHTTP)
+			links := make([]string, keyentry.DefaultMaxLiveLinks)
+			for i := range links {
+				links[i] = linkFor(t, r, "acme")
+				r.clock.advance(time.Second) // the first link is the oldest by a second
 			}
-			clk := &clock{}
-			svc := provision.New(store, gate.New(registry.Default(), log), keys, log)
-			ke := keyentry.New(keyentry.Options{Store: store, Service: svc, BaseURL: "https://modelgate.example.com", Log: log, Now: clk.now})
-			offer := func(org string) *modelgate.Error {
-				e := (&modelgate.Error{Code: modelgate.EMissingCredential}).WithDetail("auth_env", []string{"ANTHROPIC_API_KEY"})
-				ke.Offer(t.Context(), modelgate.Caller{Org: org}, e)
-				return e
+			status, _, oldForm := page(t, links[0])
+			if status != http.StatusOK || oldForm == "" {
+				t.Fatalf("the oldest link before the cap: HTTP %d, form token %q; want its form", status, oldForm)
 			}
-			for i := range keyentry.DefaultMaxLiveLinks {
-				if e := offer("acme"); e.Details["add_key_url"] == nil {
-					t.Fatalf("refusal %d got no link, want one up to the limit of %d", i+1, keyentry.DefaultMaxLiveLinks)
+
+			past := linkFor(t, r, "acme") // fails the test if the refusal has no link
+			if status, body, _ := page(t, links[0]); status != http.StatusGone || !strings.Contains(body, "has expired") {
+				t.Errorf("the oldest link past the cap: HTTP %d, want %d saying it has expired", status, http.StatusGone)
+			}
+			if status, _ := submit(t, links[0], oldForm, "ANTHROPIC_API_KEY", canary, nil); status != http.StatusGone {
+				t.Errorf("submit on the retired link: HTTP %d, want %d", status, http.StatusGone)
+			}
+			if v := orgSecret(t, r, "acme", "ANTHROPIC_API_KEY"); v != "" {
+				t.Fatal("a submit on the retired link stored the key")
+			}
+			if !strings.Contains(r.logs.String(), "its oldest unused links expired") {
+				t.Errorf("the retirement was not logged:\n%s", r.logs)
+			}
+			for _, link := range []string{links[1], links[len(links)-1]} {
+				if status, _, _ := page(t, link); status != http.StatusOK {
+					t.Errorf("a later link past the cap: HTTP %d, want its form", status)
 				}
 			}
-			if e := offer("acme"); e.Details["add_key_url"] != nil || e.Details["add_key_expires_at"] != nil {
-				t.Errorf("refusal past the limit got a link: %v", e.Details)
+			_, _, tok := page(t, past)
+			if status, _ := submit(t, past, tok, "ANTHROPIC_API_KEY", canary, nil); status != http.StatusOK {
+				t.Fatalf("submit on the link past the cap: HTTP %d", status)
 			}
-			if !strings.Contains(logs.String(), "the org already holds the most unused links allowed") {
-				t.Errorf("the refusal without a link was not logged:\n%s", logs)
-			}
-			if e := offer("beta"); e.Details["add_key_url"] == nil {
-				t.Error("another org got no link")
-			}
-			clk.advance(keyentry.DefaultTTL + time.Second)
-			if e := offer("acme"); e.Details["add_key_url"] == nil {
-				t.Error("no link once the org's links expired")
+			if v := orgSecret(t, r, "acme", "ANTHROPIC_API_KEY"); v != canary {
+				t.Error("the link past the cap did not store the key")
 			}
 		})
 	}

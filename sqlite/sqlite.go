@@ -90,7 +90,7 @@ type DB struct {
 	orgSecretNamesStmt, orgSecretsStmt, tokenByPrefixStmt prepared
 	// The statements of CreateKeyLink, on the writer: one refusal runs
 	// all three.
-	keyLinkLiveStmt, keyLinkSweepStmt, keyLinkInsertStmt prepared
+	keyLinkRetireStmt, keyLinkSweepStmt, keyLinkInsertStmt prepared
 }
 
 var _ modelgate.Store = (*DB)(nil)
@@ -135,7 +135,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		orgSecretNamesStmt: prepared{query: orgSecretNamesSQL},
 		orgSecretsStmt:     prepared{query: orgSecretsSQL},
 		tokenByPrefixStmt:  prepared{query: tokenByPrefixSQL},
-		keyLinkLiveStmt:    prepared{query: keyLinkLiveSQL},
+		keyLinkRetireStmt:  prepared{query: keyLinkRetireSQL},
 		keyLinkSweepStmt:   prepared{query: keyLinkSweepSQL},
 		keyLinkInsertStmt:  prepared{query: keyLinkInsertSQL}}
 	// Migrate before the readers connect: they need the file in WAL mode. A
@@ -301,7 +301,7 @@ func (db *DB) Close() error {
 	db.orgSecretNamesStmt.close()
 	db.orgSecretsStmt.close()
 	db.tokenByPrefixStmt.close()
-	db.keyLinkLiveStmt.close()
+	db.keyLinkRetireStmt.close()
 	db.keyLinkSweepStmt.close()
 	db.keyLinkInsertStmt.close()
 	if db.read != nil {

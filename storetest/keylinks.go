@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,7 +35,7 @@ func testKeyLinks(t *testing.T, s modelgate.Store) {
 		}
 	}
 	l := newKeyLink("acme", "kl1", expires)
-	if err := s.CreateKeyLink(ctx, l, hash, 0); err != nil {
+	if err := createKeyLink(ctx, s, l, hash, 0); err != nil {
 		t.Fatalf("CreateKeyLink: %v", err)
 	}
 	if counts {
@@ -65,7 +67,7 @@ func testKeyLinks(t *testing.T, s modelgate.Store) {
 	// Ids are unique across orgs; incomplete links are refused.
 	for _, org := range []string{"acme", "beta"} {
 		writesNothing(t, s, func() {
-			wantCode(t, s.CreateKeyLink(ctx, newKeyLink(org, "kl1", expires), hash, 0), modelgate.ENameConflict)
+			wantCode(t, createKeyLink(ctx, s, newKeyLink(org, "kl1", expires), hash, 0), modelgate.ENameConflict)
 		})
 	}
 	noNames := newKeyLink("acme", "kl2", expires)
@@ -81,7 +83,7 @@ func testKeyLinks(t *testing.T, s modelgate.Store) {
 		{newKeyLink("acme", "kl2", expires), nil},
 	} {
 		writesNothing(t, s, func() {
-			wantCode(t, s.CreateKeyLink(ctx, bad.l, bad.hash, 0), modelgate.EInvalidArgument)
+			wantCode(t, createKeyLink(ctx, s, bad.l, bad.hash, 0), modelgate.EInvalidArgument)
 		})
 	}
 
@@ -113,7 +115,7 @@ func testKeyLinks(t *testing.T, s modelgate.Store) {
 	}
 
 	// An expired or unknown link is not spent.
-	if err := s.CreateKeyLink(ctx, newKeyLink("acme", "kl-old", time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC)), hash, 0); err != nil {
+	if err := createKeyLink(ctx, s, newKeyLink("acme", "kl-old", time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC)), hash, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"kl-old", "unknown"} {
@@ -129,7 +131,7 @@ func testKeyLinks(t *testing.T, s modelgate.Store) {
 
 func testKeyLinkConcurrentSpend(t *testing.T, s modelgate.Store) {
 	ctx := t.Context()
-	if err := s.CreateKeyLink(ctx, newKeyLink("acme", "race", time.Now().Add(time.Hour)), []byte{1}, 0); err != nil {
+	if err := createKeyLink(ctx, s, newKeyLink("acme", "race", time.Now().Add(time.Hour)), []byte{1}, 0); err != nil {
 		t.Fatal(err)
 	}
 	const n = 8
@@ -177,6 +179,12 @@ func testAuditKeyLinkFields(t *testing.T, s modelgate.Store) {
 	}
 }
 
+// createKeyLink is CreateKeyLink for callers that need only its error.
+func createKeyLink(ctx context.Context, s modelgate.Store, l modelgate.KeyLink, hash []byte, max int) error {
+	_, err := s.CreateKeyLink(ctx, l, hash, max)
+	return err
+}
+
 // linkExists reports whether the store still holds the link id.
 func linkExists(t *testing.T, s modelgate.Store, id string) bool {
 	t.Helper()
@@ -199,7 +207,7 @@ func testKeyLinkSweep(t *testing.T, s modelgate.Store) {
 		t.Helper()
 		l := newKeyLink("acme", id, expires)
 		l.CreatedAt = created
-		if err := s.CreateKeyLink(ctx, l, hash, 0); err != nil {
+		if err := createKeyLink(ctx, s, l, hash, 0); err != nil {
 			t.Fatalf("CreateKeyLink(%s): %v", id, err)
 		}
 	}
@@ -234,7 +242,7 @@ func testKeyLinkSweep(t *testing.T, s modelgate.Store) {
 	writesNothing(t, s, func() {
 		l := newKeyLink("acme", "live", now.Add(15*time.Minute))
 		l.CreatedAt = now
-		wantCode(t, s.CreateKeyLink(ctx, l, hash, 0), modelgate.ENameConflict)
+		wantCode(t, createKeyLink(ctx, s, l, hash, 0), modelgate.ENameConflict)
 	})
 
 	// The first create now deletes the oldest batch, the second the rest.
@@ -285,7 +293,7 @@ func testKeyLinkConcurrentSweep(t *testing.T, s modelgate.Store) {
 	create := func(id string, created, expires time.Time) error {
 		l := newKeyLink(fmt.Sprintf("org-%d", len(id)%3), id, expires)
 		l.CreatedAt = created
-		return s.CreateKeyLink(ctx, l, hash, 0)
+		return createKeyLink(ctx, s, l, hash, 0)
 	}
 	for i := range nDead {
 		if err := create(fmt.Sprintf("dead-%d", i), longAgo.Add(-time.Hour), longAgo.Add(-time.Duration(i)*time.Second)); err != nil {
@@ -354,89 +362,235 @@ func testKeyLinkConcurrentSweep(t *testing.T, s modelgate.Store) {
 	}
 }
 
-// testKeyLinkLimit: with a positive max, an org holds at most max unused,
-// unexpired links; a create past it is refused and writes nothing (not
-// even its sweep); used and expired links do not count, nor other orgs'.
-func testKeyLinkLimit(t *testing.T, s modelgate.Store) {
+// testKeyLinkRetire: with a positive max, a create at the org's cap of
+// unused live links succeeds and retires the oldest of them: expired at the
+// new link's creation, so it can no longer be spent. Used and expired links
+// neither count nor change, nor do other orgs' links; a create that fails
+// retires nothing.
+func testKeyLinkRetire(t *testing.T, s modelgate.Store) {
 	ctx := t.Context()
 	const max = 3
 	now := time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
-	create := func(org, id string, created, expires time.Time, max int) error {
+	min := func(n int) time.Time { return now.Add(time.Duration(n) * time.Minute) }
+	create := func(org, id string, created, expires time.Time, max, wantRetired int) {
+		t.Helper()
 		l := newKeyLink(org, id, expires)
 		l.CreatedAt = created
-		return s.CreateKeyLink(ctx, l, []byte{1}, max)
-	}
-	must := func(err error) {
-		t.Helper()
+		n, err := s.CreateKeyLink(ctx, l, []byte{1}, max)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("CreateKeyLink(%s): %v", id, err)
+		}
+		if n != wantRetired {
+			t.Errorf("CreateKeyLink(%s) retired %d links, want %d", id, n, wantRetired)
 		}
 	}
-	// A long-dead link a create would sweep, and one that expires soon.
-	longAgo := now.Add(-2 * modelgate.KeyLinkRetention)
-	must(create("beta", "dead", longAgo.Add(-time.Hour), longAgo, 0))
-	must(create("acme", "soon", now, now.Add(time.Minute), max))
-	for i := range max - 1 {
-		must(create("acme", fmt.Sprintf("l%d", i), now, now.Add(time.Hour), max))
+	spend := func(id string, at time.Time) bool {
+		t.Helper()
+		spent, err := s.SpendKeyLink(ctx, id, "ANTHROPIC_API_KEY", at)
+		if err != nil {
+			t.Fatalf("SpendKeyLink(%s): %v", id, err)
+		}
+		return spent
 	}
+	get := func(id string) modelgate.KeyLink {
+		t.Helper()
+		l, _, err := s.KeyLinkByID(ctx, id)
+		if err != nil {
+			t.Fatalf("KeyLinkByID(%s): %v", id, err)
+		}
+		return *l
+	}
+
+	// acme holds a used link and an expired one, which do not count, and
+	// max live unused ones; "oldest" expires first.
+	create("acme", "used", min(-10), min(60), max, 0)
+	if !spend("used", min(-9)) {
+		t.Fatal("could not spend the link 'used'")
+	}
+	create("acme", "expired", min(-30), min(-15), max, 0)
+	create("acme", "oldest", min(-3), min(12), max, 0)
+	create("acme", "l1", min(-2), min(13), max, 0)
+	create("acme", "l2", min(-1), min(14), max, 0)
+	// beta is at the cap too, with links older than all of acme's: a
+	// retirement that crossed orgs would pick them.
+	for i := range max {
+		create("beta", fmt.Sprintf("b%d", i), min(-20+i), min(-5+i), max, 0)
+	}
+	before := map[string]modelgate.KeyLink{}
+	for _, id := range []string{"used", "expired", "oldest", "l1", "l2", "b0", "b1", "b2"} {
+		before[id] = get(id)
+	}
+	unchanged := func(when string, ids ...string) {
+		t.Helper()
+		for _, id := range ids {
+			if diff := cmp.Diff(before[id], get(id)); diff != "" {
+				t.Errorf("%s: link %s changed (-before +after):\n%s", when, id, diff)
+			}
+		}
+	}
+
+	// A create that fails (its id is taken) retires nothing.
 	writesNothing(t, s, func() {
-		wantCode(t, create("acme", "over", now, now.Add(time.Hour), max), modelgate.EWorkspaceLimit)
+		l := newKeyLink("acme", "l1", min(15))
+		l.CreatedAt = now
+		n, err := s.CreateKeyLink(ctx, l, []byte{1}, max)
+		wantCode(t, err, modelgate.ENameConflict)
+		if n != 0 {
+			t.Errorf("a failed create says it retired %d links", n)
+		}
 	})
-	if linkExists(t, s, "over") {
-		t.Fatal("the refused link was stored")
-	}
-	// Another org, and the same org without a limit, are not refused.
-	must(create("beta", "b0", now, now.Add(time.Hour), max))
-	must(create("acme", "unlimited", now, now.Add(time.Hour), 0))
+	unchanged("after a failed create", "oldest", "l1", "l2")
 
-	// Used links do not count; a released link counts again.
-	at := now.Add(time.Second)
-	if spent, err := s.SpendKeyLink(ctx, "l0", "ANTHROPIC_API_KEY", at); err != nil || !spent {
-		t.Fatalf("SpendKeyLink = %v, %v", spent, err)
+	// At the cap: the create succeeds and the oldest unused live link
+	// expires at its creation; nothing else changes.
+	create("acme", "new", now, min(15), max, 1)
+	retired := before["oldest"]
+	retired.ExpiresAt = now
+	if diff := cmp.Diff(retired, get("oldest")); diff != "" {
+		t.Errorf("the oldest link after a create at the cap (-want +got):\n%s", diff)
 	}
-	must(create("acme", "after-spend", now, now.Add(time.Hour), max+1)) // unlimited made max+1 unused
-	must(s.ReleaseKeyLink(ctx, "l0", at))
-	wantCode(t, create("acme", "after-release", now, now.Add(time.Hour), max+2), modelgate.EWorkspaceLimit)
+	unchanged("after a create at the cap", "used", "expired", "l1", "l2", "b0", "b1", "b2")
+	if l := get("new"); l.UsedAt != nil || !l.ExpiresAt.Equal(min(15)) {
+		t.Errorf("the new link = %+v, want it unused, expiring at %v", l, min(15))
+	}
+	// The retired link cannot be spent, at its retirement or later; the
+	// others still can.
+	for _, at := range []time.Time{now, now.Add(time.Second)} {
+		if spend("oldest", at) {
+			t.Errorf("the retired link was spent at %v", at)
+		}
+	}
+	if l := get("oldest"); l.UsedAt != nil {
+		t.Errorf("the retired link is marked used: %+v", l)
+	}
+	if !spend("l1", now.Add(time.Second)) {
+		t.Error("a live link the retirement left could not be spent")
+	}
 
-	// A link that expired unused no longer counts.
-	must(create("acme", "after-expiry", now.Add(time.Minute), now.Add(time.Hour), max+2))
+	// With l1 used the org holds two live unused links: no retirement.
+	create("acme", "new2", now, min(15).Add(time.Second), max, 0)
+	// Without a cap nothing is retired either; the org now holds four.
+	create("acme", "uncapped", now, min(15).Add(2*time.Second), 0, 0)
+	// A cap of 2 keeps the one that expires last and the new one.
+	create("acme", "new3", min(1), min(16), 2, 3)
+	for _, id := range []string{"l2", "new", "new2"} {
+		if l := get(id); !l.ExpiresAt.Equal(min(1)) || l.UsedAt != nil {
+			t.Errorf("%s = %+v, want it retired at %v", id, l, min(1))
+		}
+	}
+	for _, id := range []string{"uncapped", "new3"} {
+		if l := get(id); !l.ExpiresAt.After(min(15)) || l.UsedAt != nil {
+			t.Errorf("%s = %+v, want it live and unused", id, l)
+		}
+	}
+	unchanged("at the end", "used", "expired", "b0", "b1", "b2")
 }
 
-// testKeyLinkConcurrentLimit: concurrent creates for one org, from as many
-// callers as the store serves at once, never store more than max links.
-func testKeyLinkConcurrentLimit(t *testing.T, s modelgate.Store) {
+// testKeyLinkConcurrentRetire: concurrent creates for one org at its cap,
+// from as many callers as the store serves at once, all succeed and leave
+// exactly max live unused links; together they retire all the others.
+func testKeyLinkConcurrentRetire(t *testing.T, s modelgate.Store) {
 	ctx := t.Context()
 	const (
 		max     = 3
 		callers = 12
 	)
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Second) // as stored: a retired link expires at exactly now
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	made := 0
+	var retired atomic.Int64
 	start := make(chan struct{})
 	for i := range callers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			l := newKeyLink("acme", fmt.Sprintf("c%d", i), now.Add(time.Hour))
+			l := newKeyLink("acme", fmt.Sprintf("c%d", i), now.Add(time.Hour+time.Duration(i)*time.Second))
 			l.CreatedAt = now
-			err := s.CreateKeyLink(ctx, l, []byte{1}, max)
-			switch modelgate.ErrorCode(err) {
-			case "":
-				mu.Lock()
-				made++
-				mu.Unlock()
-			case modelgate.EWorkspaceLimit:
-			default:
-				t.Errorf("CreateKeyLink: %v", err)
+			n, err := s.CreateKeyLink(ctx, l, []byte{1}, max)
+			if err != nil {
+				t.Errorf("CreateKeyLink(c%d): %v", i, err)
 			}
+			retired.Add(int64(n))
 		}()
 	}
 	close(start)
 	wg.Wait()
-	if made != max {
-		t.Fatalf("%d of %d concurrent creates made a link, want exactly max = %d", made, callers, max)
+	live := 0
+	for i := range callers {
+		l, _, err := s.KeyLinkByID(ctx, fmt.Sprintf("c%d", i))
+		if err != nil {
+			t.Fatalf("KeyLinkByID(c%d): %v", i, err)
+		}
+		if l.UsedAt == nil && l.ExpiresAt.After(now) {
+			live++
+		}
+	}
+	if live != max {
+		t.Errorf("%d concurrent creates left %d live unused links, want exactly max = %d", callers, live, max)
+	}
+	if got := retired.Load(); got != callers-max {
+		t.Errorf("the creates say they retired %d links, want %d", got, callers-max)
+	}
+}
+
+// testKeyLinkSpendRacesRetirement: a spend of the org's oldest link,
+// racing a create that retires it, ends with the link either spent (the
+// create retired nothing) or expired and unused (the spend failed), never
+// both, whichever wins.
+func testKeyLinkSpendRacesRetirement(t *testing.T, s modelgate.Store) {
+	ctx := t.Context()
+	const (
+		max    = 3
+		rounds = 16
+	)
+	now := time.Now().UTC().Truncate(time.Second)
+	for r := range rounds {
+		org := fmt.Sprintf("race-%d", r)
+		oldest := org + "-0"
+		for i := range max {
+			l := newKeyLink(org, fmt.Sprintf("%s-%d", org, i), now.Add(time.Hour+time.Duration(i)*time.Minute))
+			l.CreatedAt = now.Add(-time.Minute)
+			if err := createKeyLink(ctx, s, l, []byte{1}, max); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var (
+			wg      sync.WaitGroup
+			spent   bool
+			retired int
+		)
+		start := make(chan struct{})
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			var err error
+			if spent, err = s.SpendKeyLink(ctx, oldest, "ANTHROPIC_API_KEY", now.Add(time.Second)); err != nil {
+				t.Errorf("SpendKeyLink: %v", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			l := newKeyLink(org, org+"-new", now.Add(2*time.Hour))
+			l.CreatedAt = now
+			var err error
+			if retired, err = s.CreateKeyLink(ctx, l, []byte{1}, max); err != nil {
+				t.Errorf("CreateKeyLink: %v", err)
+			}
+		}()
+		close(start)
+		wg.Wait()
+		l, _, err := s.KeyLinkByID(ctx, oldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expired := !l.ExpiresAt.After(now)
+		switch {
+		case spent && (l.UsedAt == nil || expired || retired != 0):
+			t.Errorf("round %d: the spend won, but the link is %+v and the create retired %d", r, l, retired)
+		case !spent && (l.UsedAt != nil || !l.ExpiresAt.Equal(now) || retired != 1):
+			t.Errorf("round %d: the retirement won, but the link is %+v and the create retired %d", r, l, retired)
+		}
 	}
 }

@@ -95,8 +95,9 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"KeyLinks_ConcurrentSpendsSpendOnce", testKeyLinkConcurrentSpend},
 		{"KeyLinks_CreateDeletesABatchOfLinksDeadLongerThanTheRetention", testKeyLinkSweep},
 		{"KeyLinks_ConcurrentCreatesSweepTheDeadAndKeepEveryLiveLink", testKeyLinkConcurrentSweep},
-		{"KeyLinks_CreateRefusedAtTheOrgsLimitOfUnusedLiveLinks", testKeyLinkLimit},
-		{"KeyLinks_ConcurrentCreatesNeverPassTheLimit", testKeyLinkConcurrentLimit},
+		{"KeyLinks_CreateAtTheOrgsCapRetiresItsOldestUnusedLiveLink", testKeyLinkRetire},
+		{"KeyLinks_ConcurrentCreatesAtTheCapAllSucceedAndLeaveMaxLive", testKeyLinkConcurrentRetire},
+		{"KeyLinks_SpendRacingARetirementEndsSpentOrExpiredNeverBoth", testKeyLinkSpendRacesRetirement},
 		{"Audit_KeyLinkEventsRoundTrip", testAuditKeyLinkFields},
 	}
 	for _, tt := range tests {

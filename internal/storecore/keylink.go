@@ -45,13 +45,6 @@ func KeyLinkNotFound() error {
 	return modelgate.Errorf(modelgate.ENotFound, "no such key link")
 }
 
-// KeyLinkLimit returns the EWorkspaceLimit error of an org that already
-// holds max unused, unexpired key links.
-func KeyLinkLimit(max int) error {
-	return modelgate.Errorf(modelgate.EWorkspaceLimit,
-		"the org already has %d unused key links that have not expired; use one of them", max)
-}
-
 // KeyLinkIDTaken returns the ENameConflict error for a link id in use.
 func KeyLinkIDTaken() error {
 	return modelgate.Errorf(modelgate.ENameConflict, "a key link with that id already exists")
