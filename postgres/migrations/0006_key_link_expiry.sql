@@ -17,9 +17,9 @@
 
 CREATE INDEX key_links_expires_at ON key_links (expires_at);
 
--- key_links_unused: CreateKeyLink counts the org's unused links that have
--- not expired, against the cap of live links per org
--- (keyentry.Options.MaxLiveLinks). Only unused links are in this index, so
--- the count reads at most the cap's number of entries, however many links
--- the org has used or let expire within the retention.
+-- key_links_unused: CreateKeyLink finds the org's unused links that have
+-- not expired, newest first, to retire those past the cap of live links
+-- per org (keyentry.Options.MaxLiveLinks). Only unused links are in this
+-- index, so it reads at most the cap's number of entries and one more,
+-- however many links the org has used or let expire within the retention.
 CREATE INDEX key_links_unused ON key_links (org, expires_at) WHERE used_at IS NULL;
