@@ -164,3 +164,51 @@ func refusalHandler(b *testing.B, store modelgate.Store, keyEntry bool, now func
 	}
 	return tools.ProvisionWorkspace(deps).Handler
 }
+
+// BenchmarkKeyLinkRetire measures what the cap of live links adds to a
+// link once an org holds keyentry.DefaultMaxLiveLinks unused ones (an agent
+// that keeps retrying a refused call): a CreateKeyLink that retires the
+// org's oldest link, against one for an org that holds none. The two are
+// timed in turn in every iteration; the metrics are the mean of each
+// (at-cap-ns, below-ns) and at-cap/below = at-cap-ns / below-ns.
+func BenchmarkKeyLinkRetire(b *testing.B) {
+	for _, st := range benchStores {
+		b.Run(st.name, func(b *testing.B) {
+			store := st.open(b)
+			ctx := b.Context()
+			now := time.Now().UTC()
+			n := 0
+			create := func(org string) (time.Duration, int) {
+				n++
+				now = now.Add(time.Millisecond) // a later link, so the oldest is the one retired
+				l := modelgate.KeyLink{Org: org, ID: fmt.Sprintf("l%d", n), Provider: "anthropic-api",
+					Names: []string{"ANTHROPIC_API_KEY"}, CreatedAt: now, ExpiresAt: now.Add(keyentry.DefaultTTL)}
+				start := time.Now()
+				retired, err := store.CreateKeyLink(ctx, l, []byte{1}, keyentry.DefaultMaxLiveLinks)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return time.Since(start), retired
+			}
+			for range keyentry.DefaultMaxLiveLinks {
+				create("full")
+			}
+			var tCap, tBelow time.Duration
+			iters := 0
+			for b.Loop() {
+				iters++
+				d, retired := create("full")
+				if retired != 1 {
+					b.Fatalf("a create at the cap retired %d links, want 1", retired)
+				}
+				tCap += d
+				d, _ = create(fmt.Sprintf("org%d", iters))
+				tBelow += d
+			}
+			per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(iters) }
+			b.ReportMetric(per(tCap), "at-cap-ns")
+			b.ReportMetric(per(tBelow), "below-ns")
+			b.ReportMetric(per(tCap)/per(tBelow), "at-cap/below")
+		})
+	}
+}
