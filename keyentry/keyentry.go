@@ -168,10 +168,10 @@ func (s *Service) Offer(ctx context.Context, caller modelgate.Caller, e *modelga
 		s.o.Log.Error().Err(err).Str("org", caller.Org).Msg("key link not made")
 		return nil
 	}
+	for range retired {
+		s.o.Metrics.KeyEntryLink("retired")
+	}
 	if retired > 0 {
-		for range retired {
-			s.o.Metrics.KeyEntryLink("retired")
-		}
 		s.o.Log.Info().Str("org", caller.Org).Str("token_prefix", caller.TokenPrefix).Int("retired", retired).
 			Int("max_live_links", s.o.MaxLiveLinks).Str("key_link", l.ID).
 			Msg("key link made past the org's cap of unused links: its oldest unused links expired")
