@@ -373,14 +373,52 @@ type KeyLink struct {
 	UsedName string
 }
 
+// KeyLinkRetention is how long a key link's row is kept after the link
+// expired. Within it the page still answers "this link expired" (or "was
+// already used"), which tells the person what to do, rather than "this link
+// is not valid", which reads like a typo; a day covers a person who opens
+// the link the next morning. After it the row is deleted (see
+// CreateKeyLink): the audit trail keeps the link's history, so nothing is
+// lost but that answer. A used link expires after it was used, so it is
+// kept at least as long after its use.
+const KeyLinkRetention = 24 * time.Hour
+
+// KeyLinkSweepBatch is the most long-dead links one CreateKeyLink deletes.
+// Each create adds one row and may delete this many, so the long-dead rows
+// shrink by up to KeyLinkSweepBatch-1 per create whenever they have piled
+// up (say, after a long pause in refusals, or rows left by a version that
+// deleted none) and the work one refusal does stays small and bounded.
+const KeyLinkSweepBatch = 8
+
 // KeyLinkStore persists key links.
 type KeyLinkStore interface {
 	// CreateKeyLink stores a link with the hash of its secret. It does not
-	// create the org's row (a refusal writes no org row). It returns
-	// EInvalidArgument for a link without org, id, names or hash, and
-	// ENameConflict if the id is taken.
-	CreateKeyLink(ctx context.Context, l KeyLink, hash []byte) error
-	// KeyLinkByID returns the link and its stored hash; ENotFound if none.
+	// create the org's row (a refusal writes no org row). In the same
+	// transaction it deletes, oldest first, at most KeyLinkSweepBatch links
+	// of any org that expired more than KeyLinkRetention before
+	// l.CreatedAt, so the table holds about a retention window of links
+	// however long the server runs, with no background job, on whichever
+	// replica refuses.
+	//
+	// When max is positive it also keeps the org within max unused links
+	// that expire after l.CreatedAt (its live ones): if the org already
+	// holds max or more, it first retires the oldest of them (those that
+	// expire first), all but the max-1 that expire last, by setting their
+	// expiry to l.CreatedAt, so their page says "expired" and a spend at
+	// l.CreatedAt or later fails; the retention then deletes them like any
+	// other expired link. So a create never fails for the cap (every
+	// refusal carries a working link), and concurrent calls, on any
+	// replica, never leave the org with more than max live unused links. A
+	// spend racing the retirement ends either spent (the retirement skips
+	// a used link) or expired, never both. It returns how many links it
+	// retired.
+	//
+	// It returns EInvalidArgument for a link without org, id, names or
+	// hash, and ENameConflict if the id is taken. On an error nothing is
+	// retired or deleted either.
+	CreateKeyLink(ctx context.Context, l KeyLink, hash []byte, max int) (retired int, err error)
+	// KeyLinkByID returns the link and its stored hash; ENotFound if none
+	// (never made, or deleted after KeyLinkRetention).
 	KeyLinkByID(ctx context.Context, id string) (*KeyLink, []byte, error)
 	// SpendKeyLink marks the link used at `at` with name, atomically: only
 	// if it is not used and expires after at. It returns false when it was
@@ -389,6 +427,8 @@ type KeyLinkStore interface {
 	SpendKeyLink(ctx context.Context, id, name string, at time.Time) (bool, error)
 	// ReleaseKeyLink undoes SpendKeyLink(id, _, at) when storing the key
 	// failed, so the person can try again; it does nothing if the link was
-	// not spent at exactly at.
+	// not spent at exactly at. A released link counts again against
+	// CreateKeyLink's max, so the org may hold one more live unused link
+	// than max until its next create retires the oldest.
 	ReleaseKeyLink(ctx context.Context, id string, at time.Time) error
 }

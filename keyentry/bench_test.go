@@ -2,6 +2,7 @@ package keyentry_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,52 +29,51 @@ import (
 // entry off and on, and one bare link insert, one caller. The claim is that
 // a link costs the refusal no more than one insert: (on − off) ≈ link.
 //
+// The insert is CreateKeyLink as Offer calls it: with the retirement of
+// the org's oldest unused links past the cap of live links, and with the
+// sweep of long-dead links. The key entry clock moves one TTL per
+// iteration, so the org's earlier links have expired and none is retired
+// (the retirement looks and finds nothing, as on most refusals) and, after
+// a day of such time, each create deletes about as many dead links as it
+// adds, as on a long-running server.
+//
 // The three are timed in turn within every iteration, so the drift of a
 // shared machine lands in all three alike; the metrics are the mean of
 // each (off-ns, on-ns, insert-ns) and extra/insert = (on − off) / insert.
 func BenchmarkRefusal(b *testing.B) {
-	for _, st := range []struct {
-		name string
-		open func(b *testing.B) modelgate.Store
-	}{
-		{"sqlite", func(b *testing.B) modelgate.Store {
-			db, err := sqlite.Open(b.Context(), b.TempDir()+"/m.db", sqlite.Options{Log: zerolog.Nop()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			return db
-		}},
-		{"postgres", func(b *testing.B) modelgate.Store {
-			return pgtest.Open(b, postgres.Options{MaxConns: 2, Log: zerolog.Nop()})
-		}},
-	} {
+	for _, st := range benchStores {
 		b.Run(st.name, func(b *testing.B) {
 			store := st.open(b)
-			off, on := refusalHandler(b, store, false), refusalHandler(b, store, true)
+			now := time.Now()
+			clock := func() time.Time { return now }
+			off, on := refusalHandler(b, store, false, clock), refusalHandler(b, store, true, clock)
 			ctx := mcpserver.WithOrg(b.Context(), "bench")
 			req := mcp.CallToolRequest{}
 			req.Params.Name = "provision_workspace"
 			req.Params.Arguments = map[string]any{"name": "w", "runtime": "claude-code", "model": "claude-sonnet-4-6"}
-			refuse := func(h server.ToolHandlerFunc) time.Duration {
+			refuse := func(h server.ToolHandlerFunc, link bool) time.Duration {
 				start := time.Now()
 				res, err := h(ctx, req)
 				if err != nil || !res.IsError {
 					b.Fatal(err, res)
 				}
-				return time.Since(start)
+				d := time.Since(start)
+				if text := res.Content[0].(mcp.TextContent).Text; strings.Contains(text, "add_key_url") != link {
+					b.Fatalf("refusal with key entry %v: %s", link, text)
+				}
+				return d
 			}
-			exp := time.Now().Add(time.Hour)
 			var tOff, tOn, tIns time.Duration
 			n := 0
 			for b.Loop() {
 				n++
-				tOff += refuse(off)
-				tOn += refuse(on)
+				now = now.Add(keyentry.DefaultTTL + time.Second)
+				tOff += refuse(off, false)
+				tOn += refuse(on, true)
 				l := modelgate.KeyLink{Org: "bench", ID: fmt.Sprintf("bare%d", n), Provider: "anthropic-api",
-					Names: []string{"ANTHROPIC_API_KEY"}, ExpiresAt: exp}
+					Names: []string{"ANTHROPIC_API_KEY"}, CreatedAt: now, ExpiresAt: now.Add(keyentry.DefaultTTL)}
 				start := time.Now()
-				if err := store.CreateKeyLink(ctx, l, []byte{1}); err != nil {
+				if _, err := store.CreateKeyLink(ctx, l, []byte{1}, keyentry.DefaultMaxLiveLinks); err != nil {
 					b.Fatal(err)
 				}
 				tIns += time.Since(start)
@@ -87,7 +87,69 @@ func BenchmarkRefusal(b *testing.B) {
 	}
 }
 
-func refusalHandler(b *testing.B, store modelgate.Store, keyEntry bool) server.ToolHandlerFunc {
+// benchStores are the stores the benchmarks run on, each new and empty.
+var benchStores = []struct {
+	name string
+	open func(b *testing.B) modelgate.Store
+}{
+	{"sqlite", func(b *testing.B) modelgate.Store {
+		db, err := sqlite.Open(b.Context(), b.TempDir()+"/m.db", sqlite.Options{Log: zerolog.Nop()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		return db
+	}},
+	{"postgres", func(b *testing.B) modelgate.Store {
+		return pgtest.Open(b, postgres.Options{MaxConns: 2, Log: zerolog.Nop()})
+	}},
+}
+
+// BenchmarkKeyLinkSweep measures the most the sweep of old links adds to a
+// link: a CreateKeyLink that deletes a full batch
+// (modelgate.KeyLinkSweepBatch links expired longer than the retention),
+// against one that finds nothing to delete, which is every create once the
+// backlog is gone (BenchmarkRefusal's insert). Every iteration first makes
+// a batch of long-dead links, untimed, then times the two creates in turn.
+// The metrics are the mean of each (full-ns, empty-ns) and
+// full/empty = full-ns / empty-ns.
+func BenchmarkKeyLinkSweep(b *testing.B) {
+	for _, st := range benchStores {
+		b.Run(st.name, func(b *testing.B) {
+			store := st.open(b)
+			ctx := b.Context()
+			now := time.Now().UTC()
+			n := 0
+			create := func(created, expires time.Time) time.Duration {
+				n++
+				l := modelgate.KeyLink{Org: "bench", ID: fmt.Sprintf("l%d", n), Provider: "anthropic-api",
+					Names: []string{"ANTHROPIC_API_KEY"}, CreatedAt: created, ExpiresAt: expires}
+				start := time.Now()
+				if _, err := store.CreateKeyLink(ctx, l, []byte{1}, 0); err != nil {
+					b.Fatal(err)
+				}
+				return time.Since(start)
+			}
+			longAgo := now.Add(-2 * modelgate.KeyLinkRetention)
+			var tFull, tEmpty time.Duration
+			iters := 0
+			for b.Loop() {
+				iters++
+				for range modelgate.KeyLinkSweepBatch {
+					create(longAgo, longAgo.Add(keyentry.DefaultTTL))
+				}
+				tFull += create(now, now.Add(keyentry.DefaultTTL))
+				tEmpty += create(now, now.Add(keyentry.DefaultTTL))
+			}
+			per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(iters) }
+			b.ReportMetric(per(tFull), "full-ns")
+			b.ReportMetric(per(tEmpty), "empty-ns")
+			b.ReportMetric(per(tFull)/per(tEmpty), "full/empty")
+		})
+	}
+}
+
+func refusalHandler(b *testing.B, store modelgate.Store, keyEntry bool, now func() time.Time) server.ToolHandlerFunc {
 	log := zerolog.Nop()
 	keys, err := secrets.NewKeyring(testKey)
 	if err != nil {
@@ -96,9 +158,57 @@ func refusalHandler(b *testing.B, store modelgate.Store, keyEntry bool) server.T
 	svc := provision.New(store, gate.New(registry.Default(), log), keys, log)
 	deps := tools.Deps{Service: svc, Log: log}
 	if keyEntry {
-		ke := keyentry.New(keyentry.Options{Store: store, Service: svc, BaseURL: "https://modelgate.example.com", Log: log})
+		ke := keyentry.New(keyentry.Options{Store: store, Service: svc, BaseURL: "https://modelgate.example.com", Log: log, Now: now})
 		ke.Attach(svc)
 		deps.KeyEntry = ke
 	}
 	return tools.ProvisionWorkspace(deps).Handler
+}
+
+// BenchmarkKeyLinkRetire measures what the cap of live links adds to a
+// link once an org holds keyentry.DefaultMaxLiveLinks unused ones (an agent
+// that keeps retrying a refused call): a CreateKeyLink that retires the
+// org's oldest link, against one for an org that holds none. The two are
+// timed in turn in every iteration; the metrics are the mean of each
+// (at-cap-ns, below-ns) and at-cap/below = at-cap-ns / below-ns.
+func BenchmarkKeyLinkRetire(b *testing.B) {
+	for _, st := range benchStores {
+		b.Run(st.name, func(b *testing.B) {
+			store := st.open(b)
+			ctx := b.Context()
+			now := time.Now().UTC()
+			n := 0
+			create := func(org string) (time.Duration, int) {
+				n++
+				now = now.Add(time.Millisecond) // a later link, so the oldest is the one retired
+				l := modelgate.KeyLink{Org: org, ID: fmt.Sprintf("l%d", n), Provider: "anthropic-api",
+					Names: []string{"ANTHROPIC_API_KEY"}, CreatedAt: now, ExpiresAt: now.Add(keyentry.DefaultTTL)}
+				start := time.Now()
+				retired, err := store.CreateKeyLink(ctx, l, []byte{1}, keyentry.DefaultMaxLiveLinks)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return time.Since(start), retired
+			}
+			for range keyentry.DefaultMaxLiveLinks {
+				create("full")
+			}
+			var tCap, tBelow time.Duration
+			iters := 0
+			for b.Loop() {
+				iters++
+				d, retired := create("full")
+				if retired != 1 {
+					b.Fatalf("a create at the cap retired %d links, want 1", retired)
+				}
+				tCap += d
+				d, _ = create(fmt.Sprintf("org%d", iters))
+				tBelow += d
+			}
+			per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(iters) }
+			b.ReportMetric(per(tCap), "at-cap-ns")
+			b.ReportMetric(per(tBelow), "below-ns")
+			b.ReportMetric(per(tCap)/per(tBelow), "at-cap/below")
+		})
+	}
 }

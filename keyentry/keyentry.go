@@ -47,6 +47,15 @@ import (
 // DefaultTTL is how long a link stays usable unless configured.
 const DefaultTTL = 15 * time.Minute
 
+// DefaultMaxLiveLinks is how many unused, unexpired links one org may hold
+// unless configured. A person needs one link per provider to store a key,
+// and every link stays usable for the TTL, so twenty leaves room for a
+// team's refusals on several providers at once, while an agent that keeps
+// retrying a refused call does not add a usable secret per retry: past the
+// cap each refusal still carries a new link (CONTRACT.md §7 puts one on
+// every refusal), and the org's oldest unused link expires in its place.
+const DefaultMaxLiveLinks = 20
+
 // PathPrefix is where the page is served, under the public base URL.
 const PathPrefix = "/keys/"
 
@@ -71,6 +80,10 @@ type Options struct {
 	Service *provision.Service
 	// TTL is how long a link is usable; 0 means DefaultTTL.
 	TTL time.Duration
+	// MaxLiveLinks is how many unused, unexpired links one org may hold;
+	// a link made past it expires the org's oldest unused one. 0 means
+	// DefaultMaxLiveLinks.
+	MaxLiveLinks int
 	// BaseURL is the public base URL the page is reached at (for example
 	// https://modelgate.example.com); links are BaseURL + PathPrefix +
 	// token. Empty means: open a loopback listener (127.0.0.1, random port)
@@ -112,6 +125,9 @@ func New(o Options) *Service {
 	if o.TTL <= 0 {
 		o.TTL = DefaultTTL
 	}
+	if o.MaxLiveLinks <= 0 {
+		o.MaxLiveLinks = DefaultMaxLiveLinks
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -134,8 +150,10 @@ type Link struct {
 // Offer makes a link for a MISSING_BYOK_CREDENTIAL refusal e of caller and
 // adds add_key_url and add_key_expires_at to e. It makes none for a
 // read-only caller or another error, and returns nil then. A link that
-// cannot be made is logged and leaves the refusal as it was (the agent can
-// still use set_org_secret). It costs one insert.
+// cannot be made (the store failed) is logged and leaves the refusal as it
+// was. It costs one insert, which also deletes a few long-expired links
+// and, when the org already holds MaxLiveLinks unused ones, expires its
+// oldest (modelgate.KeyLinkStore.CreateKeyLink), counted as "retired".
 func (s *Service) Offer(ctx context.Context, caller modelgate.Caller, e *modelgate.Error) *Link {
 	if s == nil || e == nil || e.Code != modelgate.EMissingCredential || caller.ReadOnly || caller.Org == "" {
 		return nil
@@ -145,10 +163,18 @@ func (s *Service) Offer(ctx context.Context, caller modelgate.Caller, e *modelga
 		return nil
 	}
 	str := func(k string) string { v, _ := e.Details[k].(string); return v }
-	l, err := s.create(ctx, caller, str("provider"), names, str("runtime"), str("model"))
+	l, retired, err := s.create(ctx, caller, str("provider"), names, str("runtime"), str("model"))
 	if err != nil {
 		s.o.Log.Error().Err(err).Str("org", caller.Org).Msg("key link not made")
 		return nil
+	}
+	for range retired {
+		s.o.Metrics.KeyEntryLink("retired")
+	}
+	if retired > 0 {
+		s.o.Log.Info().Str("org", caller.Org).Str("token_prefix", caller.TokenPrefix).Int("retired", retired).
+			Int("max_live_links", s.o.MaxLiveLinks).Str("key_link", l.ID).
+			Msg("key link made past the org's cap of unused links: its oldest unused links expired")
 	}
 	e.WithDetail("add_key_url", l.URL).WithDetail("add_key_expires_at", l.ExpiresAt.UTC().Format(time.RFC3339))
 	s.o.Metrics.KeyEntryLink("created")
@@ -157,14 +183,16 @@ func (s *Service) Offer(ctx context.Context, caller modelgate.Caller, e *modelga
 	return l
 }
 
-func (s *Service) create(ctx context.Context, caller modelgate.Caller, provider string, names []string, runtime, model string) (*Link, error) {
+// create makes and stores a link; it returns the link and how many of the
+// org's older links the store retired to keep it within MaxLiveLinks.
+func (s *Service) create(ctx context.Context, caller modelgate.Caller, provider string, names []string, runtime, model string) (*Link, int, error) {
 	base, err := s.baseURL()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	buf := make([]byte, 8+secretBytes)
 	if _, err := rand.Read(buf); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	id := idEncoding.EncodeToString(buf[:8])[:idLen]
 	secret := secretEncoding.EncodeToString(buf[8:])
@@ -173,10 +201,11 @@ func (s *Service) create(ctx context.Context, caller modelgate.Caller, provider 
 		ID: id, Org: caller.Org, Provider: provider, Names: names, Runtime: runtime, Model: model,
 		TokenPrefix: caller.TokenPrefix, CreatedAt: now, ExpiresAt: now.Add(s.o.TTL),
 	}
-	if err := s.o.Store.CreateKeyLink(ctx, l, hashSecret(secret)); err != nil {
-		return nil, err
+	retired, err := s.o.Store.CreateKeyLink(ctx, l, hashSecret(secret), s.o.MaxLiveLinks)
+	if err != nil {
+		return nil, 0, err
 	}
-	return &Link{ID: id, URL: base + PathPrefix + scheme + id + "_" + secret, ExpiresAt: l.ExpiresAt.Truncate(time.Second)}, nil
+	return &Link{ID: id, URL: base + PathPrefix + scheme + id + "_" + secret, ExpiresAt: l.ExpiresAt.Truncate(time.Second)}, retired, nil
 }
 
 // parseToken splits a link token into id and secret; ok is false for

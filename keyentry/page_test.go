@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -247,6 +248,108 @@ func TestRefusal_WritesOnlyItsAuditRowAndItsLink(t *testing.T) {
 				if n != want {
 					t.Errorf("%s: %d rows after the refusal, %d before; want %d", table, n, before[table], want)
 				}
+			}
+		})
+	}
+}
+
+// TestPage_OldLinksSayExpiredForTheRetentionThenAreDeleted: an expired or
+// used link keeps its page ("expired", "already used") for
+// modelgate.KeyLinkRetention after it expired; the next link made after
+// that deletes it, and its page says the link is not valid.
+func TestPage_OldLinksSayExpiredForTheRetentionThenAreDeleted(t *testing.T) {
+	t.Parallel()
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			r := newReplica(t, sk.open(t), mcpserver.TransportHTTP)
+			expired := linkFor(t, r, "acme")
+			used := linkFor(t, r, "acme")
+			_, _, tok := page(t, used)
+			if status, _ := submit(t, used, tok, "ANTHROPIC_API_KEY", canary, nil); status != http.StatusOK {
+				t.Fatalf("submit: HTTP %d", status)
+			}
+			want := func(when string, status int, text string) {
+				t.Helper()
+				for name, link := range map[string]string{"expired link": expired, "used link": used} {
+					got, body, _ := page(t, link)
+					want := text
+					if want == "" {
+						want = map[string]string{"expired link": "has expired", "used link": "already used"}[name]
+					}
+					if got != status || !strings.Contains(body, want) {
+						t.Errorf("%s, %s: HTTP %d, want %d saying %q", name, when, got, status, want)
+					}
+				}
+			}
+			// Another org's refusal makes the links that sweep.
+			offer := func() {
+				t.Helper()
+				e := (&modelgate.Error{Code: modelgate.EMissingCredential}).WithDetail("auth_env", []string{"ANTHROPIC_API_KEY"})
+				if r.ke.Offer(t.Context(), modelgate.Caller{Org: "beta"}, e) == nil {
+					t.Fatal("no link made")
+				}
+			}
+
+			// The real time between making the links and the checks below
+			// may be up to a minute: the clock moves in steps of minutes.
+			r.clock.advance(keyentry.DefaultTTL + time.Minute)
+			want("just after expiry", http.StatusGone, "")
+			r.clock.advance(modelgate.KeyLinkRetention - 2*time.Minute)
+			offer()
+			want("a minute before the retention ends, after a new link", http.StatusGone, "")
+			r.clock.advance(2 * time.Minute)
+			offer()
+			want("after the retention, after a new link", http.StatusNotFound, "not valid")
+		})
+	}
+}
+
+// TestOffer_PastTheOrgsCapTheRefusalCarriesALinkAndTheOldestExpires: an
+// org holds at most DefaultMaxLiveLinks unused links, and a refusal past
+// that still carries a working link (CONTRACT.md §7): the org's oldest
+// unused link expires in its place, its page says so, and a submit with
+// the form it showed before stores nothing. The other links still work.
+func TestOffer_PastTheOrgsCapTheRefusalCarriesALinkAndTheOldestExpires(t *testing.T) {
+	t.Parallel()
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			r := newReplica(t, sk.open(t), mcpserver.TransportHTTP)
+			links := make([]string, keyentry.DefaultMaxLiveLinks)
+			for i := range links {
+				links[i] = linkFor(t, r, "acme")
+				r.clock.advance(time.Second) // the first link is the oldest by a second
+			}
+			status, _, oldForm := page(t, links[0])
+			if status != http.StatusOK || oldForm == "" {
+				t.Fatalf("the oldest link before the cap: HTTP %d, form token %q; want its form", status, oldForm)
+			}
+
+			past := linkFor(t, r, "acme") // fails the test if the refusal has no link
+			if status, body, _ := page(t, links[0]); status != http.StatusGone || !strings.Contains(body, "has expired") {
+				t.Errorf("the oldest link past the cap: HTTP %d, want %d saying it has expired", status, http.StatusGone)
+			}
+			if status, _ := submit(t, links[0], oldForm, "ANTHROPIC_API_KEY", canary, nil); status != http.StatusGone {
+				t.Errorf("submit on the retired link: HTTP %d, want %d", status, http.StatusGone)
+			}
+			if v := orgSecret(t, r, "acme", "ANTHROPIC_API_KEY"); v != "" {
+				t.Fatal("a submit on the retired link stored the key")
+			}
+			if !strings.Contains(r.logs.String(), "its oldest unused links expired") {
+				t.Errorf("the retirement was not logged:\n%s", r.logs)
+			}
+			for _, link := range []string{links[1], links[len(links)-1]} {
+				if status, _, _ := page(t, link); status != http.StatusOK {
+					t.Errorf("a later link past the cap: HTTP %d, want its form", status)
+				}
+			}
+			_, _, tok := page(t, past)
+			if status, _ := submit(t, past, tok, "ANTHROPIC_API_KEY", canary, nil); status != http.StatusOK {
+				t.Fatalf("submit on the link past the cap: HTTP %d", status)
+			}
+			if v := orgSecret(t, r, "acme", "ANTHROPIC_API_KEY"); v != canary {
+				t.Error("the link past the cap did not store the key")
 			}
 		})
 	}

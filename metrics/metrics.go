@@ -131,7 +131,7 @@ func New(o Options) *Metrics {
 		"Store operations that failed with an internal error (not a coded answer such as NOT_FOUND), by operation.",
 		"op")
 	m.keyEntryLinks = newCounterVec(Namespace+"_key_entry_links_total",
-		"Key-entry link events (created, used, expired, refused).", "event")
+		"Key-entry link events (created, used, expired, refused, retired).", "event")
 	m.credChecks = newCounterVec(Namespace+"_credential_checks_total",
 		"Live credential checks by provider and outcome.", "provider", "outcome")
 	m.collectors = []collector{m.toolCalls, m.toolDuration, m.gate, failOpen, provInFlight, provClaimed,

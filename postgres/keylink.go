@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/internal/storecore"
@@ -18,26 +19,83 @@ const (
 )
 
 // CreateKeyLink stores the link with the hash of its secret, without
-// creating the org's row. It returns EInvalidArgument for an incomplete
+// creating the org's row, and in the same statement deletes at most
+// modelgate.KeyLinkSweepBatch links, of any org, that expired more than
+// modelgate.KeyLinkRetention before the link's creation (index
+// key_links_expires_at). Amortising the sweep over creates needs no
+// background job and no leader among replicas: the table only grows when
+// links are made, and each one made deletes up to a batch of the dead, in
+// the round trip and the commit the insert pays anyway. Concurrent creates
+// skip the dead rows another create has locked (SKIP LOCKED) instead of
+// waiting for it, and never touch a live row: a spend needs expires_at in
+// the future, a sweep a day in the past.
+//
+// When max is positive it first retires the org's oldest live unused links
+// beyond the max-1 that expire last (expiry set to the new link's creation;
+// index key_links_unused), so with the new one the org holds at most max.
+// The retirement runs under an exclusive advisory lock of the org's links,
+// taken first in the same batch (one implicit transaction), so concurrent
+// creates on any replica see each other's links and never leave the org
+// past max. A spend of a link being retired waits for the row and then
+// re-checks its condition on the row as committed: after the retirement
+// the link has expired and the spend fails; a link spent first no longer
+// matches the retirement's used_at IS NULL (re-checked the same way) and
+// is skipped.
+//
+// It returns how many links it retired; EInvalidArgument for an incomplete
 // link, ENameConflict if the id is taken, and a wrapped error if the
-// database fails.
-func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byte) error {
+// database fails; on an error it retires and deletes nothing.
+func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byte, max int) (int, error) {
 	l, err := storecore.NewKeyLink(l, hash)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = db.pool.Exec(ctx, `INSERT INTO key_links (org, id, hash, provider, names, runtime, model,
-			token_prefix, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		l.Org, l.ID, hash, l.Provider, storecore.JoinNames(l.Names), l.Runtime, l.Model, l.TokenPrefix,
-		l.CreatedAt, l.ExpiresAt)
+	b := &pgx.Batch{}
+	if max > 0 {
+		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "modelgate.key_links:"+db.schema+":"+l.Org)
+		b.Queue(retireKeyLinksSQL, l.Org, l.CreatedAt, max-1)
+	}
+	b.Queue(createKeyLinkSQL, l.Org, l.ID, hash, l.Provider, storecore.JoinNames(l.Names), l.Runtime, l.Model,
+		l.TokenPrefix, l.CreatedAt, l.ExpiresAt, l.CreatedAt.Add(-modelgate.KeyLinkRetention), modelgate.KeyLinkSweepBatch)
+	br := db.pool.SendBatch(ctx, b)
+	var retired pgconn.CommandTag
+	if max > 0 {
+		if _, err = br.Exec(); err == nil {
+			retired, err = br.Exec()
+		}
+	}
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	switch {
 	case violated(err, constraintKeyLinkID), violated(err, constraintKeyLinkPK):
-		return storecore.KeyLinkIDTaken()
+		return 0, storecore.KeyLinkIDTaken()
 	case err != nil:
-		return fmt.Errorf("create key link: %w", err)
+		return 0, fmt.Errorf("create key link: %w", err)
 	}
-	return nil
+	return int(retired.RowsAffected()), nil
 }
+
+// retireKeyLinksSQL expires at $2 the unused links of org $1 that expire
+// after $2, all but the $3 that expire last (index key_links_unused). The
+// outer WHERE repeats the conditions so that a row changed by a concurrent
+// spend is re-checked as committed, not as the subquery saw it.
+const retireKeyLinksSQL = `UPDATE key_links SET expires_at = $2
+WHERE org = $1 AND used_at IS NULL AND expires_at > $2 AND id IN (SELECT id FROM key_links
+	WHERE org = $1 AND used_at IS NULL AND expires_at > $2
+	ORDER BY expires_at DESC, id DESC OFFSET $3)`
+
+// createKeyLinkSQL inserts the link $1..$10 and deletes at most $12 links
+// of any org that expired before $11.
+const createKeyLinkSQL = `WITH swept AS (
+	DELETE FROM key_links WHERE id IN (SELECT id FROM key_links
+		WHERE expires_at < $11 ORDER BY expires_at LIMIT $12 FOR UPDATE SKIP LOCKED)
+)
+INSERT INTO key_links (org, id, hash, provider, names, runtime, model, token_prefix, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 
 // KeyLinkByID returns the link and its stored hash. It returns ENotFound if
 // there is none and a wrapped error if the database fails.

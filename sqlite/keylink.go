@@ -12,26 +12,82 @@ import (
 )
 
 // CreateKeyLink stores the link with the hash of its secret, without
-// creating the org's row. It returns EInvalidArgument for an incomplete
+// creating the org's row, and in the same transaction deletes at most
+// modelgate.KeyLinkSweepBatch links, of any org, that expired more than
+// modelgate.KeyLinkRetention before the link's creation (index
+// key_links_expires_at). Amortising the sweep over creates needs no
+// background goroutine and no coordination between processes on the file:
+// the table only grows when links are made, and each one made deletes up
+// to a batch of the dead; the write transaction serialises the sweeps.
+//
+// When max is positive it first retires the org's oldest live unused links
+// beyond the max-1 that expire last (expiry set to the new link's creation;
+// index key_links_unused), so with the new one the org holds at most max.
+// The one writer makes the retirement, the insert and any spend of a
+// retired link happen one after the other: a link spent before is skipped
+// (it is used), one retired before cannot be spent after.
+//
+// It returns how many links it retired; EInvalidArgument for an incomplete
 // link, ENameConflict if the id is taken, and a wrapped error if the
-// database fails.
-func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byte) error {
+// database fails; on an error it retires and deletes nothing.
+func (db *DB) CreateKeyLink(ctx context.Context, l modelgate.KeyLink, hash []byte, max int) (int, error) {
 	l, err := storecore.NewKeyLink(l, hash)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = db.write.ExecContext(ctx, `INSERT INTO key_links (org, id, hash, provider, names, runtime, model,
-			token_prefix, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		l.Org, l.ID, hash, l.Provider, storecore.JoinNames(l.Names), l.Runtime, l.Model, l.TokenPrefix,
-		ts(l.CreatedAt), ts(l.ExpiresAt))
+	var stmts [3]*sql.Stmt
+	for i, p := range []*prepared{&db.keyLinkRetireStmt, &db.keyLinkSweepStmt, &db.keyLinkInsertStmt} {
+		if stmts[i], err = p.get(ctx, db.write); err != nil {
+			return 0, fmt.Errorf("create key link: prepare: %w", err)
+		}
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("create key link: %w", err)
+	}
+	defer tx.Rollback()
+	var retired int64
+	if max > 0 {
+		res, err := tx.StmtContext(ctx, stmts[0]).ExecContext(ctx, l.Org, ts(l.CreatedAt), max-1)
+		if err != nil {
+			return 0, fmt.Errorf("create key link: retire old links: %w", err)
+		}
+		if retired, err = res.RowsAffected(); err != nil {
+			return 0, fmt.Errorf("create key link: retire old links: %w", err)
+		}
+	}
+	if _, err := tx.StmtContext(ctx, stmts[1]).ExecContext(ctx,
+		ts(l.CreatedAt.Add(-modelgate.KeyLinkRetention)), modelgate.KeyLinkSweepBatch); err != nil {
+		return 0, fmt.Errorf("create key link: delete old links: %w", err)
+	}
+	_, err = tx.StmtContext(ctx, stmts[2]).ExecContext(ctx, l.Org, l.ID, hash, l.Provider, storecore.JoinNames(l.Names),
+		l.Runtime, l.Model, l.TokenPrefix, ts(l.CreatedAt), ts(l.ExpiresAt))
 	if uniqueViolation(err, "key_links.id") {
-		return storecore.KeyLinkIDTaken()
+		return 0, storecore.KeyLinkIDTaken()
 	}
 	if err != nil {
-		return fmt.Errorf("create key link: %w", err)
+		return 0, fmt.Errorf("create key link: %w", err)
 	}
-	return nil
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("create key link: %w", err)
+	}
+	return int(retired), nil
 }
+
+const (
+	// keyLinkRetireSQL expires at ?2 the unused links of org ?1 that
+	// expire after ?2, all but the ?3 that expire last (index
+	// key_links_unused); LIMIT -1 is no limit, which OFFSET needs.
+	keyLinkRetireSQL = `UPDATE key_links SET expires_at = ?2 WHERE id IN (SELECT id FROM key_links
+		WHERE org = ?1 AND used_at IS NULL AND expires_at > ?2
+		ORDER BY expires_at DESC, id DESC LIMIT -1 OFFSET ?3)`
+	// keyLinkSweepSQL deletes the ?2 links that expired first, if they
+	// expired before ?1 (index key_links_expires_at).
+	keyLinkSweepSQL = `DELETE FROM key_links WHERE id IN (SELECT id FROM key_links
+		WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)`
+	keyLinkInsertSQL = `INSERT INTO key_links (org, id, hash, provider, names, runtime, model,
+		token_prefix, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
 
 // KeyLinkByID returns the link and its stored hash. It returns ENotFound if
 // there is none and a wrapped error if the database fails.

@@ -7,9 +7,10 @@ import (
 	"sync/atomic"
 )
 
-// prepared is a statement of the read pool prepared on first use, for the
-// queries every call makes: the driver otherwise parses and plans their SQL
-// again each time (issue 12 found 12 % of a ping's CPU there).
+// prepared is a statement prepared on first use, for the queries every
+// call makes and the statements of a refusal's key link: the driver
+// otherwise parses and plans their SQL again each time (issue 12 found
+// 12 % of a ping's CPU there).
 // database/sql prepares it again on each connection as needed. A failed
 // preparation is retried by the next call.
 type prepared struct {

@@ -88,6 +88,9 @@ type DB struct {
 
 	// The hot reads, prepared on first use.
 	orgSecretNamesStmt, orgSecretsStmt, tokenByPrefixStmt prepared
+	// The statements of CreateKeyLink, on the writer: one refusal runs
+	// all three.
+	keyLinkRetireStmt, keyLinkSweepStmt, keyLinkInsertStmt prepared
 }
 
 var _ modelgate.Store = (*DB)(nil)
@@ -131,7 +134,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		closed:             make(chan struct{}),
 		orgSecretNamesStmt: prepared{query: orgSecretNamesSQL},
 		orgSecretsStmt:     prepared{query: orgSecretsSQL},
-		tokenByPrefixStmt:  prepared{query: tokenByPrefixSQL}}
+		tokenByPrefixStmt:  prepared{query: tokenByPrefixSQL},
+		keyLinkRetireStmt:  prepared{query: keyLinkRetireSQL},
+		keyLinkSweepStmt:   prepared{query: keyLinkSweepSQL},
+		keyLinkInsertStmt:  prepared{query: keyLinkInsertSQL}}
 	// Migrate before the readers connect: they need the file in WAL mode. A
 	// current schema costs one read, not a write transaction: a start must
 	// not wait for another process's writes.
@@ -295,6 +301,9 @@ func (db *DB) Close() error {
 	db.orgSecretNamesStmt.close()
 	db.orgSecretsStmt.close()
 	db.tokenByPrefixStmt.close()
+	db.keyLinkRetireStmt.close()
+	db.keyLinkSweepStmt.close()
+	db.keyLinkInsertStmt.close()
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}

@@ -83,7 +83,7 @@ func TestStoreReplicas(t *testing.T) {
 }
 
 // schemaVersion is the number of files in migrations/.
-const schemaVersion = 5
+const schemaVersion = 6
 
 func TestMigrate_IsIdempotentAndKeepsData(t *testing.T) {
 	ctx := t.Context()

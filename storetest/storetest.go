@@ -93,6 +93,11 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"CredentialChecks_AppendAndListBySinceAndOrg", testCredentialChecks},
 		{"KeyLinks_CreateLookupSpendOnceRelease", testKeyLinks},
 		{"KeyLinks_ConcurrentSpendsSpendOnce", testKeyLinkConcurrentSpend},
+		{"KeyLinks_CreateDeletesABatchOfLinksDeadLongerThanTheRetention", testKeyLinkSweep},
+		{"KeyLinks_ConcurrentCreatesSweepTheDeadAndKeepEveryLiveLink", testKeyLinkConcurrentSweep},
+		{"KeyLinks_CreateAtTheOrgsCapRetiresItsOldestUnusedLiveLink", testKeyLinkRetire},
+		{"KeyLinks_ConcurrentCreatesAtTheCapAllSucceedAndLeaveMaxLive", testKeyLinkConcurrentRetire},
+		{"KeyLinks_SpendRacingARetirementEndsSpentOrExpiredNeverBoth", testKeyLinkSpendRacesRetirement},
 		{"Audit_KeyLinkEventsRoundTrip", testAuditKeyLinkFields},
 	}
 	for _, tt := range tests {
