@@ -2,12 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -90,46 +89,25 @@ func compare(hc *http.Client, mg, floor endpoint, toolBody string, clients int, 
 
 // responseBody returns the body of the response to body, nil on failure.
 func responseBody(hc *http.Client, url, token, body string) []byte {
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := hc.Do(req)
+	_, b, err := call(context.Background(), hc, url, token, body)
 	if err != nil {
 		return nil
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
 	return b
 }
 
 // capture writes the result object of one call of body to path: the answer
 // the floor server is to serve.
 func capture(hc *http.Client, url, token, body, path string) error {
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
+	status, b, err := call(context.Background(), hc, url, token, body)
 	if err != nil {
 		return err
 	}
 	var msg struct {
 		Result json.RawMessage `json:"result"`
 	}
-	if err := json.Unmarshal(b, &msg); err != nil || len(msg.Result) == 0 || res.StatusCode != http.StatusOK {
-		return fmt.Errorf("capture: status %d, no result in %.200q", res.StatusCode, b)
+	if err := json.Unmarshal(b, &msg); err != nil || len(msg.Result) == 0 || status != http.StatusOK {
+		return fmt.Errorf("capture: status %d, no result in %.200q", status, b)
 	}
 	if bytes.Contains(msg.Result, []byte(`"isError":true`)) {
 		return fmt.Errorf("capture: the call failed: %.200q", msg.Result)

@@ -225,8 +225,13 @@ func measure(hc *http.Client, target, token, body string, clients int, d time.Du
 	return total
 }
 
-func post(ctx context.Context, hc *http.Client, target, token, body string) bool {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
+// call posts one JSON-RPC message as the streamable HTTP transport does and
+// returns the status and the body of the answer.
+func call(ctx context.Context, hc *http.Client, target, token, body string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
@@ -235,28 +240,26 @@ func post(ctx context.Context, hc *http.Client, target, token, body string) bool
 	}
 	res, err := hc.Do(req)
 	if err != nil {
-		return false
+		return 0, nil, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
-	return err == nil && res.StatusCode == http.StatusOK && bytes.Contains(b, []byte(`"result"`)) && !bytes.Contains(b, []byte(`"isError":true`))
+	return res.StatusCode, b, err
 }
 
-// responseSize returns the size of one response body to body.
+// post reports whether one call of body succeeded: a 200 with a result
+// that is not an error result.
+func post(ctx context.Context, hc *http.Client, target, token, body string) bool {
+	status, b, err := call(ctx, hc, target, token, body)
+	return err == nil && status == http.StatusOK && bytes.Contains(b, []byte(`"result"`)) && !bytes.Contains(b, []byte(`"isError":true`))
+}
+
+// responseSize returns the size of one response body to body, -1 on failure.
 func responseSize(hc *http.Client, target, token, body string) int {
-	req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := hc.Do(req)
+	_, b, err := call(context.Background(), hc, target, token, body)
 	if err != nil {
 		return -1
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
 	return len(b)
 }
 
