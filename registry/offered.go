@@ -44,25 +44,45 @@ type Filter struct {
 // value other than "", "all", "platform" or "byok", and RUNTIME_UNSUPPORTED
 // (details "runtime", "runtimes") for an unknown runtime.
 func (c *Catalog) Offered(runtime string, f Filter) ([]OfferedModel, error) {
-	keepPlatform, keepBYOK, err := f.billing()
+	ri, err := c.filteredRuntime(runtime, f)
 	if err != nil {
+		return nil, err
+	}
+	return filtered(ri.offered, f, func(m OfferedModel) (string, bool) { return m.Provider, m.PlatformBilled }), nil
+}
+
+// filteredRuntime returns the index of runtime for Offered and Arms:
+// INVALID_ARGUMENT for a bad f.Billing first, then RUNTIME_UNSUPPORTED
+// for an unknown runtime.
+func (c *Catalog) filteredRuntime(runtime string, f Filter) (*runtimeIndex, error) {
+	if _, _, err := f.billing(); err != nil {
 		return nil, err
 	}
 	ri, ok := c.runtimes[runtime]
 	if !ok {
 		return nil, c.errRuntimeUnsupported(runtime)
 	}
-	out := make([]OfferedModel, 0, len(ri.offered))
-	for _, m := range ri.offered {
-		if f.Provider != "" && m.Provider != f.Provider {
+	return ri, nil
+}
+
+// filtered returns the items of list that f (already checked by
+// filteredRuntime) keeps, in order, in a new slice, empty rather than nil
+// when none is kept; of returns an item's provider and whether it is
+// platform-billed.
+func filtered[T any](list []T, f Filter, of func(T) (provider string, platform bool)) []T {
+	keepPlatform, keepBYOK, _ := f.billing()
+	out := make([]T, 0, len(list))
+	for _, item := range list {
+		provider, platform := of(item)
+		if f.Provider != "" && provider != f.Provider {
 			continue
 		}
-		if m.PlatformBilled && !keepPlatform || !m.PlatformBilled && !keepBYOK {
+		if platform && !keepPlatform || !platform && !keepBYOK {
 			continue
 		}
-		out = append(out, m)
+		out = append(out, item)
 	}
-	return out, nil
+	return out
 }
 
 // billing returns which billings f keeps, or INVALID_ARGUMENT.
@@ -103,25 +123,11 @@ type ArmOffer struct {
 // RUNTIME_UNSUPPORTED (details "runtime", "runtimes") for an unknown
 // runtime.
 func (c *Catalog) Arms(runtime string, f Filter) ([]ArmOffer, error) {
-	keepPlatform, keepBYOK, err := f.billing()
+	ri, err := c.filteredRuntime(runtime, f)
 	if err != nil {
 		return nil, err
 	}
-	ri, ok := c.runtimes[runtime]
-	if !ok {
-		return nil, c.errRuntimeUnsupported(runtime)
-	}
-	out := make([]ArmOffer, 0, len(ri.shown))
-	for _, a := range ri.shown {
-		if f.Provider != "" && a.Provider != f.Provider {
-			continue
-		}
-		if a.PlatformBilled && !keepPlatform || !a.PlatformBilled && !keepBYOK {
-			continue
-		}
-		out = append(out, a)
-	}
-	return out, nil
+	return filtered(ri.shown, f, func(a ArmOffer) (string, bool) { return a.Provider, a.PlatformBilled }), nil
 }
 
 // precomputeArms fills ri.shown.
