@@ -13,16 +13,18 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/modelgate/modelgate/secrets"
 	"gopkg.in/yaml.v3"
 )
 
 // schemaVersion is the only catalog format version this build reads.
 const schemaVersion = 1
 
-// envName is the shape of a credential name. It is the rule secrets are
-// stored under (CONTRACT.md §4, provision_workspace), so an auth_env name
-// outside it could never be satisfied.
-var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,127}$`) })
+// credentialNameRule is the shape of a credential name (secrets.ValidName),
+// as error messages state it. It is the rule secrets are stored under
+// (CONTRACT.md §4, provision_workspace), so an auth_env name outside it
+// could never be satisfied.
+const credentialNameRule = `^[A-Z_][A-Z0-9_]{0,127}$`
 
 // The file format. Field comments are the reference for catalog authors.
 type catalogFile struct {
@@ -305,9 +307,9 @@ func (l *loader) provider(i int, e providerEntry) *Provider {
 		ok = false
 	}
 	for j, n := range e.AuthEnv {
-		if !envName().MatchString(n) {
+		if !secrets.ValidName(n) {
 			l.fail(l.line("providers", i, "auth_env", j),
-				"provider %q: auth_env name %q is not an environment variable name (want %s)", e.Name, n, envName())
+				"provider %q: auth_env name %q is not an environment variable name (want %s)", e.Name, n, credentialNameRule)
 			ok = false
 		}
 	}
