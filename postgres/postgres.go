@@ -87,7 +87,11 @@ type Options struct {
 type DB struct {
 	pool   *pgxpool.Pool
 	schema string
-	log    zerolog.Logger
+	// tableSchema is the schema that holds the tables (Options.Schema, or
+	// the server's current_schema()), which notifications on a channel
+	// shared by the whole database name.
+	tableSchema string
+	log         zerolog.Logger
 
 	notifier *notifier
 	// orgs are the orgs whose row this DB has seen committed.
@@ -136,6 +140,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		notifier: newNotifier(pool, opts.Log)}
 	go db.notifier.run(closed)
 	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&db.tableSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}

@@ -416,3 +416,52 @@ func TestListenProvision_EndsWhenTheDBCloses(t *testing.T) {
 		t.Errorf("ListenProvision(nil) = %v, want an error", err)
 	}
 }
+
+// TestListenOrgSecrets_HearsOnlyItsOwnSchema: the channel is the whole
+// database's, and a change of org secrets in another schema (another
+// deployment, another test) must not reach this schema's listeners.
+// Notifications of one channel reach a listener in commit order, so once
+// this schema's later change is heard, the other schema's earlier one would
+// have been heard before it.
+func TestListenOrgSecrets_HearsOnlyItsOwnSchema(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	other := pgtest.Open(t, postgres.Options{})
+	schema := pgtest.Schema(t)
+	writer := pgtest.Open(t, postgres.Options{Schema: schema})
+	listener := pgtest.Open(t, postgres.Options{Schema: schema})
+
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ups, heard := make(chan bool, 8), make(chan string, 64)
+	go listener.ListenOrgSecrets(lctx, func(up bool) { ups <- up }, func(org string) { heard <- org })
+	select {
+	case up := <-ups:
+		if !up {
+			t.Fatal("the org secret feed reported down first")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the org secret feed did not come up in 10s")
+	}
+
+	secret := func(value string) modelgate.SealedSecret {
+		return modelgate.SealedSecret{Name: "ANTHROPIC_API_KEY", Sealed: modelgate.Sealed{KeyID: "k1", Ciphertext: []byte(value)}}
+	}
+	if _, err := other.SetOrgSecret(ctx, "acme", secret("elsewhere"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writer.SetOrgSecret(ctx, "zeta", secret("here"), 0); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case org := <-heard:
+			if org == "zeta" {
+				return
+			}
+			t.Fatalf("the listener heard %q, a change in another schema", org)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the listener did not hear its own schema's change in 10s")
+		}
+	}
+}

@@ -3,13 +3,13 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 )
 
 // orgSecretsChannel is the channel that the trigger of migration 0005
-// notifies, with the org as payload, whenever a row of org_secrets is
+// notifies, with "schema/org" as payload, whenever a row of org_secrets is
 // inserted, updated or deleted. Every store sharing the database notifies
-// it, whatever its schema: a notification from another schema only makes a
-// listener forget an org it did not need to.
+// it, whatever its schema, so a listener keeps only its own schema's.
 const orgSecretsChannel = "modelgate_org_secrets"
 
 // ListenOrgSecrets reports changes of org secrets (see
@@ -30,6 +30,7 @@ func (db *DB) ListenOrgSecrets(ctx context.Context, up func(bool), changed func(
 	if up == nil || changed == nil {
 		return errors.New("listen org secrets: nil callback")
 	}
+	schema := db.tableSchema
 	cancel := db.orgSecretChanges.Subscribe(changed)
 	defer cancel()
 	return db.listen(ctx, listener{
@@ -37,7 +38,21 @@ func (db *DB) ListenOrgSecrets(ctx context.Context, up func(bool), changed func(
 		name:    ":org-secrets",
 		up:      func() { up(true) },
 		down:    func() { up(false) },
-		notify:  changed,
+		notify:  func(payload string) { orgSecretsNotified(schema, payload, changed) },
 		lost:    "org secret listener: connection lost; discovery reads the org's secrets on every call until it is back",
 	})
+}
+
+// orgSecretsNotified passes the org of a notification of schema to changed
+// and ignores those of other schemas. A payload of another shape (a newer
+// or older trigger) makes it forget every org: never a stale cache.
+func orgSecretsNotified(schema, payload string, changed func(org string)) {
+	i := strings.LastIndexByte(payload, '/')
+	if i < 0 {
+		changed("")
+		return
+	}
+	if payload[:i] == schema {
+		changed(payload[i+1:])
+	}
 }
