@@ -214,7 +214,10 @@ func NewHTTPHandler(s *server.MCPServer, o HTTPOptions) (*HTTPHandler, error) {
 	}
 	h.paths = append(h.paths, "GET /healthz", "GET /readyz")
 	if o.Metrics != nil {
-		mux.Handle("GET /metrics", o.Metrics.Handler())
+		// Every method reaches the handler, which answers 405 with Allow
+		// to all but GET and HEAD (a method pattern would send them to the
+		// catch-all's 404).
+		mux.Handle("/metrics", o.Metrics.Handler())
 		h.paths = append(h.paths, "GET /metrics")
 	}
 	h.handler = rejectRebinding(mux)

@@ -132,6 +132,22 @@ func TestMetrics_RateLimitRefusalsAreCounted(t *testing.T) {
 	}
 }
 
+func TestMetrics_OtherMethodsAreNotAllowed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{metrics: metrics.New(metrics.Options{})})
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		req, _ := http.NewRequestWithContext(t.Context(), method, b.url+"/metrics", nil)
+		res, body := do(t, req)
+		if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") == "" {
+			t.Errorf("%s /metrics: %d, Allow %q, %s; want 405 with Allow", method, res.StatusCode, res.Header.Get("Allow"), body)
+		}
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodHead, b.url+"/metrics", nil)
+	if res, _ := do(t, req); res.StatusCode != http.StatusOK {
+		t.Errorf("HEAD /metrics: %d, want 200", res.StatusCode)
+	}
+}
+
 func TestMetrics_OffMeansNoEndpoint(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{})
