@@ -27,7 +27,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
@@ -39,6 +38,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/auth"
 	"github.com/modelgate/modelgate/metrics"
 	"github.com/modelgate/modelgate/provision"
 	"github.com/rs/zerolog"
@@ -201,7 +201,7 @@ func (s *Service) create(ctx context.Context, caller modelgate.Caller, provider 
 		ID: id, Org: caller.Org, Provider: provider, Names: names, Runtime: runtime, Model: model,
 		TokenPrefix: caller.TokenPrefix, CreatedAt: now, ExpiresAt: now.Add(s.o.TTL),
 	}
-	retired, err := s.o.Store.CreateKeyLink(ctx, l, hashSecret(secret), s.o.MaxLiveLinks)
+	retired, err := s.o.Store.CreateKeyLink(ctx, l, auth.Hash(secret), s.o.MaxLiveLinks)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -240,20 +240,6 @@ func only(s, chars string) bool {
 		}
 	}
 	return true
-}
-
-func hashSecret(secret string) []byte {
-	h := sha256.Sum256([]byte(secret))
-	return h[:]
-}
-
-// dummyHash is compared against when a link id is unknown, so the time an
-// answer takes does not say whether the id exists.
-var dummyHash = hashSecret("not a link")
-
-// verify reports whether secret is the link's: a constant-time comparison.
-func verify(secret string, hash []byte) bool {
-	return subtle.ConstantTimeCompare(hashSecret(secret), hash) == 1
 }
 
 // formToken is the hidden field of the form: derived from the link's

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/auth"
 )
 
 //go:embed web/page.html
@@ -86,19 +87,19 @@ func headers(next http.Handler) http.Handler {
 func (s *Service) lookup(r *http.Request) (l *modelgate.KeyLink, secret string, status int, v *view) {
 	id, secret, ok := parseToken(r.PathValue("token"))
 	if !ok {
-		verify("", dummyHash)
+		auth.Verify("", nil) // the same cost as a link that exists
 		return nil, "", http.StatusNotFound, unknownView()
 	}
 	l, hash, err := s.o.Store.KeyLinkByID(r.Context(), id)
 	if err != nil {
-		verify(secret, dummyHash)
+		auth.Verify(secret, nil) // the same cost as a link that exists
 		if modelgate.ErrorCode(err) == modelgate.ENotFound {
 			return nil, "", http.StatusNotFound, unknownView()
 		}
 		s.o.Log.Error().Err(err).Msg("key entry: read link")
 		return nil, "", http.StatusServiceUnavailable, errorView("Try again in a moment", "The key could not be looked up just now. Nothing was stored. Reload this page in a moment.")
 	}
-	if !verify(secret, hash) {
+	if !auth.Verify(secret, hash) {
 		// The id exists but the secret is wrong: a forged or mangled link.
 		return l, "", http.StatusNotFound, unknownView()
 	}
