@@ -53,12 +53,14 @@ type Workspace struct {
 	// Tier is 1..4.
 	Tier int `json:"tier"`
 	// Runtime, Model, Provider and PlatformBilled are what the gate decided
-	// at creation; the provisioner re-derives before starting.
+	// at creation; the provisioner derives them again before it starts the
+	// workspace and stores what it started it with.
 	Runtime        string `json:"runtime"`
 	Model          string `json:"model"`
 	Provider       string `json:"provider"`
 	PlatformBilled bool   `json:"platform_billed"`
-	// CredentialScope is where the gate found the credential at creation.
+	// CredentialScope is where the gate found the credential at creation,
+	// and once online where the backstop found it.
 	CredentialScope string `json:"credential_scope"`
 	// Status is one of the Status constants; StatusCode and StatusMessage
 	// explain a failure (for example MISSING_BYOK_CREDENTIAL).

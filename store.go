@@ -232,9 +232,11 @@ type JobStore interface {
 	// concurrent claimers never get the same row.
 	ClaimWorkspaces(ctx context.Context, owner string, lease time.Duration, limit int) ([]*Workspace, error)
 	// FinishWorkspace moves a workspace leased by owner from provisioning
-	// to status (online or failed) with code and message, clears the lease
-	// and records the change. It returns ENotFound if owner no longer holds
-	// the lease.
+	// to status (online or failed) with code and message, stores w's
+	// Provider, PlatformBilled and CredentialScope (the backstop derives
+	// them again before it starts a workspace: what it started is what the
+	// row says), clears the lease and records the change. It returns
+	// ENotFound if owner no longer holds the lease.
 	FinishWorkspace(ctx context.Context, owner string, w *Workspace, status, code, message string) error
 	// RecordAttempt increments the workspace's attempts while owner holds the lease.
 	RecordAttempt(ctx context.Context, owner string, w *Workspace) error

@@ -44,8 +44,9 @@ func (db *DB) ClaimWorkspaces(ctx context.Context, owner string, lease time.Dura
 }
 
 // FinishWorkspace moves the workspace w, leased by owner, from provisioning
-// to status (online or failed) with code and message, clears the lease and
-// records the change, in one transaction. On success it sets *w to the
+// to status (online or failed) with code and message, stores w's Provider,
+// PlatformBilled and CredentialScope, clears the lease and records the
+// change, in one transaction. On success it sets *w to the
 // stored row. A lease that has expired is still owner's until another
 // provisioner claims the row. It returns EInvalidArgument for another
 // status, ENotFound if the workspace is not provisioning under owner's
@@ -70,9 +71,10 @@ func (db *DB) FinishWorkspace(ctx context.Context, owner string, w *modelgate.Wo
 
 	at := storecore.Now()
 	updated, err := scanWorkspace(tx.QueryRow(ctx, `UPDATE workspaces
-		SET status = $4, status_code = $5, status_message = $6, lease_owner = NULL, lease_expires_at = NULL, updated_at = $7
+		SET status = $4, status_code = $5, status_message = $6, provider = $7, platform_billed = $8, credential_scope = $9,
+			lease_owner = NULL, lease_expires_at = NULL, updated_at = $10
 		WHERE org = $1 AND id = $2 AND status = 'provisioning' AND lease_owner = $3
-		RETURNING `+workspaceCols, w.Org, id, owner, status, code, message, at))
+		RETURNING `+workspaceCols, w.Org, id, owner, status, code, message, w.Provider, w.PlatformBilled, w.CredentialScope, at))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return storecore.NotLeased(w.ID, owner)
 	}

@@ -180,3 +180,96 @@ func TestBackstop_Hole3_BlankStoredValueNeverSatisfies(t *testing.T) {
 		})
 	}
 }
+
+// movesCatalog lists "both/m" on the platform arm and, after it, on delta's:
+// an org key of delta's moves the id to delta (§2.3), its deletion moves it
+// back to the platform. "shared/…" matches two open arms, settled by a key.
+const movesCatalog = `version: 1
+default_runtime: rt
+default_model: platform/free
+providers:
+  - name: platform
+    auth_env: [MODELGATE_PLATFORM_TOKEN]
+    pattern: '^platform/'
+  - name: alpha
+    auth_env: [ALPHA_KEY]
+    pattern: '^shared/'
+  - name: beta
+    auth_env: [BETA_KEY]
+    pattern: '^shared/'
+  - name: delta
+    auth_env: [DELTA_KEY]
+    pattern: '^both/'
+runtimes:
+  - name: rt
+    arms:
+      - provider: platform
+        models: [platform/free, both/m]
+      - provider: delta
+        models: [both/m]
+      - provider: alpha
+      - provider: beta
+`
+
+// The backstop starts what the gate allows with the credentials of the
+// moment (§6), which can be another provider than the creation's, even
+// platform billing; the workspace must then say what it was started with,
+// not what it was created with.
+func TestBackstop_WorkspaceRecordsTheProviderItStartedWith(t *testing.T) {
+	t.Parallel()
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			cat, err := registry.Load([]byte(movesCatalog), "moves.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := newBundle(t, kind)
+			b.gate = gate.New(cat, zerolog.Nop())
+			b.service = provision.New(b.store, b.gate, b.keys, zerolog.Nop())
+			p := b.provisioner(t, b.store, nil)
+			ctx := context.Background()
+
+			b.setOrgSecret(t, "DELTA_KEY", "delta-value")
+			b.setOrgSecret(t, "BETA_KEY", "beta-value")
+			toPlatform := b.provision(t, "to-platform", "both/m", nil)
+			toAlpha := b.provision(t, "to-alpha", "shared/x", nil)
+			if toPlatform.Provider != "delta" || toAlpha.Provider != "beta" || toAlpha.CredentialScope != modelgate.ScopeOrg {
+				t.Fatalf("created with %s and %s (%s), want delta and beta (org)", toPlatform.Provider, toAlpha.Provider, toAlpha.CredentialScope)
+			}
+			for _, name := range []string{"DELTA_KEY", "BETA_KEY"} {
+				if _, err := b.store.DeleteOrgSecret(ctx, org, name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b.setOrgSecret(t, "ALPHA_KEY", "alpha-value")
+			runOnce(t, p)
+
+			for _, c := range []struct {
+				w       *modelgate.Workspace
+				want    string
+				billed  bool
+				scope   string
+				credKey string
+			}{
+				{toPlatform, "platform", true, modelgate.ScopePlatform, ""},
+				{toAlpha, "alpha", false, modelgate.ScopeOrg, "ALPHA_KEY"},
+			} {
+				got := b.get(t, c.w.ID)
+				if got.Status != modelgate.StatusOnline {
+					t.Fatalf("%s: %s %s %q, want online", c.w.Name, got.Status, got.StatusCode, got.StatusMessage)
+				}
+				if seen := b.driver.seen[c.w.ID]; seen.Provider != c.want {
+					t.Fatalf("%s: driver started it with %s, want %s", c.w.Name, seen.Provider, c.want)
+				}
+				if got.Provider != c.want || got.PlatformBilled != c.billed || got.CredentialScope != c.scope {
+					t.Errorf("%s: the row says provider %s, platform_billed %v, scope %s; the driver started it with %s, %v, %s",
+						c.w.Name, got.Provider, got.PlatformBilled, got.CredentialScope, c.want, c.billed, c.scope)
+				}
+				if c.credKey != "" && b.driver.creds[c.w.ID][c.credKey] == "" {
+					t.Errorf("%s: driver got %v, want %s", c.w.Name, keysOf(b.driver.creds[c.w.ID]), c.credKey)
+				}
+			}
+		})
+	}
+}

@@ -513,6 +513,7 @@ func (p *Provisioner) handle(ctx context.Context, w *modelgate.Workspace, deadli
 		}
 		err := p.attempt(ctx, w, pf, deadline)
 		if err == nil {
+			p.recordDecision(log, w, pf.decision)
 			p.finish(ctx, log, w, modelgate.StatusOnline, "", "")
 			return
 		}
@@ -539,6 +540,28 @@ func (p *Provisioner) handle(ctx context.Context, w *modelgate.Workspace, deadli
 		case <-t.C:
 		}
 	}
+}
+
+// recordDecision sets on w the provider, billing and credential scope the
+// driver started it with, so that the row says how the workspace runs. They
+// can differ from the creation's: a key set or deleted since then can move
+// the model to another arm (even to platform billing, where the id is
+// listed there too), and a workspace allowed unverified (fail-open) now has
+// a scope. A change is logged; one of billing as a warning, since it moves
+// who pays.
+func (p *Provisioner) recordDecision(log zerolog.Logger, w *modelgate.Workspace, d gate.Decision) {
+	if w.Provider == d.Provider && w.PlatformBilled == d.PlatformBilled && w.CredentialScope == d.CredentialScope {
+		return
+	}
+	ev := log.Info()
+	if w.PlatformBilled != d.PlatformBilled {
+		ev = log.Warn()
+	}
+	ev.Str("provider", w.Provider).Str("new_provider", d.Provider).
+		Bool("platform_billed", w.PlatformBilled).Bool("new_platform_billed", d.PlatformBilled).
+		Str("credential_scope", w.CredentialScope).Str("new_credential_scope", d.CredentialScope).
+		Msg("the backstop started the workspace with another provider, billing or credential scope than it was created with; the workspace records what it started with")
+	w.Provider, w.PlatformBilled, w.CredentialScope = d.Provider, d.PlatformBilled, d.CredentialScope
 }
 
 // attempt runs the driver once under the attempt timeout, cut short at the

@@ -66,8 +66,9 @@ func claimable(ctx context.Context, tx *sql.Tx, at time.Time, limit int) ([]work
 }
 
 // FinishWorkspace moves the workspace w, leased by owner, from provisioning
-// to status (online or failed) with code and message, clears the lease and
-// records the change, in one transaction. On success it sets *w to the
+// to status (online or failed) with code and message, stores w's Provider,
+// PlatformBilled and CredentialScope, clears the lease and records the
+// change, in one transaction. On success it sets *w to the
 // stored row. A lease that has expired is still owner's until another
 // provisioner claims the row. It returns EInvalidArgument for another
 // status, ENotFound if the workspace is not provisioning under owner's
@@ -92,9 +93,10 @@ func (db *DB) FinishWorkspace(ctx context.Context, owner string, w *modelgate.Wo
 
 	at := storecore.Now()
 	updated, err := scanWorkspace(tx.QueryRowContext(ctx, `UPDATE workspaces
-		SET status = ?, status_code = ?, status_message = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+		SET status = ?, status_code = ?, status_message = ?, provider = ?, platform_billed = ?, credential_scope = ?,
+			lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
 		WHERE org = ? AND id = ? AND status = 'provisioning' AND lease_owner = ?
-		RETURNING `+workspaceCols, status, code, message, ts(at), w.Org, id, owner))
+		RETURNING `+workspaceCols, status, code, message, w.Provider, w.PlatformBilled, w.CredentialScope, ts(at), w.Org, id, owner))
 	if errors.Is(err, sql.ErrNoRows) {
 		return storecore.NotLeased(w.ID, owner)
 	}

@@ -186,6 +186,30 @@ func testFinish(t *testing.T, s modelgate.Store) {
 	}
 }
 
+// testFinishRecordsDecision: the backstop may start a workspace with
+// another provider, billing and scope than its creation's; FinishWorkspace
+// stores the ones in w, and the rest of the row stays as it was.
+func testFinishRecordsDecision(t *testing.T, s modelgate.Store) {
+	ctx := t.Context()
+	w := create(t, s, newWorkspace("acme", "w"))
+	leased := claim(t, s, "p", time.Hour, 1)[0]
+	leased.Provider, leased.PlatformBilled, leased.CredentialScope = "platform", true, modelgate.ScopePlatform
+	leased.Name, leased.Model = "renamed by mistake", "another-model" // not FinishWorkspace's to store
+	if err := s.FinishWorkspace(ctx, "p", leased, modelgate.StatusOnline, "", ""); err != nil {
+		t.Fatalf("FinishWorkspace: %v", err)
+	}
+	stored := get(t, s, "acme", w.ID)
+	if diff := cmp.Diff(stored, leased); diff != "" {
+		t.Errorf("FinishWorkspace did not set *w to the stored row (-stored +w):\n%s", diff)
+	}
+	want := *w
+	want.Provider, want.PlatformBilled, want.CredentialScope = "platform", true, modelgate.ScopePlatform
+	want.Status, want.Attempts, want.UpdatedAt = modelgate.StatusOnline, stored.Attempts, stored.UpdatedAt
+	if diff := cmp.Diff(&want, stored); diff != "" {
+		t.Errorf("finished workspace (-want +got):\n%s", diff)
+	}
+}
+
 func testExpire(t *testing.T, s modelgate.Store) {
 	ctx := t.Context()
 	stale := create(t, s, newWorkspace("acme", "stale"))

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) modelgate.Store) {
 		{"ClaimWorkspaces_OldestProvisioningFirst", testClaimOrder},
 		{"ClaimWorkspaces_ExpiredLeaseIsReclaimable", testExpiredLease},
 		{"FinishWorkspace_OnlyLeaseOwnerFinishes", testFinish},
+		{"FinishWorkspace_StoresTheProviderBillingAndScopeItStartedWith", testFinishRecordsDecision},
 		{"HoldWorkspace_OnlyLeaseOwnerSetsTheMessageAndItStaysProvisioning", testHold},
 		{"SecretKeyIDs_AreTheDistinctKeysOfEveryStoredSecret", testSecretKeyIDs},
 		{"ExpireProvisioning_FailsOnlyOldProvisioning", testExpire},
