@@ -275,16 +275,17 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 	if req.Tier == 0 {
 		req.Tier = DefaultTier
 	}
-	// Values are stored trimmed (CONTRACT.md §2); validate sees them so.
+	// validate sees the secret values as given (gate.ValidateSecret bounds
+	// them before it trims them); they are stored trimmed (CONTRACT.md §2).
+	if err := s.validate(req); err != nil {
+		return nil, false, err
+	}
 	if req.Secrets != nil {
 		trimmed := make(map[string]string, len(req.Secrets))
 		for name, value := range req.Secrets {
 			trimmed[name] = strings.TrimSpace(value)
 		}
 		req.Secrets = trimmed
-	}
-	if err := s.validate(req); err != nil {
-		return nil, false, err
 	}
 	// A repeated idempotency key answers with the first result, whatever
 	// has changed since (a deleted key, other arguments): the one query a
@@ -576,7 +577,8 @@ func (s *Service) Deprovision(ctx context.Context, caller modelgate.Caller, id, 
 // goes through it, so every rule applies in one place: it refuses with
 // INVALID_ARGUMENT, naming the key and never the value, a name that is not a
 // credential name or is reserved for the operator, and a value that is blank,
-// holds a NUL byte or is longer than 16 KiB (gate.ValidateSecret). The
+// holds a NUL byte or is longer than 16 KiB (gate.ValidateSecret; a value
+// of more than 64 KiB as given is refused as too long unread). The
 // value is never logged. When the name's check is unambiguous
 // (verify.Checker.OrgProvider) the key is then checked with its provider: a
 // rejected key is refused with INVALID_CREDENTIAL and nothing is stored; a
@@ -586,10 +588,10 @@ func (s *Service) SetOrgSecret(ctx context.Context, caller modelgate.Caller, key
 	if !secrets.ValidName(key) {
 		return modelgate.SecretInfo{}, invalidKey(key)
 	}
-	value = strings.TrimSpace(value)
 	if err := s.gate.ValidateSecret("key", key, value); err != nil {
 		return modelgate.SecretInfo{}, err
 	}
+	value = strings.TrimSpace(value)
 	// The live check (CONTRACT.md §8) runs only when the name's check is
 	// unambiguous (verify.Checker.OrgProvider): an org secret is stored for
 	// no particular provider. A rejected key is not stored.

@@ -9,6 +9,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/registry"
 	"github.com/modelgate/modelgate/tools"
 )
@@ -109,5 +110,42 @@ func TestTools_AModelIDOfAnyLengthPastTheSyntaxGetsTheRule(t *testing.T) {
 	b.mustFail(t, "provision_workspace", map[string]any{"name": "z", "model": strings.Repeat(" ", 300), "dry_run": true}, modelgate.EModelRequired)
 	if diff := cmp.Diff(before, b.counts(t)); diff != "" {
 		t.Fatalf("a refused call wrote rows (-before +after):\n%s", diff)
+	}
+}
+
+func TestTools_ASecretValuePastTheHardCapIsRefusedNamingTheSecret(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{protocol: mcp.ProtocolVersion20251125})
+	before := b.counts(t)
+	huge := canary + strings.Repeat("k", 70_000)
+	// Trimmed, it would be a good value: the cap applies to the value as
+	// given, on every path alike.
+	padded := canary + strings.Repeat(" ", gate.MaxSecretInputBytes)
+	tooLong := "the value of ANTHROPIC_API_KEY must be valid UTF-8 of at most 16384 bytes"
+	for _, value := range []string{huge, padded, canary + strings.Repeat("k", 20_000)} {
+		e := b.mustFail(t, "set_org_secret", map[string]any{"key": "ANTHROPIC_API_KEY", "value": value}, modelgate.EInvalidArgument)
+		if msg := e["error"].(string); msg != "key: "+tooLong {
+			t.Errorf("set_org_secret, value of %d bytes: %q, want %q", len(value), msg, "key: "+tooLong)
+		}
+		e = b.mustFail(t, "provision_workspace", map[string]any{"name": "w", "runtime": "claude-code", "model": "claude-sonnet-4-6", "dry_run": true,
+			"secrets": map[string]any{"ANTHROPIC_API_KEY": value}}, modelgate.EInvalidArgument)
+		if msg := e["error"].(string); msg != "secrets: "+tooLong {
+			t.Errorf("provision_workspace secrets, value of %d bytes: %q, want %q", len(value), msg, "secrets: "+tooLong)
+		}
+	}
+	// The key's own error comes first.
+	e := b.mustFail(t, "set_org_secret", map[string]any{"key": "not a key", "value": huge}, modelgate.EInvalidArgument)
+	if msg := e["error"].(string); !strings.Contains(msg, "not a credential name") {
+		t.Errorf("bad key and a huge value: %q, want the key's error", msg)
+	}
+	e = b.mustFail(t, "set_org_secret", map[string]any{"key": "MODELGATE_PLATFORM_TOKEN", "value": huge}, modelgate.EInvalidArgument)
+	if msg := e["error"].(string); !strings.Contains(msg, "reserved") {
+		t.Errorf("reserved key and a huge value: %q, want the key's error", msg)
+	}
+	if diff := cmp.Diff(before, b.counts(t)); diff != "" {
+		t.Fatalf("a refused call wrote rows (-before +after):\n%s", diff)
+	}
+	if strings.Contains(b.logs.String(), canary) {
+		t.Fatal("a secret value reached the log")
 	}
 }
