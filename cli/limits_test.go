@@ -86,3 +86,25 @@ func TestCLI_MalformedLimitInTheEnvironmentIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// The commands answer as the tools do when an argument is long: a runtime
+// or provider longer than any catalog name is unknown, a secret value past
+// the hard cap is refused naming the secret (and never printed).
+func TestCLI_LongArgumentsGetTheToolsAnswers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	long := strings.Repeat("r", 65)
+	if code, _, errOut := runIn(t, dir, "", "models", "--runtime", long); code == 0 || !strings.Contains(errOut, modelgate.ERuntimeUnsupported) || strings.Contains(errOut, long) {
+		t.Errorf("models --runtime of 65 bytes: %d %q; want RUNTIME_UNSUPPORTED, the runtime cut", code, errOut)
+	}
+	if code, out, errOut := runIn(t, dir, "", "models", "--runtime", "codex", "--provider", long, "--json"); code != 0 || !strings.Contains(out, `"arms":[]`) {
+		t.Errorf("models --provider of 65 bytes: %d %q %q; want no arms", code, out, errOut)
+	}
+	for _, n := range []int{20_000, 70_000, 2 << 20} {
+		code, out, errOut := runIn(t, dir, cliCanary+strings.Repeat("k", n)+"\n", "secret", "set", "ANTHROPIC_API_KEY")
+		want := "INVALID_ARGUMENT: key: the value of ANTHROPIC_API_KEY must be valid UTF-8 of at most 16384 bytes"
+		if code == 0 || !strings.Contains(errOut, want) || strings.Contains(out+errOut, cliCanary) {
+			t.Errorf("secret set, value of %d bytes: %d %q; want %q", n, code, errOut, want)
+		}
+	}
+}

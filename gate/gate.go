@@ -38,8 +38,17 @@ import (
 // MaxWorkspaceSecrets is the most workspace-scope secrets one call may carry.
 const MaxWorkspaceSecrets = 64
 
-// MaxSecretValueBytes is the largest accepted secret value.
+// MaxSecretValueBytes is the largest accepted secret value, once trimmed.
 const MaxSecretValueBytes = 16 << 10
+
+// MaxSecretInputBytes bounds a secret value as given, before it is trimmed:
+// a longer one is refused as too long (the same message as a value over
+// MaxSecretValueBytes, naming the secret) without being looked at. It is
+// the hard cap on the work and memory a hostile value costs on every path
+// that stores a secret: set_org_secret, the "secrets" of
+// provision_workspace, `mcp-server secret set` and the key-entry page. It
+// equals the tools' cap on any other string argument (64 KiB).
+const MaxSecretInputBytes = 64 << 10
 
 // OrgSecretNames gives the gate the names of the org's usable credentials.
 // The gate calls it at most once per decision, and only when the decision
@@ -333,17 +342,21 @@ func (g *Gate) ValidateSecrets(s map[string]string) error {
 
 // ValidateSecret checks one secret to be stored (CONTRACT.md §2, secret
 // values): the name matches ^[A-Z_][A-Z0-9_]{0,127}$ and is not reserved;
-// the value, trimmed of surrounding white space, is not empty, holds no NUL
-// byte, is valid UTF-8 and at most MaxSecretValueBytes. field prefixes the
-// message ("secrets", "key"). The error (INVALID_ARGUMENT) names the secret,
-// never the value; a name that is not a name is not repeated either (a
-// value pasted where the name goes must not come back).
+// the value as given is at most MaxSecretInputBytes, and, trimmed of
+// surrounding white space, is not empty, holds no NUL byte, is valid UTF-8
+// and at most MaxSecretValueBytes. The name is checked first. field
+// prefixes the message ("secrets", "key"). The error (INVALID_ARGUMENT)
+// names the secret, never the value; a name that is not a name is not
+// repeated either (a value pasted where the name goes must not come back).
 func (g *Gate) ValidateSecret(field, name, value string) error {
 	if !secrets.ValidName(name) {
 		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: a name (%d characters) is not a credential name: names match ^[A-Z_][A-Z0-9_]{0,127}$, e.g. ANTHROPIC_API_KEY", field, utf8.RuneCountInString(name))
 	}
 	if g.catalog.Reserved(name) {
 		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: %s is reserved for the operator of this server (the platform's own credential) and cannot be set", field, name)
+	}
+	if len(value) > MaxSecretInputBytes {
+		return tooLong(field, name)
 	}
 	value = strings.TrimSpace(value)
 	switch {
@@ -352,7 +365,11 @@ func (g *Gate) ValidateSecret(field, name, value string) error {
 	case strings.IndexByte(value, 0) >= 0:
 		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: the value of %s holds a NUL byte", field, name)
 	case len(value) > MaxSecretValueBytes || !utf8.ValidString(value):
-		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: the value of %s must be valid UTF-8 of at most %d bytes", field, name, MaxSecretValueBytes)
+		return tooLong(field, name)
 	}
 	return nil
+}
+
+func tooLong(field, name string) error {
+	return modelgate.Errorf(modelgate.EInvalidArgument, "%s: the value of %s must be valid UTF-8 of at most %d bytes", field, name, MaxSecretValueBytes)
 }

@@ -296,6 +296,33 @@ func TestGate_InvalidWorkspaceSecrets(t *testing.T) {
 	}
 }
 
+// The hard cap applies to a value as given, before it is trimmed, so every
+// path that stores a secret refuses the same values with the same message,
+// and a huge value costs no more than its length to refuse. Under the cap
+// a padded value is judged trimmed.
+func TestGate_ValidateSecretCapsTheValueAsGiven(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tooLong := "key: the value of ANTHROPIC_API_KEY must be valid UTF-8 of at most 16384 bytes"
+	for _, tc := range []struct {
+		name, key, value, want string
+	}{
+		{"padded, at the cap", "ANTHROPIC_API_KEY", "sk-1" + strings.Repeat(" ", gate.MaxSecretInputBytes-4), ""},
+		{"padded, past the cap", "ANTHROPIC_API_KEY", "sk-1" + strings.Repeat(" ", gate.MaxSecretInputBytes-3), tooLong},
+		{"blank, past the cap", "ANTHROPIC_API_KEY", strings.Repeat(" ", gate.MaxSecretInputBytes+1), tooLong},
+		{"a bad name first", "bad name", strings.Repeat("k", gate.MaxSecretInputBytes+1), "key: a name (8 characters) is not a credential name"},
+		{"a reserved name first", "MODELGATE_PLATFORM_TOKEN", strings.Repeat("k", gate.MaxSecretInputBytes+1), "key: MODELGATE_PLATFORM_TOKEN is reserved"},
+	} {
+		err := b.gate.ValidateSecret("key", tc.key, tc.value)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v, want it accepted", tc.name, err)
+		case tc.want != "" && (modelgate.ErrorCode(err) != modelgate.EInvalidArgument || !strings.HasPrefix(modelgate.ErrorMessage(err), tc.want)):
+			t.Errorf("%s: %v, want INVALID_ARGUMENT %q", tc.name, err, tc.want)
+		}
+	}
+}
+
 // TestGate_AgreesWithDiscovery is the property that makes modelgate
 // trustworthy: for every runtime, every offered id and every subset of its
 // accepted names plus unrelated names, in either scope, the gate allows iff

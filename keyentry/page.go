@@ -6,6 +6,8 @@ import (
 	"crypto/subtle"
 	_ "embed"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/auth"
+	"github.com/modelgate/modelgate/gate"
 )
 
 //go:embed web/page.html
@@ -32,9 +35,13 @@ var csp = func() string {
 		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 }()
 
-// maxFormBytes bounds a submitted form: one name and a value of at most
-// 16 KiB, URL-encoded.
-const maxFormBytes = 64 << 10
+// maxFormBytes bounds a submitted form: the form token, one name and a
+// value as long as the secret rules look at (gate.MaxSecretInputBytes),
+// however it is URL-encoded (up to three bytes for one). Every value up to
+// that cap reaches SetOrgSecret and gets its answer, which names the
+// secret, as set_org_secret and `mcp-server secret set` do; a longer form
+// is refused as too long without being read further.
+const maxFormBytes = 4<<10 + 3*gate.MaxSecretInputBytes
 
 // view is what the template shows. It never holds a secret value.
 type view struct {
@@ -171,6 +178,13 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, modelgate.EInvalidArgument, "")
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			// Only the value can make a form this large. The link is kept,
+			// as for any value the secret rules refuse.
+			render(w, http.StatusUnprocessableEntity, s.formView(l, secret, l.Names[0],
+				fmt.Sprintf("The key was not stored: the value must be valid UTF-8 of at most %d bytes.", gate.MaxSecretValueBytes)))
+			return
+		}
 		render(w, http.StatusBadRequest, errorView("The form could not be read", "Nothing was stored. Go back, reload the page and try again."))
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/internal/browsertest"
 	"github.com/modelgate/modelgate/keyentry"
 	"github.com/modelgate/modelgate/mcpserver"
@@ -154,6 +155,38 @@ func TestPage_ValueRefusedByTheSecretRulesKeepsTheLink(t *testing.T) {
 	}
 	if got := orgSecret(t, r, "acme", "ANTHROPIC_API_KEY"); strings.TrimSpace(got) != canary {
 		t.Fatalf("stored %q", got)
+	}
+}
+
+// TestPage_AValuePastTheHardCapIsRefusedAsSetOrgSecretRefusesIt: every
+// value up to the hard cap reaches the secret rules however it is encoded,
+// so the page names the secret as set_org_secret does; a longer form is
+// refused unread. Either way the link is kept.
+func TestPage_AValuePastTheHardCapIsRefusedAsSetOrgSecretRefusesIt(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, openSQLite(t), mcpserver.TransportHTTP)
+	link := linkFor(t, r, "acme")
+	_, _, tok := page(t, link)
+	named := "the value of ANTHROPIC_API_KEY must be valid UTF-8 of at most 16384 bytes"
+	for _, tt := range []struct {
+		name, value, want string
+	}{
+		{"70,000 bytes", canary + strings.Repeat("k", 70_000), named},
+		// Three bytes each once URL-encoded: past the old 64 KiB form.
+		{"30,000 bytes that encode long", canary + strings.Repeat("+", 30_000), named},
+		{"the hard cap, all encoded", canary + strings.Repeat("/", gate.MaxSecretInputBytes), named},
+		{"past any form", canary + strings.Repeat("k", 3*gate.MaxSecretInputBytes+8<<10), "the value must be valid UTF-8 of at most 16384 bytes"},
+	} {
+		status, body := submit(t, link, tok, "ANTHROPIC_API_KEY", tt.value, nil)
+		if status != http.StatusUnprocessableEntity || !strings.Contains(body, `role="alert"`) || !strings.Contains(body, tt.want) || strings.Contains(body, canary) {
+			t.Errorf("%s: HTTP %d, want %d with %q and without the value", tt.name, status, http.StatusUnprocessableEntity, tt.want)
+		}
+	}
+	if names, _ := r.store.OrgSecretNames(t.Context(), "acme"); len(names) != 0 {
+		t.Fatalf("refused values stored %v", names)
+	}
+	if status, _ := submit(t, link, tok, "ANTHROPIC_API_KEY", canary, nil); status != http.StatusOK {
+		t.Fatalf("a good value after refused ones: HTTP %d", status)
 	}
 }
 

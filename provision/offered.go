@@ -91,10 +91,13 @@ type offerArms struct {
 // readOffer validates the arguments of Offered and finds the arms and the
 // org's credentials for them.
 func (s *Service) readOffer(ctx context.Context, caller modelgate.Caller, runtime string, f registry.Filter) (offerArms, error) {
-	if err := CheckText("runtime", runtime, 0, MaxRuntimeBytes, false); err != nil {
+	// However long, a runtime or provider the catalog does not name is
+	// unknown, not malformed (registry.MaxNameBytes): RUNTIME_UNSUPPORTED,
+	// or no arms.
+	if err := checkChars("runtime", runtime); err != nil {
 		return offerArms{}, err
 	}
-	if err := CheckText("provider", f.Provider, 0, MaxRuntimeBytes, false); err != nil {
+	if err := checkChars("provider", f.Provider); err != nil {
 		return offerArms{}, err
 	}
 	cat := s.gate.Catalog()

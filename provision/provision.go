@@ -22,6 +22,7 @@ import (
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/internal/storecore"
+	"github.com/modelgate/modelgate/registry"
 	"github.com/modelgate/modelgate/secrets"
 	"github.com/modelgate/modelgate/verify"
 	"github.com/rs/zerolog"
@@ -33,9 +34,16 @@ const (
 	MaxRoleRunes           = 1000
 	MaxIdempotencyKeyRunes = 128
 	MaxIDBytes             = 64
-	MaxModelBytes          = 256
-	MaxRuntimeBytes        = 64
 	DefaultTier            = 3
+)
+
+// How much of a runtime and of a model id the audit trail keeps. They are
+// not argument limits: a runtime longer than any catalog name is unknown
+// (RUNTIME_UNSUPPORTED) and an id longer than the id syntax allows is
+// refused with that syntax (INVALID_ARGUMENT), each by the gate in its turn.
+const (
+	MaxRuntimeBytes = registry.MaxNameBytes
+	MaxModelBytes   = 256
 )
 
 // Service provisions and manages the workspaces and org secrets of orgs. It
@@ -267,16 +275,17 @@ func (s *Service) provision(ctx context.Context, caller modelgate.Caller, reqp *
 	if req.Tier == 0 {
 		req.Tier = DefaultTier
 	}
-	// Values are stored trimmed (CONTRACT.md §2); validate sees them so.
+	// validate sees the secret values as given (gate.ValidateSecret bounds
+	// them before it trims them); they are stored trimmed (CONTRACT.md §2).
+	if err := s.validate(req); err != nil {
+		return nil, false, err
+	}
 	if req.Secrets != nil {
 		trimmed := make(map[string]string, len(req.Secrets))
 		for name, value := range req.Secrets {
 			trimmed[name] = strings.TrimSpace(value)
 		}
 		req.Secrets = trimmed
-	}
-	if err := s.validate(req); err != nil {
-		return nil, false, err
 	}
 	// A repeated idempotency key answers with the first result, whatever
 	// has changed since (a deleted key, other arguments): the one query a
@@ -437,13 +446,10 @@ func (s *Service) validate(req Request) error {
 	if err := CheckText("name", req.Name, 1, MaxNameRunes, false); err != nil {
 		return err
 	}
-	if err := CheckText("runtime", req.Runtime, 0, MaxRuntimeBytes, false); err != nil {
+	if err := checkChars("runtime", req.Runtime); err != nil {
 		return err
 	}
-	if len(req.Model) > MaxModelBytes {
-		return modelgate.Errorf(modelgate.EInvalidArgument, "model: at most %d bytes", MaxModelBytes)
-	}
-	if err := CheckText("model", req.Model, 0, MaxModelBytes, false); err != nil {
+	if err := checkChars("model", req.Model); err != nil {
 		return err
 	}
 	if req.Tier < 1 || req.Tier > 4 {
@@ -478,6 +484,26 @@ func CheckText(field, v string, min, max int, multiline bool) error {
 	if n > max {
 		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: at most %d characters, got %d", field, max, n)
 	}
+	return checkControl(field, v, multiline)
+}
+
+// checkChars validates a text argument whose length is not an argument
+// rule: a runtime, a provider filter, a model id. It must be valid UTF-8
+// and hold no control characters (INVALID_ARGUMENT naming the field). How
+// long it is decides the answer later, in the gate's order (CONTRACT.md
+// §3): a runtime or provider longer than any catalog name
+// (registry.MaxNameBytes) is unknown, an id longer than the id syntax
+// allows breaks it. The tools bound every string argument before this.
+func checkChars(field, v string) error {
+	if !utf8.ValidString(v) {
+		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: not valid UTF-8", field)
+	}
+	return checkControl(field, v, false)
+}
+
+// checkControl refuses a control character in v (newline and tab allowed
+// when multiline).
+func checkControl(field, v string, multiline bool) error {
 	for _, r := range v {
 		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t')) {
 			return modelgate.Errorf(modelgate.EInvalidArgument, "%s: control character %U not allowed", field, r)
@@ -551,7 +577,8 @@ func (s *Service) Deprovision(ctx context.Context, caller modelgate.Caller, id, 
 // goes through it, so every rule applies in one place: it refuses with
 // INVALID_ARGUMENT, naming the key and never the value, a name that is not a
 // credential name or is reserved for the operator, and a value that is blank,
-// holds a NUL byte or is longer than 16 KiB (gate.ValidateSecret). The
+// holds a NUL byte or is longer than 16 KiB (gate.ValidateSecret; a value
+// of more than 64 KiB as given is refused as too long unread). The
 // value is never logged. When the name's check is unambiguous
 // (verify.Checker.OrgProvider) the key is then checked with its provider: a
 // rejected key is refused with INVALID_CREDENTIAL and nothing is stored; a
@@ -561,10 +588,10 @@ func (s *Service) SetOrgSecret(ctx context.Context, caller modelgate.Caller, key
 	if !secrets.ValidName(key) {
 		return modelgate.SecretInfo{}, invalidKey(key)
 	}
-	value = strings.TrimSpace(value)
 	if err := s.gate.ValidateSecret("key", key, value); err != nil {
 		return modelgate.SecretInfo{}, err
 	}
+	value = strings.TrimSpace(value)
 	// The live check (CONTRACT.md §8) runs only when the name's check is
 	// unambiguous (verify.Checker.OrgProvider): an org secret is stored for
 	// no particular provider. A rejected key is not stored.

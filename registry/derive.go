@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/modelgate/modelgate"
@@ -69,7 +70,8 @@ type Derivation struct {
 // available name: its names are reserved for the operator.
 //
 // On failure it returns a zero Derivation and a *modelgate.Error:
-// RUNTIME_UNSUPPORTED for an unknown runtime (details "runtime", "runtimes");
+// RUNTIME_UNSUPPORTED for an unknown runtime (details "runtime", "runtimes";
+// a runtime longer than MaxNameBytes is unknown, and is shown cut);
 // MODEL_REQUIRED for an empty id; INVALID_ARGUMENT for an id that breaks the
 // id syntax (ValidModelID; the message states the rule, not the id);
 // UNREGISTERED_MODEL_FOR_RUNTIME when no arm lists the id and no open arm's
@@ -169,10 +171,34 @@ func (ri *runtimeIndex) derived(runtime, model string, arm int, exact bool) (Der
 	return Derivation{Provider: p, Exact: exact, Arm: arm}, nil
 }
 
+// errRuntimeUnsupported refuses an unknown runtime. The runtime comes from
+// the caller and may be long (a name longer than MaxNameBytes is unknown
+// like any other): the message and the "runtime" detail carry at most its
+// first MaxNameBytes bytes, marked as cut (shortName).
 func (c *Catalog) errRuntimeUnsupported(runtime string) *modelgate.Error {
+	shown := runtime
+	if len(runtime) > MaxNameBytes {
+		shown = cut(runtime)
+	}
 	return modelgate.Errorf(modelgate.ERuntimeUnsupported,
-		"runtime %q is not supported; supported runtimes: %s", runtime, strings.Join(c.runtimeNames, ", ")).
-		WithDetail("runtime", runtime).WithDetail("runtimes", c.Runtimes())
+		"runtime %s is not supported; supported runtimes: %s", shortName(runtime), strings.Join(c.runtimeNames, ", ")).
+		WithDetail("runtime", shown).WithDetail("runtimes", c.Runtimes())
+}
+
+// shortName quotes a name for a message: in full when it is at most
+// MaxNameBytes long, otherwise its first MaxNameBytes bytes followed by
+// "…" and its length, so that a huge argument is never echoed back.
+func shortName(name string) string {
+	if len(name) <= MaxNameBytes {
+		return strconv.Quote(name)
+	}
+	return fmt.Sprintf("%q (%d bytes)", cut(name), len(name))
+}
+
+// cut returns the first MaxNameBytes bytes of name (less a split UTF-8
+// sequence) followed by "…".
+func cut(name string) string {
+	return strings.ToValidUTF8(name[:MaxNameBytes], "") + "…"
 }
 
 func (c *Catalog) errUnregistered(ri *runtimeIndex, model string) *modelgate.Error {

@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -169,6 +170,29 @@ func TestDerive_UnknownRuntimeNamesKnownRuntimes(t *testing.T) {
 	}
 	if e.Details["runtime"] != "langgraph" {
 		t.Errorf(`details["runtime"] = %v`, e.Details["runtime"])
+	}
+}
+
+// A runtime longer than any catalog name is unknown like any other, and the
+// refusal shows only its beginning: it may be 64 KiB of a caller's text.
+func TestDerive_ALongUnknownRuntimeIsShownCut(t *testing.T) {
+	t.Parallel()
+	c := registry.Default()
+	runtime := "x" + strings.Repeat("é", 1000) // 2,001 bytes; byte 64 is inside an é
+	_, err := c.Derive(runtime, "anything", nil)
+	var e *modelgate.Error
+	if !errors.As(err, &e) || e.Code != modelgate.ERuntimeUnsupported {
+		t.Fatalf("Derive = %v, want %s", err, modelgate.ERuntimeUnsupported)
+	}
+	shown := "x" + strings.Repeat("é", (registry.MaxNameBytes-1)/2) + "…"
+	if want := fmt.Sprintf("runtime %q (2001 bytes) is not supported", shown); !strings.HasPrefix(e.Message, want) {
+		t.Errorf("message %q, want it to begin %q", e.Message, want)
+	}
+	if e.Details["runtime"] != shown {
+		t.Errorf(`details["runtime"] = %v, want %q`, e.Details["runtime"], shown)
+	}
+	if diff := cmp.Diff(c.Runtimes(), e.Details["runtimes"]); diff != "" {
+		t.Errorf(`details["runtimes"] mismatch (-want +got):\n%s`, diff)
 	}
 }
 

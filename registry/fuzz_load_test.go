@@ -29,7 +29,16 @@ func FuzzLoad(f *testing.F) {
 		if err != nil || !d.Provider.PlatformBilled() {
 			t.Fatalf("accepted catalog with a default model that is not platform-billed: %v", err)
 		}
+		// Every name fits the limit, so a longer argument is unknown.
+		for _, p := range c.Providers() {
+			if len(p.Name) > registry.MaxNameBytes {
+				t.Fatalf("accepted a provider name of %d bytes", len(p.Name))
+			}
+		}
 		for _, rt := range c.Runtimes() {
+			if len(rt) > registry.MaxNameBytes {
+				t.Fatalf("accepted a runtime name of %d bytes", len(rt))
+			}
 			offered, err := c.Offered(rt, registry.Filter{})
 			if err != nil {
 				t.Fatal(err)

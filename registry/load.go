@@ -74,7 +74,7 @@ func LoadFile(path string) (*Catalog, error) {
 // It returns an error that lists every problem found (errors.Join, one line
 // each), each naming source, the line and the entry: malformed YAML or an unknown field, an unknown schema
 // version, no providers or no runtimes, a provider without a name, auth_env
-// or pattern, an auth_env name that is not an environment variable name, a
+// or pattern, a provider or runtime name longer than MaxNameBytes, an auth_env name that is not an environment variable name, a
 // pattern that does not compile or is not anchored at the start of the id,
 // two providers or runtimes with one name, a runtime without arms, an arm
 // naming an unknown provider or a provider already used on the runtime, an
@@ -301,6 +301,10 @@ func (l *loader) provider(i int, e providerEntry) *Provider {
 		l.fail(at, "provider #%d: missing name", i+1)
 		return nil
 	}
+	if len(e.Name) > MaxNameBytes {
+		l.fail(l.line("providers", i, "name"), "provider %s: name longer than %d bytes (%d)", shortName(e.Name), MaxNameBytes, len(e.Name))
+		return nil
+	}
 	ok := true
 	if len(e.AuthEnv) == 0 {
 		l.fail(at, "provider %q: missing auth_env (the names of its credential)", e.Name)
@@ -388,6 +392,10 @@ func anchoredAtStart(pattern string) bool {
 func (l *loader) runtime(c *Catalog, broken map[string]bool, i int, e runtimeEntry) *runtimeIndex {
 	if strings.TrimSpace(e.Name) == "" {
 		l.fail(l.line("runtimes", i), "runtime #%d: missing name", i+1)
+		return nil
+	}
+	if len(e.Name) > MaxNameBytes {
+		l.fail(l.line("runtimes", i, "name"), "runtime %s: name longer than %d bytes (%d)", shortName(e.Name), MaxNameBytes, len(e.Name))
 		return nil
 	}
 	if len(e.Arms) == 0 {

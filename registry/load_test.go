@@ -53,6 +53,22 @@ func TestLoad_ValidCatalogLoads(t *testing.T) {
 	}
 }
 
+// A name of MaxNameBytes loads and can be asked for: the limit refuses
+// only names no caller could name (a longer one is unknown to every tool).
+func TestLoad_NamesUpToTheLimitLoad(t *testing.T) {
+	t.Parallel()
+	provider, runtime := strings.Repeat("a", registry.MaxNameBytes), strings.Repeat("r", registry.MaxNameBytes)
+	data := strings.NewReplacer("name: acme", "name: "+provider, "provider: acme", "provider: "+provider,
+		"name: rt", "name: "+runtime, "default_runtime: rt", "default_runtime: "+runtime).Replace(validCatalog)
+	c, err := registry.Load([]byte(data), "catalog.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := c.Derive(runtime, "acme/x", nil); err != nil || d.Provider.Name != provider {
+		t.Errorf("Derive on the %d-byte names = %+v, %v", registry.MaxNameBytes, d, err)
+	}
+}
+
 func TestLoad_Refusals(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -95,6 +111,10 @@ func TestLoad_Refusals(t *testing.T) {
 			wantErr: []string{"catalog.yaml:10:", "is not anchored"}},
 		{name: "PatternMultiLineAnchor", old: "'(?i)^acme[:/]'", new: "'(?m)^acme/'",
 			wantErr: []string{"catalog.yaml:10:", "is not anchored"}},
+		{name: "ProviderNameTooLong", old: "  - name: acme\n", new: "  - name: " + strings.Repeat("a", registry.MaxNameBytes+1) + "\n",
+			wantErr: []string{"catalog.yaml:8:", "name longer than 64 bytes (65)"}},
+		{name: "RuntimeNameTooLong", old: "  - name: rt\n", new: "  - name: " + strings.Repeat("r", registry.MaxNameBytes+1) + "\n",
+			wantErr: []string{"catalog.yaml:13:", "name longer than 64 bytes (65)"}},
 		{name: "DuplicateProvider", old: "  - name: acme", new: "  - name: platform",
 			wantErr: []string{"catalog.yaml:8:", `provider "platform" is declared twice (first at line 5)`}},
 		{name: "NoRuntimes", old: validCatalog[strings.Index(validCatalog, "runtimes:"):], new: "runtimes: []\n",

@@ -14,6 +14,12 @@ import (
 // needs no credential of its own for it.
 const PlatformProvider = "platform"
 
+// MaxNameBytes is the longest provider or runtime name a catalog may
+// declare (Load refuses a longer one). A longer name in an argument is
+// therefore unknown, not malformed: a runtime is RUNTIME_UNSUPPORTED and a
+// provider filter keeps no arm, as for any other name the catalog lacks.
+const MaxNameBytes = 64
+
 // Provider is one entry of the catalog's provider table. A Provider returned
 // by a Catalog is shared by every caller and must not be modified.
 type Provider struct {

@@ -12,7 +12,9 @@ import (
 )
 
 // MaxStringArgBytes bounds any string argument before field-specific limits
-// apply, so hostile input is refused cheaply.
+// apply, so hostile input is refused cheaply. A secret value has the same
+// bound, applied by the gate (gate.MaxSecretInputBytes) so that its refusal
+// names the secret (secretValue).
 const MaxStringArgBytes = 64 << 10
 
 // args decodes tool arguments. The first problem is kept in err and every
@@ -70,6 +72,24 @@ func (a *args) str(name string) string {
 	}
 	if len(s) > MaxStringArgBytes {
 		a.fail("%s: at most %d bytes", name, MaxStringArgBytes)
+		return ""
+	}
+	return s
+}
+
+// secretValue returns a string argument that is a secret value, or "".
+// Unlike str it does not bound the length: the service refuses a value
+// longer than gate.MaxSecretInputBytes (the same 64 KiB) unread, with a
+// message that names the secret, and only after it has checked the
+// secret's name (CONTRACT.md §2). The value is never in an error.
+func (a *args) secretValue(name string) string {
+	v, ok := a.get(name)
+	if !ok {
+		return ""
+	}
+	s, ok := v.(string)
+	if !ok {
+		a.fail("%s: must be a string", name)
 		return ""
 	}
 	return s

@@ -34,7 +34,7 @@ func SetOrgSecret(d Deps) server.ServerTool {
 		annotations("Set org secret", false, false, true, false),
 	)
 	return server.ServerTool{Tool: tool, Handler: handler(d, tool.Name, func(ctx context.Context, caller modelgate.Caller, a *args) (any, error) {
-		key, value := a.str("key"), a.str("value")
+		key, value := a.str("key"), a.secretValue("value")
 		if err := a.done(); err != nil {
 			return nil, err
 		}
