@@ -176,13 +176,18 @@ func (ri *runtimeIndex) derived(runtime, model string, arm int, exact bool) (Der
 // like any other): the message and the "runtime" detail carry at most its
 // first MaxNameBytes bytes, marked as cut (shortName).
 func (c *Catalog) errRuntimeUnsupported(runtime string) *modelgate.Error {
-	shown := runtime
-	if len(runtime) > MaxNameBytes {
-		shown = cut(runtime)
-	}
 	return modelgate.Errorf(modelgate.ERuntimeUnsupported,
 		"runtime %s is not supported; supported runtimes: %s", shortName(runtime), strings.Join(c.runtimeNames, ", ")).
-		WithDetail("runtime", shown).WithDetail("runtimes", c.Runtimes())
+		WithDetail("runtime", shownValue(runtime)).WithDetail("runtimes", c.Runtimes())
+}
+
+// shownValue is a caller's value for an error's detail: in full when it is
+// at most MaxNameBytes long, otherwise cut as shortName cuts it.
+func shownValue(v string) string {
+	if len(v) > MaxNameBytes {
+		return cut(v)
+	}
+	return v
 }
 
 // shortName quotes a name for a message: in full when it is at most

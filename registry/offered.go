@@ -96,7 +96,7 @@ func (f Filter) billing() (platform, byok bool, err error) {
 		return false, true, nil
 	}
 	return false, false, modelgate.Errorf(modelgate.EInvalidArgument,
-		`billing must be "platform", "byok" or "all", not %q`, f.Billing).WithDetail("billing", f.Billing)
+		`billing must be "platform", "byok" or "all", not %s`, shortName(f.Billing)).WithDetail("billing", shownValue(f.Billing))
 }
 
 // ArmOffer is one arm of a runtime as discovery shows it (CONTRACT.md §4).

@@ -159,6 +159,15 @@ func TestOffered_Errors(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != modelgate.EInvalidArgument || !strings.Contains(e.Message, `"free"`) {
 		t.Errorf("Offered(billing free) = %v, want %s naming the value", err, modelgate.EInvalidArgument)
 	}
+	// A long value is shown cut, in the message and in the detail.
+	long := strings.Repeat("b", 64<<10)
+	_, err = c.Offered("claude-code", registry.Filter{Billing: long})
+	if !errors.As(err, &e) || e.Code != modelgate.EInvalidArgument {
+		t.Fatalf("Offered(long billing) = %v, want %s", err, modelgate.EInvalidArgument)
+	}
+	if shown, _ := e.Details["billing"].(string); len(e.Message) > 300 || len(shown) > 100 || !strings.Contains(e.Message, "(65536 bytes)") {
+		t.Errorf("long billing echoed: message %d bytes, detail %d bytes: %.120s", len(e.Message), len(shown), e.Message)
+	}
 }
 
 func TestOffered_ResultIsTheCallersCopy(t *testing.T) {
