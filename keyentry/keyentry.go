@@ -15,7 +15,9 @@
 // The page (page.go) is server-rendered HTML that needs no JavaScript. A
 // submitted value goes through provision.Service.SetOrgSecret, the same
 // rules as every other way of storing a secret, and is stored encrypted as
-// an org secret; the link is spent only if that succeeds.
+// an org secret; the link stays spent only if that succeeds (it is spent
+// first and given back otherwise), even if the browser goes away in
+// between.
 //
 // A client that declared URL-mode elicitation also gets the link as an
 // elicitation/create request (mode "url") and, once the key is stored, a

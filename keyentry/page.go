@@ -2,6 +2,7 @@ package keyentry
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	_ "embed"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/auth"
@@ -31,6 +33,14 @@ var csp = func() string {
 	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(h[:]) + "'; " +
 		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 }()
+
+// submitTimeout bounds a submit from the spend of its link on, when it no
+// longer ends with the browser: the live check of the key (5 s by default)
+// and a few store writes need far less, so only a stuck store reaches it.
+const submitTimeout = time.Minute
+
+// releaseTimeout bounds giving a link back after a failed store.
+const releaseTimeout = 10 * time.Second
 
 // maxFormBytes bounds a submitted form: one name and a value of at most
 // 16 KiB, URL-encoded.
@@ -189,16 +199,25 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		render(w, http.StatusBadRequest, s.formView(l, secret, l.Names[0], "Choose one of the names offered."))
 		return
 	}
+	// From the spend on, the submit runs to its end even if the browser
+	// goes away (which cancels the request's context): the link must end
+	// up spent with the key stored, or given back, never spent with
+	// nothing stored.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), submitTimeout)
+	defer cancel()
 	at := s.o.Now().UTC()
-	spent, err := s.o.Store.SpendKeyLink(r.Context(), l.ID, name, at)
+	spent, err := s.o.Store.SpendKeyLink(ctx, l.ID, name, at)
 	if err != nil {
+		// The spend may have committed before the error was seen: give it
+		// back (a release does nothing to a link not spent at exactly at).
+		s.release(r, l.ID, at)
 		s.o.Log.Error().Err(err).Str("key_link", l.ID).Msg("key entry: spend link")
 		render(w, http.StatusServiceUnavailable, errorView("Try again in a moment", "The key could not be stored just now. Nothing was stored. Go back and submit again."))
 		return
 	}
 	if !spent {
 		// Another submit won, or the link expired since it was read.
-		fresh, _, err := s.o.Store.KeyLinkByID(r.Context(), l.ID)
+		fresh, _, err := s.o.Store.KeyLinkByID(ctx, l.ID)
 		if err == nil {
 			l = fresh
 		}
@@ -211,13 +230,11 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	caller := modelgate.Caller{Org: l.Org, TokenPrefix: l.TokenPrefix}
-	if _, err := s.o.Service.SetOrgSecret(r.Context(), caller, name, value); err != nil {
+	if _, err := s.o.Service.SetOrgSecret(ctx, caller, name, value); err != nil {
 		// Give the link back: the person can correct the value and submit again.
-		if rerr := s.o.Store.ReleaseKeyLink(r.Context(), l.ID, at); rerr != nil {
-			s.o.Log.Error().Err(rerr).Str("key_link", l.ID).Msg("key entry: release link")
-		}
+		s.release(r, l.ID, at)
 		code := modelgate.ErrorCode(err)
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, code, name)
+		s.audit(ctx, l, modelgate.AuditKeyLinkRefused, code, name)
 		problem := "The key could not be stored just now; nothing was stored. Try again in a moment."
 		status := http.StatusServiceUnavailable
 		if code != modelgate.EInternal {
@@ -229,12 +246,23 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		render(w, status, s.formView(l, secret, name, problem))
 		return
 	}
-	s.audit(r.Context(), l, modelgate.AuditKeyLinkUsed, "", name)
+	s.audit(ctx, l, modelgate.AuditKeyLinkUsed, "", name)
 	s.used(l.ID)
 	render(w, http.StatusOK, &view{
 		Title: "Key stored", Heading: "Key stored", Kind: "success", Org: l.Org, Provider: s.providerName(l.Provider),
 		Runtime: l.Runtime, Model: l.Model, Chosen: name,
 	})
+}
+
+// release gives back the link id spent at at, with a time of its own and
+// whether or not the browser is still there: it runs after a failed store,
+// which may have used up the submit's time.
+func (s *Service) release(r *http.Request, id string, at time.Time) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), releaseTimeout)
+	defer cancel()
+	if err := s.o.Store.ReleaseKeyLink(ctx, id, at); err != nil {
+		s.o.Log.Error().Err(err).Str("key_link", id).Msg("key entry: release link")
+	}
 }
 
 // crossSite answers a form posted from another site (the browser said so
