@@ -116,14 +116,22 @@ func (s *Service) lookup(r *http.Request) (l *modelgate.KeyLink, secret string, 
 	return l, secret, 0, nil
 }
 
+// refuseLookup records a lookup that found no live link's secret: a wrong
+// secret for a link that exists, or a token that names none (a store
+// failure was logged by lookup).
+func (s *Service) refuseLookup(r *http.Request, l *modelgate.KeyLink, status int) {
+	switch {
+	case l != nil:
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, "FORGED_TOKEN")
+	case status == http.StatusNotFound:
+		s.unknownLink(r)
+	}
+}
+
 func (s *Service) show(w http.ResponseWriter, r *http.Request) {
 	l, secret, status, v := s.lookup(r)
 	if v != nil {
-		if l != nil {
-			s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "FORGED_TOKEN", "")
-		} else {
-			s.o.Log.Warn().Str("audit", "key_link").Msg("key link page opened with an unknown link")
-		}
+		s.refuseLookup(r, l, status)
 		render(w, status, v)
 		return
 	}
@@ -138,11 +146,11 @@ func (s *Service) show(w http.ResponseWriter, r *http.Request) {
 // attempt), or nil for a live link.
 func (s *Service) dead(r *http.Request, l *modelgate.KeyLink) *view {
 	if l.UsedAt != nil {
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "LINK_USED", "")
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, "LINK_USED")
 		return errorView("This link was already used", "A key was already stored with this link, and a link works only once. Nothing was stored now. If the key must change, ask your assistant for a new link.")
 	}
 	if !s.o.Now().Before(l.ExpiresAt) {
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkExpired, "LINK_EXPIRED", "")
+		s.refuse(r, l, modelgate.AuditKeyLinkExpired, "LINK_EXPIRED")
 		return errorView("This link has expired", "Links to enter a key work for a short time only. Nothing was stored. Ask your assistant to try again: it will get a new link.")
 	}
 	return nil
@@ -170,22 +178,18 @@ func (s *Service) formView(l *modelgate.KeyLink, secret, chosen, problem string)
 func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	l, secret, status, v := s.lookup(r)
 	if v != nil {
-		if l != nil {
-			s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "FORGED_TOKEN", "")
-		} else {
-			s.o.Log.Warn().Str("audit", "key_link").Msg("key submitted with an unknown link")
-		}
+		s.refuseLookup(r, l, status)
 		render(w, status, v)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, modelgate.EInvalidArgument, "")
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, modelgate.EInvalidArgument)
 		render(w, http.StatusBadRequest, errorView("The form could not be read", "Nothing was stored. Go back, reload the page and try again."))
 		return
 	}
 	if !hmacEqual(r.PostForm.Get("form_token"), formToken(secret)) {
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "FORM_TOKEN", "")
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, "FORM_TOKEN")
 		render(w, http.StatusForbidden, errorView("This form was not sent from its page", "Nothing was stored. Open the link your assistant gave you and enter the key there."))
 		return
 	}
@@ -195,7 +199,7 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	name, value := r.PostForm.Get("name"), r.PostForm.Get("value")
 	if !slices.Contains(l.Names, name) {
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, modelgate.EInvalidArgument, "")
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, modelgate.EInvalidArgument)
 		render(w, http.StatusBadRequest, s.formView(l, secret, l.Names[0], "Choose one of the names offered."))
 		return
 	}
@@ -225,7 +229,7 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 			render(w, http.StatusGone, dead)
 			return
 		}
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "LINK_USED", "")
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, "LINK_USED")
 		render(w, http.StatusConflict, errorView("This link is being used", "Another submit with this link is in progress. Nothing was stored by this one."))
 		return
 	}
@@ -234,7 +238,9 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		// Give the link back: the person can correct the value and submit again.
 		s.release(r, l.ID, at)
 		code := modelgate.ErrorCode(err)
-		s.audit(ctx, l, modelgate.AuditKeyLinkRefused, code, name)
+		// Audited every time: it takes a live link, its secret and its
+		// form, and already cost a spend and a release.
+		s.audit(ctx, l, modelgate.AuditKeyLinkRefused, code, name, 0)
 		problem := "The key could not be stored just now; nothing was stored. Try again in a moment."
 		status := http.StatusServiceUnavailable
 		if code != modelgate.EInternal {
@@ -246,7 +252,7 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		render(w, status, s.formView(l, secret, name, problem))
 		return
 	}
-	s.audit(ctx, l, modelgate.AuditKeyLinkUsed, "", name)
+	s.audit(ctx, l, modelgate.AuditKeyLinkUsed, "", name, 0)
 	s.used(l.ID)
 	render(w, http.StatusOK, &view{
 		Title: "Key stored", Heading: "Key stored", Kind: "success", Org: l.Org, Provider: s.providerName(l.Provider),
@@ -268,10 +274,13 @@ func (s *Service) release(r *http.Request, id string, at time.Time) {
 // crossSite answers a form posted from another site (the browser said so
 // with Sec-Fetch-Site or Origin): nothing is read or stored.
 func (s *Service) crossSite(w http.ResponseWriter, r *http.Request) {
-	if id, _, ok := parseToken(r.PathValue("token")); ok {
-		if l, _, err := s.o.Store.KeyLinkByID(r.Context(), id); err == nil {
-			s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "CROSS_SITE", "")
-		}
+	// Audited as CROSS_SITE only with the link's secret: with a wrong one
+	// it is a forged link like any other, and bounded the same way.
+	l, _, status, v := s.lookup(r)
+	if v != nil {
+		s.refuseLookup(r, l, status)
+	} else {
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, "CROSS_SITE")
 	}
 	render(w, http.StatusForbidden, errorView("Refused: sent from another site", "This form can only be sent from its own page. Nothing was stored."))
 }
