@@ -2,6 +2,9 @@ package keyentry_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -209,6 +212,60 @@ func BenchmarkKeyLinkRetire(b *testing.B) {
 			b.ReportMetric(per(tCap), "at-cap-ns")
 			b.ReportMetric(per(tBelow), "below-ns")
 			b.ReportMetric(per(tCap)/per(tBelow), "at-cap/below")
+		})
+	}
+}
+
+// BenchmarkPage_WrongSecretAgainstUnknownID times GET of a link page with a
+// real link's id and a wrong secret, against one with an id that was never
+// made, through the page's handler (no network), in turn within every
+// iteration. The metrics are the median of each (wrong-secret-ns,
+// unknown-ns) and wrong-secret/unknown = their ratio: how far the answer's
+// time tells an existing id from an unknown one.
+func BenchmarkPage_WrongSecretAgainstUnknownID(b *testing.B) {
+	for _, st := range benchStores {
+		b.Run(st.name, func(b *testing.B) {
+			store := st.open(b)
+			log := zerolog.Nop()
+			keys, err := secrets.NewKeyring(testKey)
+			if err != nil {
+				b.Fatal(err)
+			}
+			svc := provision.New(store, gate.New(registry.Default(), log), keys, log)
+			ke := keyentry.New(keyentry.Options{Store: store, Service: svc, BaseURL: "https://modelgate.example.com", Log: log})
+			missing := (&modelgate.Error{Code: modelgate.EMissingCredential}).WithDetail("auth_env", []string{"ANTHROPIC_API_KEY"})
+			l := ke.Offer(b.Context(), modelgate.Caller{Org: "bench"}, missing)
+			if l == nil {
+				b.Fatal("no link made")
+			}
+			tok := l.URL[strings.LastIndex(l.URL, "/")+1:]
+			wrong := tok[:len(tok)-4] + flip(tok[len(tok)-4:])
+			unknown := "mgk_" + strings.Repeat("a", 12) + tok[len("mgk_")+12:]
+			h := ke.Handler()
+			get := func(token string) time.Duration {
+				req := httptest.NewRequestWithContext(b.Context(), http.MethodGet, keyentry.PathPrefix+token, nil)
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				h.ServeHTTP(rec, req)
+				d := time.Since(start)
+				if rec.Code != http.StatusNotFound {
+					b.Fatalf("GET %s: HTTP %d, want 404", token[:16], rec.Code)
+				}
+				return d
+			}
+			var tWrong, tUnknown []time.Duration
+			for b.Loop() {
+				tWrong = append(tWrong, get(wrong))
+				tUnknown = append(tUnknown, get(unknown))
+			}
+			median := func(ds []time.Duration) float64 {
+				slices.Sort(ds)
+				return float64(ds[len(ds)/2].Nanoseconds())
+			}
+			mw, mu := median(tWrong), median(tUnknown)
+			b.ReportMetric(mw, "wrong-secret-ns")
+			b.ReportMetric(mu, "unknown-ns")
+			b.ReportMetric(mw/mu, "wrong-secret/unknown")
 		})
 	}
 }

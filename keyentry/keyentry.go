@@ -15,7 +15,15 @@
 // The page (page.go) is server-rendered HTML that needs no JavaScript. A
 // submitted value goes through provision.Service.SetOrgSecret, the same
 // rules as every other way of storing a secret, and is stored encrypted as
-// an org secret; the link is spent only if that succeeds.
+// an org secret; the link stays spent only if that succeeds (it is spent
+// first and given back otherwise), even if the browser goes away in
+// between.
+//
+// The page needs no bearer token, so anyone who has seen a link's id can
+// present it with a wrong secret, or present a spent link, at will. Such
+// refusals are audited once per link, method and code per RepeatInterval
+// and only counted in between (repeat.go), so they cannot flood the org's
+// audit trail.
 //
 // A client that declared URL-mode elicitation also gets the link as an
 // elicitation/create request (mode "url") and, once the key is stored, a
@@ -114,6 +122,10 @@ type Service struct {
 
 	mu      sync.Mutex
 	waiters map[string][]chan struct{}
+
+	// repeats bounds the audit rows and log lines of refusals that anyone
+	// who has seen a link's id can repeat (RepeatInterval).
+	repeats repeats
 
 	// stop is closed by Close: it ends the waits of elicitations.
 	stop      chan struct{}
@@ -362,7 +374,9 @@ func (s *Service) WaitUsed(ctx context.Context, id string) error {
 }
 
 // audit appends a key link event; a failure is logged, never shown.
-func (s *Service) audit(ctx context.Context, l *modelgate.KeyLink, event, code, name string) {
+// unaudited is how many of the same refusal since the last one audited
+// were only counted (refuse); it goes to the log line.
+func (s *Service) audit(ctx context.Context, l *modelgate.KeyLink, event, code, name string, unaudited int) {
 	e := modelgate.AuditEntry{
 		At: s.o.Now().UTC(), Org: l.Org, TokenPrefix: l.TokenPrefix, Allowed: event == modelgate.AuditKeyLinkUsed,
 		Code: code, Runtime: l.Runtime, Model: l.Model, Provider: l.Provider, Event: event, KeyLink: l.ID, SecretName: name,
@@ -374,6 +388,9 @@ func (s *Service) audit(ctx context.Context, l *modelgate.KeyLink, event, code, 
 	if !e.Allowed {
 		ev = s.o.Log.Warn()
 	}
+	if unaudited > 0 {
+		ev = ev.Int("repeats", unaudited)
+	}
 	s.o.Metrics.KeyEntryLink(strings.TrimPrefix(event, "key_link_"))
 	ev.Str("audit", "key_link").Str("event", event).Str("org", l.Org).Str("key_link", l.ID).
 		Str("code", code).Str("provider", l.Provider).Str("key", name).Msg("key link event")
@@ -381,6 +398,53 @@ func (s *Service) audit(ctx context.Context, l *modelgate.KeyLink, event, code, 
 	defer cancel()
 	if err := s.o.Store.AppendAudit(actx, e); err != nil {
 		s.o.Log.Error().Err(err).Str("org", l.Org).Msg("append key link audit entry")
+	}
+}
+
+// refuse records a refusal of link l that needs no live link to provoke: a
+// wrong secret, a used or expired link, a form not sent from its page. It
+// is counted every time, and audited (and logged) the first time per link,
+// method and code in every RepeatInterval, so that repeating it cannot
+// flood the org's audit trail.
+func (s *Service) refuse(r *http.Request, l *modelgate.KeyLink, event, code string) {
+	ok, unaudited, gone := s.repeats.record(repeatKey{link: l.ID, org: l.Org, method: r.Method, event: event, code: code}, s.o.Now(), RepeatInterval)
+	s.logForgotten(gone)
+	if !ok {
+		s.o.Metrics.KeyEntryLink(strings.TrimPrefix(event, "key_link_"))
+		return
+	}
+	s.audit(r.Context(), l, event, code, "", unaudited)
+}
+
+// unknownLink records a page opened or submitted with a token that names
+// no link. It has no org to audit; it is counted as refused every time and
+// logged the first time per method in every RepeatInterval.
+func (s *Service) unknownLink(r *http.Request) {
+	s.o.Metrics.KeyEntryLink("refused")
+	ok, unlogged, gone := s.repeats.record(repeatKey{method: r.Method}, s.o.Now(), RepeatInterval)
+	s.logForgotten(gone)
+	if !ok {
+		return
+	}
+	ev := s.o.Log.Warn().Str("audit", "key_link").Str("method", r.Method)
+	if unlogged > 0 {
+		ev = ev.Int("repeats", unlogged)
+	}
+	ev.Msg("key link page presented with an unknown link")
+}
+
+// logForgotten logs how many repeats of each forgotten kind were neither
+// audited nor logged one by one: repeats that no later audited refusal
+// reports reach the log this way, with the next event after an interval.
+func (s *Service) logForgotten(gone []forgotten) {
+	for _, f := range gone {
+		ev := s.o.Log.Warn().Str("audit", "key_link").Str("method", f.key.method).Int("repeats", f.skipped)
+		if f.key.link == "" {
+			ev.Msg("key link page presented with an unknown link: repeats not logged one by one")
+			continue
+		}
+		ev.Str("org", f.key.org).Str("key_link", f.key.link).Str("event", f.key.event).Str("code", f.key.code).
+			Msg("key link refusals repeated within the interval: counted, not audited")
 	}
 }
 

@@ -2,6 +2,7 @@ package keyentry
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	_ "embed"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/auth"
@@ -34,6 +36,14 @@ var csp = func() string {
 	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(h[:]) + "'; " +
 		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 }()
+
+// submitTimeout bounds a submit from the spend of its link on, when it no
+// longer ends with the browser: the live check of the key (5 s by default)
+// and a few store writes need far less, so only a stuck store reaches it.
+const submitTimeout = time.Minute
+
+// releaseTimeout bounds giving a link back after a failed store.
+const releaseTimeout = 10 * time.Second
 
 // maxFormBytes bounds a submitted form: the form token, one name and a
 // value as long as the secret rules look at (gate.MaxSecretInputBytes),
@@ -113,14 +123,22 @@ func (s *Service) lookup(r *http.Request) (l *modelgate.KeyLink, secret string, 
 	return l, secret, 0, nil
 }
 
+// refuseLookup records a lookup that found no live link's secret: a wrong
+// secret for a link that exists, or a token that names none (a store
+// failure was logged by lookup).
+func (s *Service) refuseLookup(r *http.Request, l *modelgate.KeyLink, status int) {
+	switch {
+	case l != nil:
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, "FORGED_TOKEN")
+	case status == http.StatusNotFound:
+		s.unknownLink(r)
+	}
+}
+
 func (s *Service) show(w http.ResponseWriter, r *http.Request) {
 	l, secret, status, v := s.lookup(r)
 	if v != nil {
-		if l != nil {
-			s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "FORGED_TOKEN", "")
-		} else {
-			s.o.Log.Warn().Str("audit", "key_link").Msg("key link page opened with an unknown link")
-		}
+		s.refuseLookup(r, l, status)
 		render(w, status, v)
 		return
 	}
@@ -135,11 +153,11 @@ func (s *Service) show(w http.ResponseWriter, r *http.Request) {
 // attempt), or nil for a live link.
 func (s *Service) dead(r *http.Request, l *modelgate.KeyLink) *view {
 	if l.UsedAt != nil {
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "LINK_USED", "")
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, "LINK_USED")
 		return errorView("This link was already used", "A key was already stored with this link, and a link works only once. Nothing was stored now. If the key must change, ask your assistant for a new link.")
 	}
 	if !s.o.Now().Before(l.ExpiresAt) {
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkExpired, "LINK_EXPIRED", "")
+		s.refuse(r, l, modelgate.AuditKeyLinkExpired, "LINK_EXPIRED")
 		return errorView("This link has expired", "Links to enter a key work for a short time only. Nothing was stored. Ask your assistant to try again: it will get a new link.")
 	}
 	return nil
@@ -167,17 +185,13 @@ func (s *Service) formView(l *modelgate.KeyLink, secret, chosen, problem string)
 func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	l, secret, status, v := s.lookup(r)
 	if v != nil {
-		if l != nil {
-			s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "FORGED_TOKEN", "")
-		} else {
-			s.o.Log.Warn().Str("audit", "key_link").Msg("key submitted with an unknown link")
-		}
+		s.refuseLookup(r, l, status)
 		render(w, status, v)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, modelgate.EInvalidArgument, "")
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, modelgate.EInvalidArgument)
 		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
 			// Only the value can make a form this large. The link is kept,
 			// as for any value the secret rules refuse.
@@ -189,7 +203,7 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !hmacEqual(r.PostForm.Get("form_token"), formToken(secret)) {
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "FORM_TOKEN", "")
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, "FORM_TOKEN")
 		render(w, http.StatusForbidden, errorView("This form was not sent from its page", "Nothing was stored. Open the link your assistant gave you and enter the key there."))
 		return
 	}
@@ -199,20 +213,29 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	name, value := r.PostForm.Get("name"), r.PostForm.Get("value")
 	if !slices.Contains(l.Names, name) {
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, modelgate.EInvalidArgument, "")
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, modelgate.EInvalidArgument)
 		render(w, http.StatusBadRequest, s.formView(l, secret, l.Names[0], "Choose one of the names offered."))
 		return
 	}
+	// From the spend on, the submit runs to its end even if the browser
+	// goes away (which cancels the request's context): the link must end
+	// up spent with the key stored, or given back, never spent with
+	// nothing stored.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), submitTimeout)
+	defer cancel()
 	at := s.o.Now().UTC()
-	spent, err := s.o.Store.SpendKeyLink(r.Context(), l.ID, name, at)
+	spent, err := s.o.Store.SpendKeyLink(ctx, l.ID, name, at)
 	if err != nil {
+		// The spend may have committed before the error was seen: give it
+		// back (a release does nothing to a link not spent at exactly at).
+		s.release(r, l.ID, at)
 		s.o.Log.Error().Err(err).Str("key_link", l.ID).Msg("key entry: spend link")
 		render(w, http.StatusServiceUnavailable, errorView("Try again in a moment", "The key could not be stored just now. Nothing was stored. Go back and submit again."))
 		return
 	}
 	if !spent {
 		// Another submit won, or the link expired since it was read.
-		fresh, _, err := s.o.Store.KeyLinkByID(r.Context(), l.ID)
+		fresh, _, err := s.o.Store.KeyLinkByID(ctx, l.ID)
 		if err == nil {
 			l = fresh
 		}
@@ -220,18 +243,18 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 			render(w, http.StatusGone, dead)
 			return
 		}
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "LINK_USED", "")
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, "LINK_USED")
 		render(w, http.StatusConflict, errorView("This link is being used", "Another submit with this link is in progress. Nothing was stored by this one."))
 		return
 	}
 	caller := modelgate.Caller{Org: l.Org, TokenPrefix: l.TokenPrefix}
-	if _, err := s.o.Service.SetOrgSecret(r.Context(), caller, name, value); err != nil {
+	if _, err := s.o.Service.SetOrgSecret(ctx, caller, name, value); err != nil {
 		// Give the link back: the person can correct the value and submit again.
-		if rerr := s.o.Store.ReleaseKeyLink(r.Context(), l.ID, at); rerr != nil {
-			s.o.Log.Error().Err(rerr).Str("key_link", l.ID).Msg("key entry: release link")
-		}
+		s.release(r, l.ID, at)
 		code := modelgate.ErrorCode(err)
-		s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, code, name)
+		// Audited every time: it takes a live link, its secret and its
+		// form, and already cost a spend and a release.
+		s.audit(ctx, l, modelgate.AuditKeyLinkRefused, code, name, 0)
 		problem := "The key could not be stored just now; nothing was stored. Try again in a moment."
 		status := http.StatusServiceUnavailable
 		if code != modelgate.EInternal {
@@ -243,7 +266,7 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		render(w, status, s.formView(l, secret, name, problem))
 		return
 	}
-	s.audit(r.Context(), l, modelgate.AuditKeyLinkUsed, "", name)
+	s.audit(ctx, l, modelgate.AuditKeyLinkUsed, "", name, 0)
 	s.used(l.ID)
 	render(w, http.StatusOK, &view{
 		Title: "Key stored", Heading: "Key stored", Kind: "success", Org: l.Org, Provider: s.providerName(l.Provider),
@@ -251,13 +274,27 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// release gives back the link id spent at at, with a time of its own and
+// whether or not the browser is still there: it runs after a failed store,
+// which may have used up the submit's time.
+func (s *Service) release(r *http.Request, id string, at time.Time) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), releaseTimeout)
+	defer cancel()
+	if err := s.o.Store.ReleaseKeyLink(ctx, id, at); err != nil {
+		s.o.Log.Error().Err(err).Str("key_link", id).Msg("key entry: release link")
+	}
+}
+
 // crossSite answers a form posted from another site (the browser said so
 // with Sec-Fetch-Site or Origin): nothing is read or stored.
 func (s *Service) crossSite(w http.ResponseWriter, r *http.Request) {
-	if id, _, ok := parseToken(r.PathValue("token")); ok {
-		if l, _, err := s.o.Store.KeyLinkByID(r.Context(), id); err == nil {
-			s.audit(r.Context(), l, modelgate.AuditKeyLinkRefused, "CROSS_SITE", "")
-		}
+	// Audited as CROSS_SITE only with the link's secret: with a wrong one
+	// it is a forged link like any other, and bounded the same way.
+	l, _, status, v := s.lookup(r)
+	if v != nil {
+		s.refuseLookup(r, l, status)
+	} else {
+		s.refuse(r, l, modelgate.AuditKeyLinkRefused, "CROSS_SITE")
 	}
 	render(w, http.StatusForbidden, errorView("Refused: sent from another site", "This form can only be sent from its own page. Nothing was stored."))
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -383,6 +385,83 @@ func TestOffer_PastTheOrgsCapTheRefusalCarriesALinkAndTheOldestExpires(t *testin
 			}
 			if v := orgSecret(t, r, "acme", "ANTHROPIC_API_KEY"); v != canary {
 				t.Error("the link past the cap did not store the key")
+			}
+		})
+	}
+}
+
+// goneAfterSpend is a store whose SpendKeyLink, once it has spent a link,
+// cancels the context in cancel (if any): the browser that submitted goes
+// away at the worst moment, between spending the link and storing the key.
+type goneAfterSpend struct {
+	modelgate.Store
+	cancel atomic.Pointer[context.CancelFunc]
+}
+
+func (s *goneAfterSpend) SpendKeyLink(ctx context.Context, id, name string, at time.Time) (bool, error) {
+	spent, err := s.Store.SpendKeyLink(ctx, id, name, at)
+	if c := s.cancel.Load(); spent && c != nil {
+		(*c)()
+	}
+	return spent, err
+}
+
+// TestPage_SubmitFinishesWhenTheBrowserGoesAwayAfterTheSpend: once a
+// submit has spent its link, it ends with the key stored or the link given
+// back even if the browser disconnects (its request's context is
+// cancelled), never with the link spent and nothing stored.
+func TestPage_SubmitFinishesWhenTheBrowserGoesAwayAfterTheSpend(t *testing.T) {
+	t.Parallel()
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			store := &goneAfterSpend{Store: sk.open(t)}
+			r := newReplica(t, store, mcpserver.TransportHTTP)
+			link := linkFor(t, r, "acme")
+			id := keyentry.IDFromURL(link)
+			_, _, tok := page(t, link)
+			// submitAndLeave submits value on link with a request whose
+			// context ends right after the link is spent.
+			submitAndLeave := func(value string) {
+				t.Helper()
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				store.cancel.Store(&cancel)
+				defer store.cancel.Store(nil)
+				form := url.Values{"form_token": {tok}, "name": {"ANTHROPIC_API_KEY"}, "value": {value}}
+				req := httptest.NewRequestWithContext(ctx, http.MethodPost, link, strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Sec-Fetch-Site", "same-origin")
+				r.ke.Handler().ServeHTTP(httptest.NewRecorder(), req)
+				if ctx.Err() == nil {
+					t.Fatal("the submit did not spend the link")
+				}
+			}
+			usedAt := func() *time.Time {
+				t.Helper()
+				l, _, err := r.store.KeyLinkByID(t.Context(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return l.UsedAt
+			}
+
+			// A value the rules refuse: the link is given back.
+			submitAndLeave(" ")
+			if at := usedAt(); at != nil {
+				t.Fatalf("after a refused value whose browser left, the link stays spent (at %v)", at)
+			}
+			// A good value: it is stored, and the link is spent.
+			submitAndLeave(canary)
+			if got := orgSecret(t, r, "acme", "ANTHROPIC_API_KEY"); got != canary {
+				t.Fatalf("after a submit whose browser left, stored %q, want the key", got)
+			}
+			if usedAt() == nil {
+				t.Error("the link that stored the key is not spent")
+			}
+			want := []string{"key_link_refused INVALID_ARGUMENT", "key_link_used "}
+			if got := events(audit(t, r.store, "acme")); strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Errorf("key link events = %q, want %q", got, want)
 			}
 		})
 	}
