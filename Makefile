@@ -30,6 +30,7 @@ fuzz-short:
 	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) ./registry
 	$(GO) test -run='^$$' -fuzz='^FuzzToolArguments$$' -fuzztime=$(FUZZTIME) ./tools
 	$(GO) test -run='^$$' -fuzz='^FuzzValidOrg$$' -fuzztime=$(FUZZTIME) .
+	$(GO) test -run='^$$' -fuzz='^FuzzRedactor$$' -fuzztime=$(FUZZTIME) ./secrets
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=2m
