@@ -31,6 +31,7 @@ fuzz-short:
 	$(GO) test -run='^$$' -fuzz='^FuzzToolArguments$$' -fuzztime=$(FUZZTIME) ./tools
 	$(GO) test -run='^$$' -fuzz='^FuzzValidOrg$$' -fuzztime=$(FUZZTIME) .
 	$(GO) test -run='^$$' -fuzz='^FuzzRedactor$$' -fuzztime=$(FUZZTIME) ./secrets
+	$(GO) test -run='^$$' -fuzz='^FuzzRedactorTrimCut$$' -fuzztime=$(FUZZTIME) ./secrets
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=2m

@@ -57,3 +57,26 @@ func BenchmarkRedact(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTrimCut trims a 2 KiB tail that starts inside an escaped value,
+// and ends inside another, against 8 values of 40 to 100 bytes.
+func BenchmarkTrimCut(b *testing.B) {
+	values := benchValues(8)
+	r := NewRedactor(values...)
+	escaped := url.QueryEscape(values[3])
+	msg := escaped[len(escaped)/2:] + benchMessage(values, false) + escaped[:len(escaped)/2]
+	b.Run("start", func(b *testing.B) {
+		b.SetBytes(int64(len(msg)))
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = r.TrimCutStart(msg)
+		}
+	})
+	b.Run("end", func(b *testing.B) {
+		b.SetBytes(int64(len(msg)))
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = r.TrimCutEnd(msg)
+		}
+	})
+}
