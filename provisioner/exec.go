@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate"
+	"github.com/modelgate/modelgate/secrets"
 )
 
 // Environment variables that describe the workspace to an exec command.
@@ -75,7 +77,8 @@ func NewExecDriver(command string) (*ExecDriver, error) {
 // otherwise an error holding the exit status (or the reason it could not
 // run) and the tail of stderr, less any prefix that could be the end of a
 // credential value the tail cut in half (and, for a killed command, any
-// suffix that could be the start of one).
+// suffix that could be the start of one), as it is or in any escaping that
+// secrets.Redactor finds, even when the cut falls inside an escape.
 func (d *ExecDriver) Start(ctx context.Context, w *modelgate.Workspace, creds map[string]string) error {
 	if strings.TrimSpace(d.Command) == "" {
 		return errors.New("exec: no command configured")
@@ -181,35 +184,23 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 
 func (t *tailBuffer) String() string { return string(t.buf) }
 
-// trimCutCredential removes from the start of a tail the longest prefix that
-// is a proper suffix of a credential value: the half of a value that the
-// cut left behind, which redacting whole values cannot catch. Whole values
+// trimCutCredential removes from the start of a tail what the cut left of a
+// credential value: a suffix of it in any form the redactor finds, even one
+// that starts inside an escape ("2Fbbbb%2Fcccc" of a value with slashes,
+// URL-escaped), which redacting whole values cannot catch. Whole values
 // later in the tail are redacted by the provisioner.
 func trimCutCredential(tail string, creds map[string]string) string {
-	cut := 0
-	for _, v := range creds {
-		for k := min(len(v)-1, len(tail)); k > cut; k-- {
-			if strings.HasPrefix(tail, v[len(v)-k:]) {
-				cut = k
-				break
-			}
-		}
-	}
-	return tail[cut:]
+	return credentialRedactor(creds).TrimCutStart(tail)
 }
 
-// trimCutCredentialEnd removes from the end of s the longest suffix that is
-// a proper prefix of a credential value: what a command killed in the middle
-// of printing a value left behind.
+// trimCutCredentialEnd removes from the end of s what a command killed in
+// the middle of printing a credential value left of it: a prefix of it in
+// any form the redactor finds, even one that ends inside an escape.
 func trimCutCredentialEnd(s string, creds map[string]string) string {
-	cut := 0
-	for _, v := range creds {
-		for k := min(len(v)-1, len(s)); k > cut; k-- {
-			if strings.HasSuffix(s, v[:k]) {
-				cut = k
-				break
-			}
-		}
-	}
-	return s[:len(s)-cut]
+	return credentialRedactor(creds).TrimCutEnd(s)
+}
+
+// credentialRedactor returns a redactor of the values of creds.
+func credentialRedactor(creds map[string]string) *secrets.Redactor {
+	return secrets.NewRedactor(slices.Collect(maps.Values(creds))...)
 }

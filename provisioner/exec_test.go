@@ -8,13 +8,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
 
 	"github.com/modelgate/modelgate"
 	"github.com/modelgate/modelgate/provisioner"
+	"github.com/modelgate/modelgate/secrets"
 )
 
 // readEnv parses the output of env(1): NAME=value lines.
@@ -137,6 +140,103 @@ func TestExecDriver_StderrTailNeverShowsHalfASecret(t *testing.T) {
 	}
 	if !strings.Contains(got.StatusMessage, "stderr: …xxxx") {
 		t.Fatalf("status message: %.120s", got.StatusMessage)
+	}
+}
+
+// A driver written in another language prints a key the way that language
+// escapes it: Python's urllib.parse.quote keeps "/" but escapes "+" and "=",
+// json.dumps writes "é" as \u00e9, html.escape writes &lt;&amp;&gt;. None
+// of it may reach the status message or the log.
+func TestExecDriver_SecretPrintedInAnotherLanguagesEscapingIsRedacted(t *testing.T) {
+	t.Parallel()
+	// The command escapes the keys with sed as those functions do.
+	const command = `
+key=$(printf '%s' "$ANTHROPIC_API_KEY" | sed 's/+/%2B/g; s/=/%3D/g')
+token_json=$(printf '%s' "$ANTHROPIC_AUTH_TOKEN" | sed 's/é/\\u00e9/g')
+token_html=$(printf '%s' "$ANTHROPIC_AUTH_TOKEN" | sed 's/&/\&amp;/g; s/</\&lt;/g; s/>/\&gt;/g')
+printf 'GET /v1?key=%s failed\n{"token": "%s"}\n<p>%s</p>\n' "$key" "$token_json" "$token_html" >&2
+exit 1`
+	var logged strings.Builder
+	var logMu sync.Mutex
+	p, b := setup(t, "sqlite", func(o *provisioner.Options) {
+		o.MaxAttempts = 1
+		o.Driver = &provisioner.ExecDriver{Command: command}
+		o.Log = zerolog.New(writerFunc(func(p []byte) (int, error) {
+			logMu.Lock()
+			defer logMu.Unlock()
+			return logged.Write(p)
+		}))
+	})
+	b.setOrgSecret(t, "ANTHROPIC_AUTH_TOKEN", "sk-CANARYé9x<&>q")
+	w := b.provision(t, "escaping", byokModel, map[string]string{"ANTHROPIC_API_KEY": "sk-CANARY/x8Kq+y=z"})
+
+	runOnce(t, p)
+	got := b.get(t, w.ID)
+	for _, want := range []string{"GET /v1?key=[REDACTED] failed", `{"token": "[REDACTED]"}`, "<p>[REDACTED]</p>"} {
+		if !strings.Contains(got.StatusMessage, want) {
+			t.Errorf("status message lacks %q: %s", want, got.StatusMessage)
+		}
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logged.String(), "driver attempt failed") {
+		t.Fatalf("the failed attempt was not logged: %s", logged.String())
+	}
+	if strings.Contains(got.StatusMessage, "CANARY") || strings.Contains(logged.String(), "CANARY") {
+		t.Fatalf("status message or log holds a key:\n%s\n%s", got.StatusMessage, logged.String())
+	}
+}
+
+// escapedKey is a key with slashes, and escapedKeyCommand prints it to
+// stderr URL-escaped with nothing kept (each / as %2F, as Python's
+// quote(v, safe="") writes it) and then filler x bytes.
+const escapedKey = "sk-aaaa/bbbb/cccc/dddd/eeee/ffff-END"
+
+func escapedKeyCommand(filler int) string {
+	return fmt.Sprintf(`printf '%%s' "$ANTHROPIC_API_KEY" | sed 's|/|%%2F|g' >&2; head -c %d /dev/zero | tr '\0' x >&2; exit 1`, filler)
+}
+
+// The 2 KiB tail of stderr may start inside an escaped key, even inside one
+// of its escapes (…%2|Fcccc%2Fdddd…): what is left of the key there must go
+// too, not only a cut in the key as it is.
+func TestExecDriver_StderrTailCutInsideAnEscapedSecretShowsNoneOfIt(t *testing.T) {
+	t.Parallel()
+	escaped := strings.ReplaceAll(escapedKey, "/", "%2F")
+	cut := strings.Index(escaped, "%2Fcccc") + 2 // the tail starts with "Fcccc%2Fdddd"
+	p, b := setup(t, "sqlite", func(o *provisioner.Options) {
+		o.MaxAttempts = 1
+		o.Driver = &provisioner.ExecDriver{Command: escapedKeyCommand(provisioner.StderrTailBytes - (len(escaped) - cut))}
+	})
+	w := b.provision(t, "cut-escaped", byokModel, map[string]string{"ANTHROPIC_API_KEY": escapedKey})
+
+	runOnce(t, p)
+	got := b.get(t, w.ID)
+	for _, part := range []string{"cccc", "dddd", "eeee", "ffff", "END"} {
+		if strings.Contains(got.StatusMessage, part) {
+			t.Fatalf("status message shows part of the key, %q: %.120s", part, got.StatusMessage)
+		}
+	}
+	if !strings.Contains(got.StatusMessage, "stderr: …xxxx") {
+		t.Fatalf("status message: %.120s", got.StatusMessage)
+	}
+}
+
+// Wherever in the escaped key the tail starts, the error shows none of it.
+func TestExecDriver_StderrTailCutAnywhereInAnEscapedSecretShowsNoneOfIt(t *testing.T) {
+	t.Parallel()
+	escaped := strings.ReplaceAll(escapedKey, "/", "%2F")
+	creds := map[string]string{"ANTHROPIC_API_KEY": escapedKey}
+	redactor := secrets.NewRedactor(escapedKey)
+	for cut := 1; cut < len(escaped); cut++ {
+		d := &provisioner.ExecDriver{Command: escapedKeyCommand(provisioner.StderrTailBytes - (len(escaped) - cut))}
+		err := d.Start(context.Background(), &modelgate.Workspace{ID: "cut"}, creds)
+		if err == nil {
+			t.Fatal("the command succeeded")
+		}
+		msg := redactor.Redact(err.Error())
+		if !strings.HasPrefix(msg, "exec: exit status 1; stderr: …xxxx") || strings.Trim(strings.TrimPrefix(msg, "exec: exit status 1; stderr: …"), "x") != "" {
+			t.Errorf("cut at %d of %q: %.80s", cut, escaped, msg)
+		}
 	}
 }
 

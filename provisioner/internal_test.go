@@ -74,6 +74,24 @@ func TestTrimCutCredential_RemovesTheHalfOfAValueAtEitherCut(t *testing.T) {
 	}
 }
 
+// A cut that lands inside an escaped value (here URL-escaped with nothing
+// kept, as Python's quote(v, safe="") writes it), even inside one of its
+// escapes, leaves nothing of the value at either end.
+func TestTrimCutCredential_RemovesWhatACutLeavesOfAnEscapedValue(t *testing.T) {
+	t.Parallel()
+	const value = "sk-aaaa/bbbb/cccc/dddd/eeee/ffff+gg=END"
+	escaped := strings.NewReplacer("/", "%2F", "+", "%2B", "=", "%3D").Replace(value)
+	creds := map[string]string{"A": value, "B": "tok-other"}
+	for c := 1; c < len(escaped); c++ {
+		if got := trimCutCredential(escaped[c:]+" then text", creds); got != " then text" {
+			t.Errorf("start, cut at %d: %q", c, got)
+		}
+		if got := trimCutCredentialEnd("text then "+escaped[:c], creds); got != "text then " {
+			t.Errorf("end, cut at %d: %q", c, got)
+		}
+	}
+}
+
 func TestCleanMessage_MakesAnyTextStorable(t *testing.T) {
 	t.Parallel()
 	got := cleanMessage("a\x00b\xffc")

@@ -2,14 +2,10 @@ package secrets
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
-	"net/url"
-	"regexp"
+	"iter"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // redacted is what Redact puts in place of a secret value.
@@ -25,167 +21,90 @@ const redacted = "[REDACTED]"
 const MinLineLength = 8
 
 // Redactor removes known secret values from text before it is logged or
-// returned. Besides each value as it is, it removes the forms in which a
-// driver or a tool is likely to print it: JSON-escaped (with and without
-// HTML escaping, as Go's encoding/json and others write it), URL-escaped
-// (query and path escaping, upper- and lower-case hex), shell-quoted
-// (inside single quotes, where a quote is written by closing the quotes,
-// writing it as \' or "'" and opening them again) and
-// backslash-escaped (a backslash before any punctuation, as printf %q and
-// shell escapers write it); and each line of a multi-line value of at least
-// MinLineLength bytes, in the same forms. It is safe for concurrent use,
-// and it prints as the number of values it holds, never the values.
+// returned. It finds a value whatever mix of common escapings each of its
+// characters is written in: as it is, percent-encoded (either hex case, "+"
+// for a space), \xHH, octal, \uHHHH (surrogate pairs too), \UHHHHHHHH and
+// \u{…}, HTML and XML references (&#NN;, &#xHH;, &lt; &gt; &amp; &quot;
+// &apos;), backslash-escaped (JSON's \" \\ \/, shell and printf %q) and
+// shell-single-quoted (a quote closes the quotes, is written as \' or "'"
+// and opens them again), and split by NUL bytes (UTF-16 text). It does so
+// by decoding the text into a canonical form once (see decode.go) rather
+// than by listing the escaped forms of each value, which missed every
+// escaper but the listed ones. It also removes each line of a multi-line
+// value of at least MinLineLength bytes, in the same forms. Its cost is
+// linear in the length of the text times the number of values. It is safe
+// for concurrent use, and it prints as the number of values it holds, never
+// the values.
 type Redactor struct {
 	// values are the secret values as given, distinct and non-empty; they
 	// are what String counts.
 	values []string
-	// forms are the strings removed: values and their escaped forms,
-	// distinct and non-empty, longest first.
-	forms []string
-	// loose match a value with an optional backslash before each of its
-	// punctuation characters (the backslash-escaped forms, which differ
-	// between escapers in which characters they escape).
-	loose []*regexp.Regexp
+	// needles are what is removed: the values and their lines of at least
+	// MinLineLength bytes, distinct and non-empty, as given (matched in the
+	// raw text) and folded (matched in the decoded text).
+	needles, folded []string
 }
 
 // NewRedactor returns a redactor for the given secret values. Empty values
 // are ignored; every other value is redacted whatever its length, so a
 // one-character value redacts that character everywhere. It never fails.
 func NewRedactor(values ...string) *Redactor {
-	var vs, forms []string
-	var loose []*regexp.Regexp
-	add := func(v string) {
-		forms = append(forms, escapedForms(v)...)
-		if re := backslashPattern(v); re != nil {
-			loose = append(loose, re)
-		}
-	}
+	var vs, needles []string
 	for _, v := range values {
 		if v == "" {
 			continue
 		}
 		vs = append(vs, v)
-		add(v)
+		needles = append(needles, v)
 		if !strings.ContainsAny(v, "\r\n") {
 			continue
 		}
 		for _, line := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' }) {
 			if line = strings.TrimSpace(line); len(line) >= MinLineLength {
-				add(line)
+				needles = append(needles, line)
 			}
+		}
+	}
+	var folded []string
+	for _, n := range needles {
+		if f := fold(n); f != "" {
+			folded = append(folded, f)
 		}
 	}
 	slices.Sort(vs)
-	forms = slices.DeleteFunc(forms, func(f string) bool { return f == "" })
-	slices.SortFunc(forms, func(a, b string) int {
-		return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b))
-	})
-	return &Redactor{values: slices.Compact(vs), forms: slices.Compact(forms), loose: loose}
+	slices.Sort(needles)
+	slices.Sort(folded)
+	return &Redactor{values: slices.Compact(vs), needles: slices.Compact(needles), folded: slices.Compact(folded)}
 }
 
-// escapedForms returns v and the forms a program is likely to print it in.
-// Forms equal to v or to each other are removed later.
-func escapedForms(v string) []string {
-	forms := []string{
-		v,
-		jsonEscape(v, false),
-		jsonEscape(v, true),
-		url.QueryEscape(v),
-		url.PathEscape(v),
-		// Inside single quotes a shell cannot escape a quote: it closes
-		// the quotes, writes one (\' or "'") and opens them again.
-		strings.ReplaceAll(v, "'", `'\''`),
-		strings.ReplaceAll(v, "'", `'"'"'`),
+// needlesFor returns the needles to look for in text that v read.
+func (r *Redactor) needlesFor(v view) []string {
+	if v == viewRaw {
+		return r.needles
 	}
-	for _, f := range forms[3:5] {
-		forms = append(forms, lowerHex(f))
-	}
-	return forms
-}
-
-// jsonEscape returns v as encoding/json writes it inside a string, without
-// the quotes.
-func jsonEscape(v string, html bool) string {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(html)
-	_ = enc.Encode(v) // a string always encodes
-	out := strings.TrimSuffix(b.String(), "\n")
-	return out[1 : len(out)-1]
-}
-
-// lowerHex returns a URL-escaped string with its %XX escapes in lower case,
-// as some encoders write them.
-func lowerHex(s string) string {
-	b := []byte(s)
-	for i := 0; i+2 < len(b); i++ {
-		if b[i] != '%' {
-			continue
-		}
-		for _, j := range []int{i + 1, i + 2} {
-			if 'A' <= b[j] && b[j] <= 'F' {
-				b[j] += 'a' - 'A'
-			}
-		}
-	}
-	return string(b)
-}
-
-// backslashPattern returns a pattern that matches v with an optional
-// backslash before each ASCII punctuation or space character, or nil if v
-// has none (the exact forms then cover it).
-func backslashPattern(v string) *regexp.Regexp {
-	var b strings.Builder
-	found := false
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c < utf8.RuneSelf && (unicode.IsPunct(rune(c)) || unicode.IsSymbol(rune(c)) || c == ' ' || c == '\t') {
-			b.WriteString(`\\?`)
-			found = true
-		}
-		b.WriteString(regexp.QuoteMeta(string(c)))
-	}
-	if !found {
-		return nil
-	}
-	re, err := regexp.Compile(b.String())
-	if err != nil {
-		return nil // too large to compile; the exact forms still apply
-	}
-	return re
+	return r.folded
 }
 
 // Redact returns s with every occurrence of every value replaced by
-// "[REDACTED]". Occurrences that overlap — of one value ("aa" in "aaa") or of
-// several (a value and its prefix, two values sharing a middle) — are
-// replaced together by one marker, so no part of any value survives, which
-// replacing values one after the other could not promise. Matching is on the
-// original text, so a value that occurs in the marker itself does not mangle
-// it. A nil Redactor returns s unchanged.
+// "[REDACTED]". The whole escaped form of an occurrence is replaced (all
+// of "\u00e9" for an é of the value). Occurrences that overlap — of one
+// value ("aa" in "aaa") or of several (a value and its prefix, two values
+// sharing a middle) — are replaced together by one marker, so no part of any
+// value survives, which replacing values one after the other could not
+// promise. Matching is on the original text, so a value that occurs in the
+// marker itself does not mangle it. A nil Redactor returns s unchanged.
 func (r *Redactor) Redact(s string) string {
-	if r == nil || len(r.values) == 0 {
+	if r == nil || len(r.values) == 0 || s == "" {
 		return s
 	}
 	type span struct{ start, end int }
 	var spans []span
-	for _, v := range r.forms {
-		for i := 0; i < len(s); {
-			j := strings.Index(s[i:], v)
-			if j < 0 {
-				break
+	for _, v := range viewsOf(s) {
+		d := decode(s, v)
+		for _, n := range r.needlesFor(v) {
+			for start, end := range occurrences(d.text, n) {
+				spans = append(spans, span{d.start(start), d.end(end - 1)})
 			}
-			spans = append(spans, span{i + j, i + j + len(v)})
-			i += j + 1 // the next occurrence may overlap this one
-		}
-	}
-	for _, re := range r.loose {
-		for i := 0; i < len(s); {
-			loc := re.FindStringIndex(s[i:])
-			if loc == nil {
-				break
-			}
-			spans = append(spans, span{i + loc[0], i + loc[1]})
-			i += loc[0] + 1
 		}
 	}
 	if len(spans) == 0 {
@@ -209,6 +128,37 @@ func (r *Redactor) Redact(s string) string {
 	}
 	b.WriteString(s[done:])
 	return b.String()
+}
+
+// occurrences yields the start and end of each run of overlapping
+// occurrences of needle in text ("aaa" is one run of "aa"). Each step
+// looks for the last occurrence that starts inside the run so far, so a
+// run grows by at least half the needle every two steps and the cost stays
+// linear in the text however periodic the needle is.
+func occurrences(text, needle string) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		m := len(needle)
+		for i := 0; i <= len(text)-m; {
+			j := strings.Index(text[i:], needle)
+			if j < 0 {
+				return
+			}
+			start := i + j
+			last := start
+			for {
+				// Occurrences starting in (last, last+m) overlap the run.
+				k := strings.LastIndex(text[last+1:min(len(text), last+2*m-1)], needle)
+				if k < 0 {
+					break
+				}
+				last += 1 + k
+			}
+			if !yield(start, last+m) {
+				return
+			}
+			i = last + m
+		}
+	}
 }
 
 // String returns the number of values and nothing else, so that formatting

@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -113,6 +114,192 @@ func TestRedactor_RedactsEachLineOfAMultiLineValue(t *testing.T) {
 			t.Parallel()
 			if got := r.Redact(tt.in); got != tt.want {
 				t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// jsonEscape returns v as encoding/json writes it inside a string, without
+// the quotes.
+func jsonEscape(v string, html bool) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(html)
+	_ = enc.Encode(v) // a string always encodes
+	out := strings.TrimSuffix(b.String(), "\n")
+	return out[1 : len(out)-1]
+}
+
+// Values for the tests of encodings: slashes and + = (base64 keys), a
+// character outside ASCII and HTML's specials, and a character outside the
+// BMP with quotes, a backslash and a space.
+const (
+	valueURL   = `sk-CANARY/x8Kq+y=z`
+	valueHTML  = `sk-CANARYé9x<&>q`
+	valueShell = `sk-CANARY😀"x\_7 a'b`
+)
+
+// encodedValues are values printed the way programs print them: in the
+// escaping of their language or format, or of several at once.
+var encodedValues = []struct {
+	name, value, form string
+}{
+	// The forms that leaked before the redactor decoded text.
+	{"Python urllib.parse.quote", valueURL, `sk-CANARY/x8Kq%2By%3Dz`},
+	{"Python json.dumps", valueHTML, `sk-CANARY\u00e99x<&>q`},
+	{"Python html.escape", valueHTML, `sk-CANARYé9x&lt;&amp;&gt;q`},
+
+	{"quote, nothing safe", valueURL, `sk-CANARY%2Fx8Kq%2By%3Dz`},
+	{"quote, lower-case hex", valueURL, `sk-CANARY%2fx8Kq%2by%3dz`},
+	{"PHP json_encode", valueURL, `sk-CANARY\/x8Kq+y=z`},
+	{"JSON of html.escape", valueHTML, `sk-CANARY\u00e99x&lt;&amp;&gt;q`},
+	{"JSON, upper-case hex", valueHTML, `sk-CANARY\u00E99x\u003C\u0026\u003Eq`},
+	{"XML numeric references", valueHTML, `sk-CANARY&#233;9x&#60;&#38;&#62;q`},
+	{"HTML hex references", valueHTML, `sk-CANARY&#xe9;9x&#x3C;&#X26;&#x3e;q`},
+	{"Python bytes repr", valueHTML, `sk-CANARY\xc3\xa99x<&>q`},
+	{"bash printf %q", valueHTML, `sk-CANARY\303\2519x<&>q`},
+	{"bash printf %q, ASCII", valueHTML, `sk-CANARYé9x\<\&\>q`},
+	{"URL-escaped UTF-8", valueHTML, `sk-CANARY%C3%A99x%3C%26%3Eq`},
+	{"Python \\U", valueHTML, `sk-CANARY\U000000e99x<&>q`},
+	{"named references in upper case", valueHTML, `sk-CANARYé9x&LT;&AMP;&GT;q`},
+	{"JSON surrogate pair", valueShell, `sk-CANARY\ud83d\ude00\"x\\_7 a'b`},
+	{"JSON surrogate pair, upper case", valueShell, `sk-CANARY\uD83D\uDE00\"x\\_7 a'b`},
+	{"Python \\U outside the BMP", valueShell, `sk-CANARY\U0001f600"x\\_7 a\'b`},
+	{"Rust and JavaScript \\u{}", valueShell, `sk-CANARY\u{1F600}\"x\\_7 a'b`},
+	{"decimal reference outside the BMP", valueShell, `sk-CANARY&#128512;&quot;x\_7 a&apos;b`},
+	{"Python html.escape with a backslash", valueShell, `sk-CANARY😀&quot;x\_7 a&#x27;b`},
+	{"Python urllib.parse.quote outside the BMP", valueShell, `sk-CANARY%F0%9F%98%80%22x%5C_7%20a%27b`},
+	{"Python bytes repr outside the BMP", valueShell, `sk-CANARY\xf0\x9f\x98\x80"x\\_7 a\'b`},
+	{"shlex.quote", valueShell, `sk-CANARY😀"x\_7 a'"'"'b`},
+	{"shell single quotes", valueShell, `sk-CANARY😀"x\_7 a'\''b`},
+	{"bash printf %q with a space", valueShell, `sk-CANARY😀\"x\\_7\ a\'b`},
+	{"UTF-16 text", valueURL, "s\x00k\x00-\x00C\x00A\x00N\x00A\x00R\x00Y\x00/\x00x\x008\x00K\x00q\x00+\x00y\x00=\x00z\x00"},
+	{"Python repr of UTF-16 bytes", valueURL, `s\x00k\x00-\x00C\x00A\x00N\x00A\x00R\x00Y\x00/\x00x\x008\x00K\x00q\x00+\x00y\x00=\x00z\x00`},
+	{"JSON of UTF-16 text", valueURL, `s\u0000k\u0000-\u0000CANARY/x8Kq+y=z`},
+	{"a space for the +", valueURL, `sk-CANARY/x8Kq y=z`},
+	{"a different escape for each character", valueHTML, `s%6B\x2D\u0043&#65;&#x4e;\101R\U00000059%c3%a9\u{39}x&lt;\&\u003eq`},
+}
+
+// The redactor must find a value in any escaping, whatever it does with
+// each character, not only in the forms Go's encoders write.
+func TestRedactor_FindsAValueInAnyMixOfEncodings(t *testing.T) {
+	t.Parallel()
+	for _, tt := range encodedValues {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := `err: {"key": "` + tt.form + `"} rest`
+			want := `err: {"key": "[REDACTED]"} rest`
+			if got := NewRedactor(tt.value).Redact(in); got != want {
+				t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+			}
+		})
+	}
+}
+
+// Every character of a value in one encoding, for each encoding the
+// redactor decodes.
+func TestRedactor_FindsAValueWithEveryCharacterEscaped(t *testing.T) {
+	t.Parallel()
+	perByte := map[string]string{"%HH": "%%%02X", "%hh": "%%%02x", `\xHH`: `\x%02x`, `\ooo`: `\%03o`}
+	perRune := map[string]func(r rune) string{
+		`\uHHHH`: func(r rune) string {
+			if r > 0xFFFF {
+				return fmt.Sprintf(`\u%04X\u%04X`, 0xD800+(r-0x10000)>>10, 0xDC00+(r-0x10000)&0x3FF)
+			}
+			return fmt.Sprintf(`\u%04x`, r)
+		},
+		`\UHHHHHHHH`: func(r rune) string { return fmt.Sprintf(`\U%08x`, r) },
+		`\u{H}`:      func(r rune) string { return fmt.Sprintf(`\u{%x}`, r) },
+		`&#NN;`:      func(r rune) string { return fmt.Sprintf(`&#%d;`, r) },
+		`&#xHH;`:     func(r rune) string { return fmt.Sprintf(`&#x%X;`, r) },
+		`&#00NN;`:    func(r rune) string { return fmt.Sprintf(`&#%07d;`, r) },
+	}
+	for _, value := range []string{valueURL, valueHTML, valueShell} {
+		r := NewRedactor(value)
+		check := func(name, form string) {
+			t.Helper()
+			in := "<" + form + ">"
+			if got := r.Redact(in); got != "<[REDACTED]>" {
+				t.Errorf("%s: Redact(%q) = %q, want <[REDACTED]>", name, in, got)
+			}
+		}
+		for name, format := range perByte {
+			var b strings.Builder
+			for i := 0; i < len(value); i++ {
+				fmt.Fprintf(&b, format, value[i])
+			}
+			check(name, b.String())
+		}
+		for name, format := range perRune {
+			var b strings.Builder
+			for _, c := range value {
+				b.WriteString(format(c))
+			}
+			check(name, b.String())
+		}
+	}
+}
+
+// Decoding is for finding values only: the text around a value, escapes
+// and all, comes out as it went in, and so does text that merely decodes to
+// something like a value.
+func TestRedactor_LeavesTheTextAroundAValueAsItIs(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor(valueURL, valueHTML, "ab%41cd")
+	tests := []struct {
+		name, in, want string
+	}{
+		{"escapes around", `path=C:\tmp\x%41 &amp; \u00e9 key=sk-CANARY%2Fx8Kq%2By%3Dz&amp;next=%2F`, `path=C:\tmp\x%41 &amp; \u00e9 key=[REDACTED]&amp;next=%2F`},
+		{"an escape right before", `%2Fsk-CANARY%2Fx8Kq%2By%3Dz%2F`, `%2F[REDACTED]%2F`},
+		{"an escaped character right before", `\u00e9sk-CANARY\u00e99x<&>q\u00e9`, `\u00e9[REDACTED]\u00e9`},
+		{"unfinished escapes", `%4 %zz \u00 \U0001 &#; &#x; &am; \ud83d x`, `%4 %zz \u00 \U0001 &#; &#x; &am; \ud83d x`},
+		{"a value that looks escaped, as it is", "got ab%41cd.", "got [REDACTED]."},
+		{"a value that looks escaped, escaped", "got ab%2541cd.", "got [REDACTED]."},
+		{"its decoded form is not the value", "got abAcd.", "got abAcd."},
+		{"almost the value", `sk-CANARY%2Fx8Kq%2By%3D`, `sk-CANARY%2Fx8Kq%2By%3D`},
+		{"two values back to back", `sk-CANARY/x8Kq+y=zsk-CANARY\u00e99x<&>q`, `[REDACTED][REDACTED]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := r.Redact(tt.in); got != tt.want {
+				t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// Text made to be slow to decode or to search: long runs of escape starts,
+// of unfinished escapes and of a periodic value. A redactor whose cost grew
+// with the square of the text would not finish these in the test's time;
+// each must still come out right.
+func TestRedactor_AdversarialTextStaysLinear(t *testing.T) {
+	t.Parallel()
+	const n = 1 << 18
+	long := strings.Repeat("a", 16<<10)
+	tests := []struct {
+		name   string
+		values []string
+		in     string
+		want   string
+	}{
+		{"a run of %", []string{"sk-x"}, strings.Repeat("%", n) + "sk-x", strings.Repeat("%", n) + redacted},
+		{"a run of \\u", []string{"sk-x"}, strings.Repeat(`\u`, n) + "sk-x", strings.Repeat(`\u`, n) + redacted},
+		{"a run of unfinished surrogates", []string{"sk-x"}, strings.Repeat(`\ud83d`, n/4) + `\u0073k-x`, strings.Repeat(`\ud83d`, n/4) + redacted},
+		{"a run of &#", []string{"sk-x"}, strings.Repeat("&#", n) + "&#115;k-x", strings.Repeat("&#", n) + redacted},
+		{"a run of digits in a reference", []string{"sk-x"}, "&#" + strings.Repeat("0", n) + "115;k-x", "&#" + strings.Repeat("0", n) + "115;k-x"},
+		{"a run of backslashes", []string{`sk\x`}, strings.Repeat(`\\`, n) + `sk\\x`, strings.Repeat(`\\`, n) + redacted},
+		{"a run of quotes", []string{"sk'x"}, strings.Repeat(`'\''`, n/4) + `sk'\''x`, strings.Repeat(`'\''`, n/4) + redacted},
+		{"a periodic value in a periodic text", []string{long}, strings.Repeat("a", n), redacted},
+		{"a periodic value, escaped", []string{long}, strings.Repeat("%61", n/3), redacted},
+		{"a nearly periodic value", []string{long + "b"}, strings.Repeat("a", n) + "b", strings.Repeat("a", n-len(long)) + redacted},
+		{"many values", benchValues(200), strings.Repeat(benchMessage(nil, false), 32), strings.Repeat(benchMessage(nil, false), 32)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := NewRedactor(tt.values...).Redact(tt.in); got != tt.want {
+				t.Errorf("Redact(%.40q…) = %.40q… (%d bytes), want %.40q… (%d bytes)", tt.in, got, len(got), tt.want, len(tt.want))
 			}
 		})
 	}
