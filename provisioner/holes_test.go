@@ -2,6 +2,7 @@ package provisioner_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -213,8 +214,9 @@ runtimes:
 
 // The backstop starts what the gate allows with the credentials of the
 // moment (§6), which can be another provider than the creation's, even
-// platform billing; the workspace must then say what it was started with,
-// not what it was created with.
+// platform billing; the workspace must then say what it was started with
+// (or, when the driver failed, what it was tried with), not what it was
+// created with.
 func TestBackstop_WorkspaceRecordsTheProviderItStartedWith(t *testing.T) {
 	t.Parallel()
 	for _, kind := range storeKinds {
@@ -234,6 +236,13 @@ func TestBackstop_WorkspaceRecordsTheProviderItStartedWith(t *testing.T) {
 			b.setOrgSecret(t, "BETA_KEY", "beta-value")
 			toPlatform := b.provision(t, "to-platform", "both/m", nil)
 			toAlpha := b.provision(t, "to-alpha", "shared/x", nil)
+			failsOnPlatform := b.provision(t, "fails-on-platform", "both/m", nil)
+			b.driver.fn = func(_ context.Context, w *modelgate.Workspace, _ map[string]string) error {
+				if w.ID == failsOnPlatform.ID {
+					return errors.New("no capacity")
+				}
+				return nil
+			}
 			if toPlatform.Provider != "delta" || toAlpha.Provider != "beta" || toAlpha.CredentialScope != modelgate.ScopeOrg {
 				t.Fatalf("created with %s and %s (%s), want delta and beta (org)", toPlatform.Provider, toAlpha.Provider, toAlpha.CredentialScope)
 			}
@@ -247,17 +256,19 @@ func TestBackstop_WorkspaceRecordsTheProviderItStartedWith(t *testing.T) {
 
 			for _, c := range []struct {
 				w       *modelgate.Workspace
+				status  string
 				want    string
 				billed  bool
 				scope   string
 				credKey string
 			}{
-				{toPlatform, "platform", true, modelgate.ScopePlatform, ""},
-				{toAlpha, "alpha", false, modelgate.ScopeOrg, "ALPHA_KEY"},
+				{toPlatform, modelgate.StatusOnline, "platform", true, modelgate.ScopePlatform, ""},
+				{toAlpha, modelgate.StatusOnline, "alpha", false, modelgate.ScopeOrg, "ALPHA_KEY"},
+				{failsOnPlatform, modelgate.StatusFailed, "platform", true, modelgate.ScopePlatform, ""},
 			} {
 				got := b.get(t, c.w.ID)
-				if got.Status != modelgate.StatusOnline {
-					t.Fatalf("%s: %s %s %q, want online", c.w.Name, got.Status, got.StatusCode, got.StatusMessage)
+				if got.Status != c.status {
+					t.Fatalf("%s: %s %s %q, want %s", c.w.Name, got.Status, got.StatusCode, got.StatusMessage, c.status)
 				}
 				if seen := b.driver.seen[c.w.ID]; seen.Provider != c.want {
 					t.Fatalf("%s: driver started it with %s, want %s", c.w.Name, seen.Provider, c.want)

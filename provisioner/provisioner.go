@@ -482,7 +482,7 @@ func (p *Provisioner) handle(ctx context.Context, w *modelgate.Workspace, deadli
 		return
 	}
 	if pf.hold != "" {
-		log.Error().Str("message", pf.hold).Msg("workspace held: a stored secret does not decrypt; the row is claimed again after its lease")
+		log.Error().Str("status_message", pf.hold).Msg("workspace held: a stored secret does not decrypt; the row is claimed again after its lease")
 		if err := p.opts.Store.HoldWorkspace(ctx, p.opts.Owner, w, cleanMessage(pf.hold)); err != nil {
 			p.lost(log, err, ctx.Err() != nil)
 		}
@@ -496,6 +496,7 @@ func (p *Provisioner) handle(ctx context.Context, w *modelgate.Workspace, deadli
 			if msg == "" {
 				msg = "the error of the last attempt was lost when the provisioner running it stopped"
 			}
+			p.recordDecision(log, w, pf.decision)
 			p.finish(ctx, log, w, modelgate.StatusFailed, CodeDriverFailed,
 				fmt.Sprintf("the driver failed %d times; last error: %s", w.Attempts, msg))
 			return
@@ -543,7 +544,8 @@ func (p *Provisioner) handle(ctx context.Context, w *modelgate.Workspace, deadli
 }
 
 // recordDecision sets on w the provider, billing and credential scope the
-// driver started it with, so that the row says how the workspace runs. They
+// driver was run with (it started the workspace, or failed to), so that the
+// row says how the workspace runs or what was tried. They
 // can differ from the creation's: a key set or deleted since then can move
 // the model to another arm (even to platform billing, where the id is
 // listed there too), and a workspace allowed unverified (fail-open) now has
@@ -560,7 +562,7 @@ func (p *Provisioner) recordDecision(log zerolog.Logger, w *modelgate.Workspace,
 	ev.Str("provider", w.Provider).Str("new_provider", d.Provider).
 		Bool("platform_billed", w.PlatformBilled).Bool("new_platform_billed", d.PlatformBilled).
 		Str("credential_scope", w.CredentialScope).Str("new_credential_scope", d.CredentialScope).
-		Msg("the backstop started the workspace with another provider, billing or credential scope than it was created with; the workspace records what it started with")
+		Msg("the backstop ran the driver with another provider, billing or credential scope than the workspace was created with; the workspace records what it was run with")
 	w.Provider, w.PlatformBilled, w.CredentialScope = d.Provider, d.PlatformBilled, d.CredentialScope
 }
 
@@ -635,7 +637,7 @@ func (p *Provisioner) changed(w *modelgate.Workspace) {
 	}
 	ev.Str("org", w.Org).Str("workspace", w.ID).Str("from", modelgate.StatusProvisioning).
 		Str("to", w.Status).Str("code", w.StatusCode).Int("attempts", w.Attempts).
-		Str("message", w.StatusMessage).Msg("workspace status changed")
+		Str("status_message", w.StatusMessage).Msg("workspace status changed")
 	p.opts.Metrics.ProvisionerOutcome(w.Status, w.StatusCode)
 	if p.opts.OnFinish != nil {
 		p.opts.OnFinish(w)

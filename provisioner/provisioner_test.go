@@ -325,6 +325,39 @@ func TestProvisioner_EscapedSecretIsRedactedInTheStatusMessageAndTheLog(t *testi
 			t.Fatalf("status message or log holds the key:\n%s\n%s", got.StatusMessage, logged.String())
 		}
 	}
+	if !strings.Contains(logged.String(), "workspace status changed") {
+		t.Fatalf("the status change was not logged: %s", logged.String())
+	}
+	for line := range strings.Lines(logged.String()) {
+		checkUniqueKeys(t, line)
+	}
+}
+
+// checkUniqueKeys fails the test if the JSON object of a log line names a
+// key twice: a log reader keeps one of the two values and loses the other
+// (zerolog's own "message" beside a field named "message", say).
+func checkUniqueKeys(t *testing.T, line string) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("log line is not a JSON object: %q", line)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		key := tok.(string)
+		if seen[key] {
+			t.Errorf("log line names %q twice: %s", key, line)
+		}
+		seen[key] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+	}
 }
 
 // writerFunc is an io.Writer made of a function.
