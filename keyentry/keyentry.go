@@ -407,7 +407,7 @@ func (s *Service) audit(ctx context.Context, l *modelgate.KeyLink, event, code, 
 // method and code in every RepeatInterval, so that repeating it cannot
 // flood the org's audit trail.
 func (s *Service) refuse(r *http.Request, l *modelgate.KeyLink, event, code string) {
-	ok, unaudited, gone := s.repeats.record(repeatKey{link: l.ID, org: l.Org, method: r.Method, event: event, code: code}, s.o.Now(), RepeatInterval)
+	ok, unaudited, gone := s.repeats.record(repeatKey{link: l.ID, org: l.Org, method: method(r), event: event, code: code}, s.o.Now(), RepeatInterval)
 	s.logForgotten(gone)
 	if !ok {
 		s.o.Metrics.KeyEntryLink(strings.TrimPrefix(event, "key_link_"))
@@ -416,12 +416,21 @@ func (s *Service) refuse(r *http.Request, l *modelgate.KeyLink, event, code stri
 	s.audit(r.Context(), l, event, code, "", unaudited)
 }
 
+// method is r's method as the repeat bound counts it: a HEAD opens the page
+// as a GET does, so it is no kind of its own.
+func method(r *http.Request) string {
+	if r.Method == http.MethodHead {
+		return http.MethodGet
+	}
+	return r.Method
+}
+
 // unknownLink records a page opened or submitted with a token that names
 // no link. It has no org to audit; it is counted as refused every time and
 // logged the first time per method in every RepeatInterval.
 func (s *Service) unknownLink(r *http.Request) {
 	s.o.Metrics.KeyEntryLink("refused")
-	ok, unlogged, gone := s.repeats.record(repeatKey{method: r.Method}, s.o.Now(), RepeatInterval)
+	ok, unlogged, gone := s.repeats.record(repeatKey{method: method(r)}, s.o.Now(), RepeatInterval)
 	s.logForgotten(gone)
 	if !ok {
 		return

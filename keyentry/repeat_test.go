@@ -35,6 +35,21 @@ func getN(t *testing.T, u string, n, status int) {
 	}
 }
 
+// headN sends HEAD to u n times and fails t unless every answer has status.
+func headN(t *testing.T, u string, n, status int) {
+	t.Helper()
+	for range n {
+		resp, err := http.Head(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != status {
+			t.Fatalf("HEAD: HTTP %d, want %d", resp.StatusCode, status)
+		}
+	}
+}
+
 // submitN submits the form of link n times and fails t unless every answer
 // has status.
 func submitN(t *testing.T, link, formToken string, header http.Header, n, status int) {
@@ -87,12 +102,13 @@ func TestPage_RepeatedRefusalsAreAuditedOncePerInterval(t *testing.T) {
 			const n = 20
 
 			getN(t, forged, n, http.StatusNotFound)
+			headN(t, forged, n, http.StatusNotFound) // an open, as a GET is
 			submitN(t, forged, "", nil, n, http.StatusNotFound)
 			submitN(t, forged, "", http.Header{"Sec-Fetch-Site": {"cross-site"}}, n, http.StatusForbidden)
 			getN(t, unknown, n, http.StatusNotFound)
 			want := []string{"key_link_refused FORGED_TOKEN", "key_link_refused FORGED_TOKEN"} // an open, a submit
 			if got := events(audit(t, r.store, "acme")); strings.Join(got, "|") != strings.Join(want, "|") {
-				t.Fatalf("after %d forged opens, submits and cross-site submits, key link events = %q, want %q", n, got, want)
+				t.Fatalf("after %d forged opens (GET and HEAD), submits and cross-site submits, key link events = %q, want %q", n, got, want)
 			}
 			if got := strings.Count(r.logs.String(), "with an unknown link"); got != 1 {
 				t.Errorf("%d GETs of an unknown link logged %d lines, want 1", n, got)
@@ -153,7 +169,7 @@ func TestPage_RepeatedRefusalsAreAuditedOncePerInterval(t *testing.T) {
 				return false
 			}
 			for _, want := range [][]string{
-				{`"code":"FORGED_TOKEN"`, `"repeats":19`, `"message":"key link event"`},     // the opens, on the next one audited
+				{`"code":"FORGED_TOKEN"`, `"repeats":39`, `"message":"key link event"`},     // the opens (GET and HEAD), on the next one audited
 				{`"code":"FORGED_TOKEN"`, `"repeats":39`, `"method":"POST"`, "not audited"}, // the submits, plain and cross-site
 				{`"code":"LINK_USED"`, `"repeats":19`, `"method":"GET"`, "not audited"},
 				{`"code":"LINK_USED"`, `"repeats":19`, `"method":"POST"`, "not audited"},
