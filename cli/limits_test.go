@@ -102,7 +102,7 @@ func TestCLI_LongArgumentsGetTheToolsAnswers(t *testing.T) {
 	}
 	for _, n := range []int{20_000, 70_000, 2 << 20} {
 		code, out, errOut := runIn(t, dir, cliCanary+strings.Repeat("k", n)+"\n", "secret", "set", "ANTHROPIC_API_KEY")
-		want := "INVALID_ARGUMENT: key: the value of ANTHROPIC_API_KEY must be valid UTF-8 of at most 16384 bytes"
+		want := "INVALID_ARGUMENT: value: the value of ANTHROPIC_API_KEY must be valid UTF-8 of at most 16384 bytes"
 		if code == 0 || !strings.Contains(errOut, want) || strings.Contains(out+errOut, cliCanary) {
 			t.Errorf("secret set, value of %d bytes: %d %q; want %q", n, code, errOut, want)
 		}

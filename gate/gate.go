@@ -333,7 +333,7 @@ func (g *Gate) ValidateSecrets(s map[string]string) error {
 		return modelgate.Errorf(modelgate.EInvalidArgument, "secrets: at most %d entries, got %d", MaxWorkspaceSecrets, len(s))
 	}
 	for name, value := range s {
-		if err := g.ValidateSecret("secrets", name, value); err != nil {
+		if err := g.ValidateSecret("secrets", "secrets", name, value); err != nil {
 			return err
 		}
 	}
@@ -344,17 +344,20 @@ func (g *Gate) ValidateSecrets(s map[string]string) error {
 // values): the name matches ^[A-Z_][A-Z0-9_]{0,127}$ and is not reserved;
 // the value as given is at most MaxSecretInputBytes, and, trimmed of
 // surrounding white space, is not empty, holds no NUL byte, is valid UTF-8
-// and at most MaxSecretValueBytes. The name is checked first. field
-// prefixes the message ("secrets", "key"). The error (INVALID_ARGUMENT)
+// and at most MaxSecretValueBytes. The name is checked first. nameField
+// prefixes a message about the name and valueField one about the value
+// (the argument at fault: "key" and "value" for set_org_secret, "secrets"
+// for both in provision_workspace). The error (INVALID_ARGUMENT)
 // names the secret, never the value; a name that is not a name is not
 // repeated either (a value pasted where the name goes must not come back).
-func (g *Gate) ValidateSecret(field, name, value string) error {
+func (g *Gate) ValidateSecret(nameField, valueField, name, value string) error {
 	if !secrets.ValidName(name) {
-		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: a name (%d characters) is not a credential name: names match ^[A-Z_][A-Z0-9_]{0,127}$, e.g. ANTHROPIC_API_KEY", field, utf8.RuneCountInString(name))
+		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: a name (%d characters) is not a credential name: names match ^[A-Z_][A-Z0-9_]{0,127}$, e.g. ANTHROPIC_API_KEY", nameField, utf8.RuneCountInString(name))
 	}
 	if g.catalog.Reserved(name) {
-		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: %s is reserved for the operator of this server (the platform's own credential) and cannot be set", field, name)
+		return modelgate.Errorf(modelgate.EInvalidArgument, "%s: %s is reserved for the operator of this server (the platform's own credential) and cannot be set", nameField, name)
 	}
+	field := valueField
 	if len(value) > MaxSecretInputBytes {
 		return tooLong(field, name)
 	}

@@ -303,7 +303,7 @@ func TestGate_InvalidWorkspaceSecrets(t *testing.T) {
 func TestGate_ValidateSecretCapsTheValueAsGiven(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	tooLong := "key: the value of ANTHROPIC_API_KEY must be valid UTF-8 of at most 16384 bytes"
+	tooLong := "value: the value of ANTHROPIC_API_KEY must be valid UTF-8 of at most 16384 bytes"
 	for _, tc := range []struct {
 		name, key, value, want string
 	}{
@@ -313,7 +313,7 @@ func TestGate_ValidateSecretCapsTheValueAsGiven(t *testing.T) {
 		{"a bad name first", "bad name", strings.Repeat("k", gate.MaxSecretInputBytes+1), "key: a name (8 characters) is not a credential name"},
 		{"a reserved name first", "MODELGATE_PLATFORM_TOKEN", strings.Repeat("k", gate.MaxSecretInputBytes+1), "key: MODELGATE_PLATFORM_TOKEN is reserved"},
 	} {
-		err := b.gate.ValidateSecret("key", tc.key, tc.value)
+		err := b.gate.ValidateSecret("key", "value", tc.key, tc.value)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v, want it accepted", tc.name, err)

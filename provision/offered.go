@@ -91,7 +91,8 @@ type offerArms struct {
 // readOffer validates the arguments of Offered and finds the arms and the
 // org's credentials for them.
 func (s *Service) readOffer(ctx context.Context, caller modelgate.Caller, runtime string, f registry.Filter) (offerArms, error) {
-	// However long, a runtime or provider the catalog does not name is
+	// Whatever its length (up to the tools' 64 KiB bound on every string
+	// argument), a runtime or provider the catalog does not name is
 	// unknown, not malformed (registry.MaxNameBytes): RUNTIME_UNSUPPORTED,
 	// or no arms.
 	if err := checkChars("runtime", runtime); err != nil {

@@ -588,7 +588,7 @@ func (s *Service) SetOrgSecret(ctx context.Context, caller modelgate.Caller, key
 	if !secrets.ValidName(key) {
 		return modelgate.SecretInfo{}, invalidKey(key)
 	}
-	if err := s.gate.ValidateSecret("key", key, value); err != nil {
+	if err := s.gate.ValidateSecret("key", "value", key, value); err != nil {
 		return modelgate.SecretInfo{}, err
 	}
 	value = strings.TrimSpace(value)

@@ -124,8 +124,8 @@ func TestTools_ASecretValuePastTheHardCapIsRefusedNamingTheSecret(t *testing.T) 
 	tooLong := "the value of ANTHROPIC_API_KEY must be valid UTF-8 of at most 16384 bytes"
 	for _, value := range []string{huge, padded, canary + strings.Repeat("k", 20_000)} {
 		e := b.mustFail(t, "set_org_secret", map[string]any{"key": "ANTHROPIC_API_KEY", "value": value}, modelgate.EInvalidArgument)
-		if msg := e["error"].(string); msg != "key: "+tooLong {
-			t.Errorf("set_org_secret, value of %d bytes: %q, want %q", len(value), msg, "key: "+tooLong)
+		if msg := e["error"].(string); msg != "value: "+tooLong {
+			t.Errorf("set_org_secret, value of %d bytes: %q, want %q", len(value), msg, "value: "+tooLong)
 		}
 		e = b.mustFail(t, "provision_workspace", map[string]any{"name": "w", "runtime": "claude-code", "model": "claude-sonnet-4-6", "dry_run": true,
 			"secrets": map[string]any{"ANTHROPIC_API_KEY": value}}, modelgate.EInvalidArgument)
