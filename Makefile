@@ -34,7 +34,7 @@ fuzz-short:
 	$(GO) test -run='^$$' -fuzz='^FuzzToolArguments$$' -fuzztime=$(or $(FUZZTIME),2500x) ./tools
 	$(GO) test -run='^$$' -fuzz='^FuzzValidOrg$$' -fuzztime=$(or $(FUZZTIME),200000x) .
 	$(GO) test -run='^$$' -fuzz='^FuzzRedactor$$' -fuzztime=$(or $(FUZZTIME),100000x) ./secrets
-	$(GO) test -run='^$$' -fuzz='^FuzzRedactorTrimCut$$' -fuzztime=$(or $(FUZZTIME),20000x) ./secrets
+	$(GO) test -run='^$$' -fuzz='^FuzzRedactorTrimCut$$' -fuzztime=$(or $(FUZZTIME),4000x) ./secrets
 
 # Two minutes a target. A time budget: its end can still be reported as "context deadline
 # exceeded" (above); a real finding always writes its input under testdata/fuzz.

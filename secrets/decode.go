@@ -62,28 +62,52 @@ func (d decoded) end(i int) int {
 	return int(d.to[i])
 }
 
-// view says how to read a text. Decoding reads \_ as _, but in shell single
-// quotes and in many plain texts a backslash is itself: a value with a
-// backslash, printed in shell single quotes with a quote in it or in HTML,
-// needs the backslash kept while the rest is decoded. The raw view keeps a
-// value that holds something that looks like an escape (%41, &amp;) findable
-// as it is.
-type view int
+// view says how to read a text: as it is (viewRaw), or folded (see above)
+// with the escapes of some families decoded and the others read as
+// themselves. A value can hold text that looks like an escape of one family
+// (%2B in a SAS token, &amp; in a query string, a backslash) and be printed
+// in another family's escaping (HTML, JSON, shell quotes): only a view that
+// decodes the printer's family and not the value's finds it. So the
+// redactor reads a text in every combination of the families present in it.
+type view uint8
 
 const (
-	viewRaw       view = iota // the text as it is
-	viewDecoded               // every escape decoded
-	viewBackslash             // every escape but those that start with a backslash
+	viewRaw      view = 0
+	folded       view = 1 << iota // "+" read as a space, NUL bytes dropped
+	famPercent                    // %HH
+	famBackslash                  // \x.. \u.. \n \" …
+	famEntity                     // &#..; &lt; …
+	famShell                      // '\'' and '"'"'
 )
 
-// viewsOf returns the views in which to look for values in s: all three,
-// less the one that keeps backslashes if s has none (it reads s as the
-// decoded view does).
+// families pairs each family with the byte that starts its escapes: a text
+// without it reads the same with or without the family.
+var families = [...]struct {
+	f     view
+	start byte
+}{{famPercent, '%'}, {famBackslash, '\\'}, {famEntity, '&'}, {famShell, '\''}}
+
+// viewsOf returns the views in which to look for values in s: the raw view
+// and a folded view for every combination of the families whose escapes s
+// can hold, none included: 1 + 2^k views for k families present.
 func viewsOf(s string) []view {
-	if strings.IndexByte(s, '\\') < 0 {
-		return []view{viewRaw, viewDecoded}
+	var present []view
+	for _, fam := range families {
+		if strings.IndexByte(s, fam.start) >= 0 {
+			present = append(present, fam.f)
+		}
 	}
-	return []view{viewRaw, viewDecoded, viewBackslash}
+	views := make([]view, 1, 1+1<<len(present)) // viewRaw first
+	for set := range 1 << len(present) {
+		v := folded
+		for i, f := range present {
+			if set&(1<<i) != 0 {
+				v |= f
+			}
+		}
+		views = append(views, v)
+	}
+	return views
 }
 
 // decode returns s in canonical form as v reads it. It never fails: what is
@@ -98,7 +122,7 @@ func decode(s string, v view) decoded {
 	var buf [utf8.UTFMax]byte
 	for i := 0; i < len(s); {
 		if !plain[s[i]] {
-			n, r, isByte := unit(s[i:], v == viewDecoded)
+			n, r, isByte := unit(s[i:], v)
 			out := buf[:1]
 			if isByte || r < utf8.RuneSelf {
 				buf[0] = byte(r)
@@ -144,7 +168,8 @@ var plain = func() (p [256]bool) {
 	return p
 }()
 
-// fold returns a value as decode writes it: "+" as a space, without NUL.
+// fold returns a value as decode writes it in a folded view: "+" as a
+// space, without NUL.
 func fold(v string) string {
 	return strings.Map(func(r rune) rune {
 		switch r {
@@ -158,25 +183,34 @@ func fold(v string) string {
 }
 
 // unit returns the length of the unit at the start of s (which is not
-// empty) and what it gives: a byte (isByte) or a character. Escapes that
-// start with a backslash are read only if backslash is set.
-func unit(s string, backslash bool) (n int, r rune, isByte bool) {
+// empty) and what it gives: a byte (isByte) or a character. It reads only
+// the escapes of the families in v.
+func unit(s string, v view) (n int, r rune, isByte bool) {
 	switch s[0] {
 	case '%':
+		if v&famPercent == 0 {
+			break
+		}
 		if h, ok := hexValue(s[1:], 2); ok {
 			return 3, h, true
 		}
 	case '\\':
-		if backslash && len(s) > 1 {
+		if v&famBackslash != 0 && len(s) > 1 {
 			if n, r, isByte := backslashUnit(s); n > 0 {
 				return n, r, isByte
 			}
 		}
 	case '&':
+		if v&famEntity == 0 {
+			break
+		}
 		if n, r := entity(s); n > 0 {
 			return n, r, false
 		}
 	case '\'':
+		if v&famShell == 0 {
+			break
+		}
 		// Shell single quotes cannot hold a quote: it is written by
 		// closing them, writing an escaped or double-quoted quote and
 		// opening them again.

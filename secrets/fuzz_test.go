@@ -115,7 +115,7 @@ func FuzzRedactor(f *testing.F) {
 		in := fuzzText(before) + fuzzEncode(value, choices, backslash) + fuzzText(after)
 		out := r.Redact(in)
 		seen := strings.ReplaceAll(out, redacted, "\x01")
-		for _, v := range viewsOf(`\`) {
+		for _, v := range viewsOf("%\\&'") { // every view
 			for _, n := range r.needlesFor(v) {
 				if strings.Contains(decode(seen, v).text, n) {
 					t.Fatalf("Redact(%q) = %q still holds %q", in, out, value)

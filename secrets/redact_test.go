@@ -178,7 +178,19 @@ var encodedValues = []struct {
 	{"JSON of UTF-16 text", valueURL, `s\u0000k\u0000-\u0000CANARY/x8Kq+y=z`},
 	{"a space for the +", valueURL, `sk-CANARY/x8Kq y=z`},
 	{"a different escape for each character", valueHTML, `s%6B\x2D\u0043&#65;&#x4e;\101R\U00000059%c3%a9\u{39}x&lt;\&\u003eq`},
+	// A value holding what looks like an escape of one family, printed in
+	// another family's escaping: only a view that decodes the second and
+	// not the first finds it.
+	{"a SAS token with percent-escapes, HTML-escaped", valueSAS, `sv=2022-11-02&amp;ss=bfqt&amp;srt=sco&amp;sp=rwdlacupiytfx&amp;se=2026-12-31T00:00:00Z&amp;sig=AbCdEf%2BgHiJk%2FlMnOp%3D`},
+	{"percent-escapes in a JSON string with a quote", `p%40ssw0rd-with"quote`, `p%40ssw0rd-with\"quote`},
+	{"percent-escapes in shell single quotes with a quote", `ab%2Fcd'ef-CANARY`, `ab%2Fcd'"'"'ef-CANARY`},
+	{"an entity in a JSON string with a quote", `a&amp;b"c-CANARY`, `a&amp;b\"c-CANARY`},
+	{"a backslash, HTML-escaped", `C:\path<CANARY>`, `C:\path&lt;CANARY&gt;`},
 }
+
+// valueSAS is shaped like an Azure SAS token: a query string whose
+// signature holds percent-escapes.
+const valueSAS = "sv=2022-11-02&ss=bfqt&srt=sco&sp=rwdlacupiytfx&se=2026-12-31T00:00:00Z&sig=AbCdEf%2BgHiJk%2FlMnOp%3D"
 
 // The redactor must find a value in any escaping, whatever it does with
 // each character, not only in the forms Go's encoders write.
