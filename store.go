@@ -246,8 +246,13 @@ type JobStore interface {
 	// row. It records no status change. It returns ENotFound if owner no
 	// longer holds the lease.
 	HoldWorkspace(ctx context.Context, owner string, w *Workspace, message string) error
-	// ExpireProvisioning fails every workspace provisioning since before
-	// olderThan with PROVISION_TIMEOUT and returns them.
+	// ExpireProvisioning fails with PROVISION_TIMEOUT, and returns, every
+	// workspace provisioning since before olderThan that no provisioner is
+	// working on (its lease, if any, has expired: an attempt in flight
+	// ends within its lease, and failing the row under it would record as
+	// failed a workspace its driver is starting) and that is not held for
+	// an operator fault (HoldWorkspace: such a workspace stays provisioning
+	// until the fault is mended, CONTRACT.md §6).
 	ExpireProvisioning(ctx context.Context, olderThan time.Time, message string) ([]*Workspace, error)
 	// StatusChanges returns the recorded changes of a workspace, oldest first.
 	StatusChanges(ctx context.Context, org, id string) ([]StatusChange, error)

@@ -164,7 +164,8 @@ func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, messa
 	at := storecore.Now()
 	ws, err := collectWorkspaces(tx.Query(ctx, `UPDATE workspaces
 		SET status = 'failed', status_code = $2, status_message = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = $4
-		WHERE status = 'provisioning' AND created_at < $1
+		WHERE status = 'provisioning' AND created_at < $1 AND status_message = ''
+			AND (lease_expires_at IS NULL OR lease_expires_at <= $4)
 		RETURNING `+workspaceCols, storecore.Micro(olderThan), modelgate.EProvisionTimeout, message, at))
 	if err != nil {
 		return nil, fmt.Errorf("expire provisioning: %w", err)

@@ -180,8 +180,9 @@ func (db *DB) ExpireProvisioning(ctx context.Context, olderThan time.Time, messa
 	at := storecore.Now()
 	ws, err := collectWorkspaces(tx.QueryContext(ctx, `UPDATE workspaces
 		SET status = 'failed', status_code = ?, status_message = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-		WHERE status = 'provisioning' AND created_at < ?
-		RETURNING `+workspaceCols, modelgate.EProvisionTimeout, message, ts(at), ts(olderThan)))
+		WHERE status = 'provisioning' AND created_at < ? AND status_message = ''
+			AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+		RETURNING `+workspaceCols, modelgate.EProvisionTimeout, message, ts(at), ts(olderThan), ts(at)))
 	if err != nil {
 		return nil, fmt.Errorf("expire provisioning: %w", err)
 	}

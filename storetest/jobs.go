@@ -210,19 +210,31 @@ func testFinishRecordsDecision(t *testing.T, s modelgate.Store) {
 	}
 }
 
+// testExpire: the timeout fails old provisioning workspaces, but not one a
+// provisioner is working on (a live lease: its attempt ends within it) nor
+// one held for an operator fault (CONTRACT.md §6: it stays provisioning).
 func testExpire(t *testing.T, s modelgate.Store) {
 	ctx := t.Context()
-	stale := create(t, s, newWorkspace("acme", "stale"))
 	leased := create(t, s, newWorkspace("beta", "leased"))
 	online := create(t, s, newWorkspace("acme", "online"))
-	claimed := claim(t, s, "p", time.Hour, 3)
-	if len(claimed) != 3 {
-		t.Fatalf("claimed %d, want 3", len(claimed))
+	lapsed := create(t, s, newWorkspace("acme", "lapsed"))
+	held := create(t, s, newWorkspace("acme", "held"))
+	stale := create(t, s, newWorkspace("acme", "stale"))
+	live := claim(t, s, "p", time.Hour, 2) // leased, online
+	if len(live) != 2 || live[0].ID != leased.ID {
+		t.Fatalf("claimed %v, want [%s %s]", ids(live), leased.ID, online.ID)
 	}
-	if err := s.FinishWorkspace(ctx, "p", claimed[2], modelgate.StatusOnline, "", ""); err != nil {
+	if err := s.FinishWorkspace(ctx, "p", live[1], modelgate.StatusOnline, "", ""); err != nil {
 		t.Fatalf("FinishWorkspace: %v", err)
 	}
-	tick(online.CreatedAt)
+	dead := claim(t, s, "q", -time.Second, 2) // lapsed, held: their leases have expired
+	if len(dead) != 2 || dead[1].ID != held.ID {
+		t.Fatalf("claimed %v, want [%s %s]", ids(dead), lapsed.ID, held.ID)
+	}
+	if err := s.HoldWorkspace(ctx, "q", dead[1], "waiting for the operator: a secret does not decrypt"); err != nil {
+		t.Fatalf("HoldWorkspace: %v", err)
+	}
+	tick(dead[1].UpdatedAt)
 	cutoff := time.Now()
 	tick(cutoff)
 	fresh := create(t, s, newWorkspace("acme", "fresh"))
@@ -231,7 +243,7 @@ func testExpire(t *testing.T, s modelgate.Store) {
 	if err != nil {
 		t.Fatalf("ExpireProvisioning: %v", err)
 	}
-	if diff := cmp.Diff([]string{stale.ID, leased.ID}, ids(expired)); diff != "" {
+	if diff := cmp.Diff([]string{lapsed.ID, stale.ID}, ids(expired)); diff != "" {
 		t.Errorf("expired (-want +got):\n%s", diff)
 	}
 	for _, w := range expired {
@@ -256,8 +268,14 @@ func testExpire(t *testing.T, s modelgate.Store) {
 	if got := get(t, s, "acme", online.ID); got.Status != modelgate.StatusOnline {
 		t.Errorf("an online workspace is %s", got.Status)
 	}
-	// The expired row's lease is gone with it.
-	wantCode(t, s.FinishWorkspace(ctx, "p", claimed[1], modelgate.StatusOnline, "", ""), modelgate.ENotFound)
+	if got := get(t, s, "acme", held.ID); got.Status != modelgate.StatusProvisioning || got.StatusMessage == "" {
+		t.Errorf("a held workspace is %s %q, want provisioning with its message", got.Status, got.StatusMessage)
+	}
+	// The expired row's lease is gone with it; the live one still holds.
+	wantCode(t, s.FinishWorkspace(ctx, "q", dead[0], modelgate.StatusOnline, "", ""), modelgate.ENotFound)
+	if err := s.FinishWorkspace(ctx, "p", live[0], modelgate.StatusOnline, "", ""); err != nil {
+		t.Errorf("the workspace under a live lease was expired: FinishWorkspace = %v", err)
+	}
 	if again, err := s.ExpireProvisioning(ctx, cutoff, "again"); err != nil || len(again) != 0 {
 		t.Errorf("second ExpireProvisioning = %v, %v; want none", ids(again), err)
 	}
