@@ -524,11 +524,15 @@ func (s *Service) Get(ctx context.Context, caller modelgate.Caller, id string) (
 	return present(w), nil
 }
 
-// present fills in what a reader needs to know about a workspace that no
-// provisioner has touched yet.
+// present fills in what a reader needs to know about a provisioning
+// workspace without a message of its own: that no provisioner has tried
+// it yet, or that its driver is being tried.
 func present(w *modelgate.Workspace) *modelgate.Workspace {
 	if w.Status == modelgate.StatusProvisioning && w.StatusMessage == "" {
 		w.StatusMessage = WaitingMessage
+		if w.Attempts > 0 {
+			w.StatusMessage = fmt.Sprintf(StartingMessage, w.Attempts)
+		}
 	}
 	return w
 }
@@ -664,6 +668,10 @@ func invalidKey(key string) error {
 // WaitingMessage is the status_message of a workspace that waits for a
 // provisioner (none has claimed it yet).
 const WaitingMessage = "waiting for a provisioner to start it"
+
+// StartingMessage is the status_message of a provisioning workspace whose
+// driver has been tried (the number of attempts so far fills it in).
+const StartingMessage = "a provisioner is starting it (attempts so far: %d)"
 
 // MaxWaitSeconds bounds wait_seconds of provision_workspace.
 const MaxWaitSeconds = 120

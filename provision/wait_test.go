@@ -2,6 +2,7 @@ package provision_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -79,6 +80,35 @@ func TestWait_StatusChangeWakesTheWaiterWithoutPolling(t *testing.T) {
 		// the change.
 		if n := 1 + len(store.reads); n > 3 {
 			t.Errorf("Wait read the workspace %d times, want at most 3", n)
+		}
+	})
+}
+
+// A provisioning workspace says whether a provisioner has tried it yet:
+// "waiting" only until its first attempt.
+func TestGet_ProvisioningWorkspaceSaysWhetherItsDriverWasTried(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, b testBundle) {
+		ctx := t.Context()
+		res, err := b.svc.Provision(ctx, b.caller, provision.Request{Name: "w", Model: "moonshot/kimi-k2.6"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, err := b.svc.Get(ctx, b.caller, res.ID); err != nil || w.StatusMessage != provision.WaitingMessage {
+			t.Fatalf("before any attempt: %v, %v; want %q", w, err, provision.WaitingMessage)
+		}
+		claimed, err := b.store.ClaimWorkspaces(ctx, "p1", time.Minute, 10)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("claim: %v, %v", claimed, err)
+		}
+		for range 2 {
+			if err := b.store.RecordAttempt(ctx, "p1", claimed[0]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w, err := b.svc.Get(ctx, b.caller, res.ID)
+		if want := fmt.Sprintf(provision.StartingMessage, 2); err != nil || w.StatusMessage != want {
+			t.Fatalf("after two attempts: %v, %v; want %q", w, err, want)
 		}
 	})
 }
