@@ -59,17 +59,10 @@ func (a *args) get(name string) (any, bool) {
 	return v, ok
 }
 
-// str returns a string argument or "".
+// str returns a string argument or "", refusing one longer than
+// MaxStringArgBytes.
 func (a *args) str(name string) string {
-	v, ok := a.get(name)
-	if !ok {
-		return ""
-	}
-	s, ok := v.(string)
-	if !ok {
-		a.fail("%s: must be a string", name)
-		return ""
-	}
+	s := a.unbounded(name)
 	if len(s) > MaxStringArgBytes {
 		a.fail("%s: at most %d bytes", name, MaxStringArgBytes)
 		return ""
@@ -82,7 +75,10 @@ func (a *args) str(name string) string {
 // longer than gate.MaxSecretInputBytes (the same 64 KiB) unread, with a
 // message that names the secret, and only after it has checked the
 // secret's name (CONTRACT.md §2). The value is never in an error.
-func (a *args) secretValue(name string) string {
+func (a *args) secretValue(name string) string { return a.unbounded(name) }
+
+// unbounded returns a string argument of any length, or "".
+func (a *args) unbounded(name string) string {
 	v, ok := a.get(name)
 	if !ok {
 		return ""
