@@ -87,7 +87,10 @@ func runServe(ctx context.Context, inv *invocation) error {
 	if err != nil {
 		return err
 	}
-	stop, err := startProvisioner(ctx, a)
+	// The provisioner outlives the signal: it stops once serveNetwork has
+	// finished the calls in flight (docs/network.md's order), so a call
+	// waiting for a workspace its driver is starting sees it start.
+	stop, err := startProvisioner(context.WithoutCancel(ctx), a)
 	if err != nil {
 		return err
 	}

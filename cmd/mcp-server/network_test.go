@@ -363,3 +363,62 @@ func TestNetwork_RateLimitRefusesRequestsOverTheBurstWith429(t *testing.T) {
 		t.Fatalf("three tool calls with a burst of 2: %v, want 200,200,429 Retry-After", got)
 	}
 }
+
+// TestNetwork_ProvisionerOutlivesTheCallsInFlightAtSIGTERM: a call waiting
+// for its workspace (wait_seconds) is in flight when SIGTERM arrives while
+// the driver is starting the workspace. The built-in provisioner stops only
+// after the calls in flight (docs/network.md), so the driver finishes, the
+// call answers online and the process exits 0.
+func TestNetwork_ProvisionerOutlivesTheCallsInFlightAtSIGTERM(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "driver-started")
+	env := []string{"MODELGATE_DATA_DIR=" + dir}
+	token, _, err := run(t, env, "token", "create", "--org", "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token = strings.TrimSpace(token)
+	cmd, url, stderr := startNetwork(t, env, "--transport", "http", "--shutdown-timeout", "30s",
+		"--driver", "exec", "--exec-command", "touch "+marker+"; sleep 2")
+	tr, _ := transport.NewStreamableHTTP(url+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
+	c := client.NewClient(tr, client.WithProtocolVersion(mcp.ProtocolVersion20251125))
+	defer c.Close()
+	init := mcp.InitializeRequest{}
+	init.Params.ClientInfo = mcp.Implementation{Name: "e2e", Version: "1"}
+	if _, err := c.Initialize(t.Context(), init); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan string, 1)
+	go func() {
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "provision_workspace"
+		req.Params.Arguments = map[string]any{"name": "w", "model": "moonshot/kimi-k2.6", "wait_seconds": 30}
+		res, err := c.CallTool(context.Background(), req)
+		switch {
+		case err != nil:
+			answered <- err.Error()
+		case len(res.Content) == 0:
+			answered <- "no content"
+		default:
+			answered <- res.Content[0].(mcp.TextContent).Text
+		}
+	}()
+	for {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		select {
+		case got := <-answered:
+			t.Fatalf("the call answered before the driver started: %s", got)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if got := <-answered; !strings.Contains(got, `"status":"online"`) {
+		t.Fatalf("the call waiting at SIGTERM answered %s, want the workspace online\n%s", got, stderr)
+	}
+	if err := stderr.wait(t, cmd); err != nil {
+		t.Fatalf("exit after SIGTERM: %v, want 0\n%s", err, stderr)
+	}
+}
