@@ -6,17 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rs/zerolog"
-
 	"github.com/modelgate/modelgate"
-	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/keyentry"
 	"github.com/modelgate/modelgate/mcpserver"
-	"github.com/modelgate/modelgate/metrics"
-	"github.com/modelgate/modelgate/metrics/metricstest"
-	"github.com/modelgate/modelgate/provision"
-	"github.com/modelgate/modelgate/registry"
-	"github.com/modelgate/modelgate/secrets"
 )
 
 // unknownLink is a well-formed token for link of an id that was never made.
@@ -187,14 +179,7 @@ func TestPage_RepeatedRefusalsAreAuditedOncePerInterval(t *testing.T) {
 // audited is still counted, and so is a link that names no link.
 func TestPage_RepeatedRefusalsAreCountedInTheMetrics(t *testing.T) {
 	t.Parallel()
-	store := openSQLite(t)
-	keys, err := secrets.NewKeyring(testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := provision.New(store, gate.New(registry.Default(), zerolog.Nop()), keys, zerolog.Nop())
-	m := metrics.New(metrics.Options{})
-	ke := keyentry.New(keyentry.Options{Store: store, Service: svc, BaseURL: "https://modelgate.example.com", Metrics: m, Log: zerolog.Nop()})
+	ke, m, store := metricsService(t, keyentry.Options{})
 	missing := (&modelgate.Error{Code: modelgate.EMissingCredential}).WithDetail("auth_env", []string{"ANTHROPIC_API_KEY"})
 	l := ke.Offer(t.Context(), modelgate.Caller{Org: "acme"}, missing)
 	if l == nil {
@@ -218,8 +203,5 @@ func TestPage_RepeatedRefusalsAreCountedInTheMetrics(t *testing.T) {
 modelgate_key_entry_links_total{event="created"} 1
 modelgate_key_entry_links_total{event="refused"} 5
 `
-	_, text := metricstest.ScrapeText(t, m)
-	if got := metricstest.Family(text, "modelgate_key_entry_links_total"); got != strings.TrimPrefix(want, "\n") {
-		t.Errorf("/metrics has\n%s\nwant\n%s", got, want)
-	}
+	wantLinkMetrics(t, m, want)
 }
