@@ -154,17 +154,7 @@ func TestNetwork_TokenLifecycleAndGracefulExit(t *testing.T) {
 	if got := rawPing(t, url, ""); got != http.StatusUnauthorized {
 		t.Fatalf("no token: %d, want 401", got)
 	}
-	tr, err := transport.NewStreamableHTTP(url+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := client.NewClient(tr, client.WithProtocolVersion(mcp.ProtocolVersion20251125))
-	defer c.Close()
-	init := mcp.InitializeRequest{}
-	init.Params.ClientInfo = mcp.Implementation{Name: "e2e", Version: "1"}
-	if _, err := c.Initialize(t.Context(), init); err != nil {
-		t.Fatalf("initialize: %v\n%s", err, stderr)
-	}
+	c := httpClient(t, url, token, stderr)
 	lifecycle(t, c)
 
 	list, _, err := run(t, env, "token", "list", "--org", "acme", "--json")
@@ -258,6 +248,24 @@ func TestNetwork_SSETransportServesSSEEndpoints(t *testing.T) {
 	c.Close()
 }
 
+// httpClient returns an initialized streamable HTTP client (protocol
+// 2025-11-25) of the server at url, sending token; it is closed with t.
+func httpClient(t *testing.T, url, token string, stderr *watchedBuffer) *client.Client {
+	t.Helper()
+	tr, err := transport.NewStreamableHTTP(url+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.NewClient(tr, client.WithProtocolVersion(mcp.ProtocolVersion20251125))
+	t.Cleanup(func() { c.Close() })
+	init := mcp.InitializeRequest{}
+	init.Params.ClientInfo = mcp.Implementation{Name: "e2e", Version: "1"}
+	if _, err := c.Initialize(t.Context(), init); err != nil {
+		t.Fatalf("initialize: %v\n%s", err, stderr)
+	}
+	return c
+}
+
 // TestNetwork_CallInFlightAtSIGTERMCompletesThenExitZero holds the embedded
 // store's write lock from the test, so a provision call stops in its audit
 // write; SIGTERM arrives while it waits; the lock is released; the call must
@@ -272,14 +280,7 @@ func TestNetwork_CallInFlightAtSIGTERMCompletesThenExitZero(t *testing.T) {
 	}
 	token = strings.TrimSpace(token)
 	cmd, url, stderr := startNetwork(t, env, "--transport", "http", "--shutdown-timeout", "30s")
-	tr, _ := transport.NewStreamableHTTP(url+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
-	c := client.NewClient(tr, client.WithProtocolVersion(mcp.ProtocolVersion20251125))
-	defer c.Close()
-	init := mcp.InitializeRequest{}
-	init.Params.ClientInfo = mcp.Implementation{Name: "e2e", Version: "1"}
-	if _, err := c.Initialize(t.Context(), init); err != nil {
-		t.Fatal(err)
-	}
+	c := httpClient(t, url, token, stderr)
 	call(t, c, "list_workspaces", map[string]any{}) // records the token's use now, not under the lock
 
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "modelgate.db")+"?_pragma=busy_timeout(10000)")
@@ -381,14 +382,7 @@ func TestNetwork_ProvisionerOutlivesTheCallsInFlightAtSIGTERM(t *testing.T) {
 	token = strings.TrimSpace(token)
 	cmd, url, stderr := startNetwork(t, env, "--transport", "http", "--shutdown-timeout", "30s",
 		"--driver", "exec", "--exec-command", "touch "+marker+"; sleep 2")
-	tr, _ := transport.NewStreamableHTTP(url+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
-	c := client.NewClient(tr, client.WithProtocolVersion(mcp.ProtocolVersion20251125))
-	defer c.Close()
-	init := mcp.InitializeRequest{}
-	init.Params.ClientInfo = mcp.Implementation{Name: "e2e", Version: "1"}
-	if _, err := c.Initialize(t.Context(), init); err != nil {
-		t.Fatal(err)
-	}
+	c := httpClient(t, url, token, stderr)
 	answered := make(chan string, 1)
 	go func() {
 		req := mcp.CallToolRequest{}
