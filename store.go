@@ -243,7 +243,9 @@ type JobStore interface {
 	// HoldWorkspace sets the status message of a workspace leased by owner
 	// that stays provisioning (an operator fault keeps it from starting; it
 	// is claimed again once the lease expires), and sets *w to the stored
-	// row. It records no status change. It returns ENotFound if owner no
+	// row. It is the only writer of a provisioning workspace's message, so
+	// a non-empty one marks the workspace held (ExpireProvisioning spares
+	// it) until it finishes. It records no status change. It returns ENotFound if owner no
 	// longer holds the lease.
 	HoldWorkspace(ctx context.Context, owner string, w *Workspace, message string) error
 	// ExpireProvisioning fails with PROVISION_TIMEOUT, and returns, every
